@@ -1,0 +1,96 @@
+"""What the ledger records: immutable entries for counted hours, and rejections with a reason.
+
+Ids are derived from their source (uuid5), never drawn at random: processing the same event again,
+after a crash or a replay, yields the same ids, and the store keeps one row per id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID, uuid5
+
+from pydantic import BaseModel, ConfigDict
+
+# Fixed namespace of this ledger's derived ids. Changing it would change every id: never do.
+LEDGER_NAMESPACE = UUID("6f0b7a52-3c1e-4f57-9a43-1d8f0c2b9e61")
+
+
+class Reason(StrEnum):
+    """Why an event was not counted. Stable codes: dashboards and auditors group by them."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_EVENT = "invalid_event"
+    DUPLICATE_EVENT = "duplicate_event"
+    UNKNOWN_CONTRACT = "unknown_contract"
+    UNKNOWN_BENEFICIARY = "unknown_beneficiary"
+    OUTSIDE_CONTRACT_PERIOD = "outside_contract_period"
+    NOT_ELIGIBLE_ON_WORK_DATE = "not_eligible_on_work_date"
+
+
+class Position(BaseModel):
+    """Where an event sat in the intake log: its delivery identity (the event_id is its content's)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+    index: int = 0  # position inside a message that carries several events
+
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}#{self.index}"
+
+
+class EntryKind(StrEnum):
+    CREDIT = "credit"
+
+
+class LedgerEntry(BaseModel):
+    """Insertion hours attributed, under one rule of one rulebook version, to every party they count for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record: str = "entry"
+    entry_id: UUID
+    kind: EntryKind
+    source_event_id: UUID
+    programme_id: str
+    operation_id: str
+    contract_id: str
+    lot: str
+    contractor_siret: str
+    beneficiary_id: str
+    siae_siret: str | None
+    mode: str
+    work_date: dt.date
+    hours: Decimal
+    rule: str
+    rulebook_version: str
+    submitted_at: dt.datetime
+
+
+class Rejection(BaseModel):
+    """An event the ledger cannot count, kept with its original payload and a reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rejection_id: UUID
+    reason: Reason
+    detail: str
+    event_id: str | None
+    event_type: str | None
+    position: Position
+    payload: str
+    payload_truncated: bool = False
+
+
+def entry_id(source_event_id: UUID, kind: EntryKind) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"entry:{source_event_id}:{kind.value}")
+
+
+def rejection_id(position: Position) -> UUID:
+    # A rejection is identified by the delivery it answers: the same malformed bytes posted twice
+    # are two rejections, the same delivery processed twice is one.
+    return uuid5(LEDGER_NAMESPACE, f"rejection:{position}")

@@ -1,0 +1,40 @@
+"""The Faust application of the ledger worker: its topics and tables.
+
+Tables hold the reference data timesheets are checked against, and the first delivery of every
+event id. Beneficiaries and event ids are partitioned like the intake topic (its messages are keyed
+by beneficiary); contracts are a global table because any partition's timesheets may name any
+contract.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import settings
+
+cfg = settings()
+
+app = faust.App(
+    cfg.worker_id,
+    broker=cfg.kafka_dsn,
+    store=cfg.table_store,
+    datadir=str(cfg.worker_datadir),
+    topic_partitions=cfg.partitions,
+    topic_replication_factor=cfg.replication_factor,
+    producer_acks=-1,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=False,
+    autodiscover=False,
+)
+
+intake_topic = app.topic(cfg.intake_topic, key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw")
+ledger_topic = app.topic(cfg.ledger_topic, key_serializer="raw", value_serializer="raw")
+rejections_topic = app.topic(cfg.rejections_topic, key_serializer="raw", value_serializer="raw")
+
+# Values are the events' JSON, parsed back into models (and cached) by streams.agents.TableBooks.
+contracts = app.GlobalTable("contracts", key_type=str, value_type=str, default=None)
+beneficiaries = app.Table("beneficiaries", key_type=str, value_type=str, default=None)
+first_delivery = app.Table("first-delivery", key_type=str, value_type=str, default=None)
+
+from streams import agents  # noqa: E402,F401  (registers the agent on the app)

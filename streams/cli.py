@@ -1,0 +1,184 @@
+"""`ledger`: the command line of the insertion-hours ledger."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from streams.settings import settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ledger", description="Live, exact, auditable insertion hours.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (DEBUG with -vv)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline on a synthetic programme and check its totals")
+    demo.add_argument("--dir", type=Path, default=Path(".ledger/demo"), help="working directory (emptied first)")
+    demo.add_argument("--seed", type=int, default=2015)
+    demo.add_argument("--beneficiaries", type=int, default=None, help="size of the synthetic programme")
+
+    commands.add_parser("worker", help="run a Faust worker: validate and attribute intake events")
+    commands.add_parser("loader", help="load the ledger and rejection topics into ClickHouse")
+    commands.add_parser("topics", help="create the ledger's topics")
+
+    progress = commands.add_parser("progress", help="progress against targets, from the store")
+    progress.add_argument("--json", action="store_true", help="machine-readable output")
+
+    post = commands.add_parser("post", help="post a JSONL or CSV file of events to the intake topic")
+    post.add_argument("file", type=Path)
+    post.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    schemas = commands.add_parser("schemas", help="write the events' JSON Schemas")
+    schemas.add_argument("--out", type=Path, default=Path("schemas"))
+
+    generate = commands.add_parser("generate", help="write a synthetic programme (JSONL) and its expected totals")
+    generate.add_argument("--out", type=Path, default=Path(".ledger/synthetic"))
+    generate.add_argument("--seed", type=int, default=2015)
+    generate.add_argument("--beneficiaries", type=int, default=None)
+
+    kafka = commands.add_parser("kafka", help="a local Apache Kafka broker (KRaft, 127.0.0.1)")
+    kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.add_argument("--data-dir", type=Path, default=Path(".ledger/kafka"))
+    kafka.add_argument("--port", type=int, default=9092)
+
+    args = parser.parse_args(argv)
+    level = logging.WARNING if not args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
+    return COMMANDS[args.command](args)
+
+
+def _demo(args) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(args.dir, seed=args.seed, beneficiaries=args.beneficiaries)
+
+
+def _worker(args) -> int:
+    import faust
+
+    from streams import metrics
+    from streams.topics import ensure_topics
+
+    cfg = settings()
+    ensure_topics(cfg)
+    metrics.serve(cfg.metrics_port)
+    from streams.app import app
+
+    faust.Worker(app, loglevel="warning" if not args.verbose else "info").execute_from_commandline()
+    return 0
+
+
+def _loader(args) -> int:
+    from streams import metrics
+    from streams.loader import Loader
+    from streams.store import Store
+    from streams.topics import ensure_topics
+
+    cfg = settings()
+    ensure_topics(cfg)
+    store = Store.from_settings(cfg)
+    store.apply_schema()
+    metrics.serve(cfg.metrics_port)
+    loader = Loader(cfg, store)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loader.stop())
+    loader.run()
+    return 0
+
+
+def _topics(args) -> int:
+    from streams.topics import ensure_topics
+
+    cfg = settings()
+    ensure_topics(cfg)
+    print(cfg.intake_topic, cfg.ledger_topic, cfg.rejections_topic)
+    return 0
+
+
+def _progress(args) -> int:
+    from streams.report import progress_tables, render_progress
+    from streams.store import Store
+
+    store = Store.from_settings(settings())
+    store.apply_schema()
+    tables = progress_tables(store)
+    if args.json:
+        print(json.dumps(tables, default=_json_default, indent=2))
+    else:
+        print(render_progress(tables))
+    return 0
+
+
+def _post(args) -> int:
+    from tqdm import tqdm
+
+    from streams.producer import ContractorProducer, post_lines, read_lines
+
+    if not args.file.exists():
+        print(f"ledger post: no such file {args.file}", file=sys.stderr)
+        return 2
+    lines = list(read_lines(args.file))
+    with ContractorProducer(settings()) as producer, \
+            tqdm(total=len(lines), unit="event", disable=args.no_progress, desc=args.file.name) as bar:
+        report = post_lines(producer, lines, progress=bar)
+    for refusal in report.refused:
+        print(f"{args.file}:{refusal.line}: refused ({refusal.reason}) {refusal.detail}", file=sys.stderr)
+    print(f"posted {report.sent} events, refused {len(report.refused)} lines")
+    return 1 if report.refused else 0
+
+
+def _schemas(args) -> int:
+    from ledger.events import json_schemas
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        path = args.out / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2) + "\n")
+        print(path)
+    return 0
+
+
+def _generate(args) -> int:
+    from streams.demo import write_programme
+
+    paths = write_programme(args.out, seed=args.seed, beneficiaries=args.beneficiaries)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _kafka(args) -> int:
+    from streams.localkafka import LocalKafka
+
+    cfg = settings()
+    broker = LocalKafka(args.data_dir, cfg.kafka_version, cfg.kafka_cache, port=args.port)
+    if args.action == "start":
+        print(broker.start())
+    elif args.action == "stop":
+        broker.stop()
+    else:
+        pid = broker.pid()
+        print(f"running, pid {pid}, {broker.dsn}" if pid else "not running")
+        return 0 if pid else 1
+    return 0
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+COMMANDS = {"demo": _demo, "worker": _worker, "loader": _loader, "topics": _topics, "progress": _progress,
+            "post": _post, "schemas": _schemas, "generate": _generate, "kafka": _kafka}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""How ledger records and rejections travel on Kafka: JSON, one ledger message per intake message.
+
+A ledger message is a JSON array of records, each with a `record` field naming its kind: `entry`
+(hours credited) or the reference data the entries rely on (`programme`, `contract`,
+`beneficiary`). A rejection message is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ledger.entries import Rejection
+from ledger.events import BeneficiaryEnrolled, ContractRegistered, Event, ProgrammeDefined
+from ledger.intake import Decision
+from ledger.rules import Rulebook
+
+REFERENCE_RECORDS = {ProgrammeDefined: "programme", ContractRegistered: "contract", BeneficiaryEnrolled: "beneficiary"}
+
+
+def reference_record(event: Event, rulebook: Rulebook) -> dict:
+    record = {"record": REFERENCE_RECORDS[type(event)], **event.model_dump(mode="json")}
+    # The store keeps the effective values, so that auditors need not re-apply defaults.
+    if isinstance(event, ContractRegistered):
+        record["target_hours"] = str(event.target)
+    elif isinstance(event, BeneficiaryEnrolled):
+        record["eligible_until"] = rulebook.eligible_until(event).isoformat()
+    return record
+
+
+def encode_accepted(decisions: list[Decision], rulebook: Rulebook) -> bytes | None:
+    parts = []
+    for d in decisions:
+        if d.entry is not None:
+            parts.append(d.entry.model_dump_json().encode())
+        elif d.event is not None and type(d.event) in REFERENCE_RECORDS:
+            parts.append(json.dumps(reference_record(d.event, rulebook), separators=(",", ":")).encode())
+    return b"[" + b",".join(parts) + b"]" if parts else None
+
+
+def encode_rejection(rejection: Rejection) -> bytes:
+    return rejection.model_dump_json().encode()
+
+
+def decode_records(value: bytes) -> list[dict]:
+    records = json.loads(value)
+    return records if isinstance(records, list) else [records]

@@ -1,0 +1,199 @@
+"""A real Apache Kafka broker on this machine, for development, the demo and the integration tests.
+
+The broker's jars come from Maven Central (deploy/kafka/pom.xml) and are cached outside the clone,
+so only the first start downloads. One node is both broker and controller (KRaft), listens on
+127.0.0.1 only, with a bounded heap. It is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from streams.settings import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+KAFKA_DEPLOY = REPO_ROOT / "deploy" / "kafka"
+READY_TIMEOUT_S = 90
+
+SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data_dir}/log
+num.partitions=4
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch_jars(version: str, cache: Path) -> Path:
+    """The broker's classpath directory, downloaded once with Maven and then reused."""
+    libs = cache / f"kafka-{version}" / "libs"
+    if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
+        return libs
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is needed once to fetch the Kafka broker's jars from Maven Central")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
+    log.info("fetching Apache Kafka %s from Maven Central into %s", version, libs)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(KAFKA_DEPLOY / "pom.xml"), f"-Dkafka.version={version}",
+         "dependency:copy-dependencies", f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+        check=True)
+    try:
+        staging.rename(libs)  # atomic: a concurrent or interrupted fetch never leaves half a classpath
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not libs.is_dir():
+            raise
+    return libs
+
+
+class LocalKafka:
+    """One KRaft node in `data_dir`. `start()` returns once the broker answers metadata requests."""
+
+    def __init__(self, data_dir: Path, version: str, cache: Path, port: int | None = None,
+                 heap: str = "512m"):
+        self.data_dir = Path(data_dir).resolve()
+        self.version = version
+        self.cache = cache
+        self.heap = heap
+        self.pid_file = self.data_dir / "kafka.pid"
+        self.port_file = self.data_dir / "kafka.port"
+        if port is None and self.port_file.exists():
+            port = int(self.port_file.read_text())
+        self.port = port or free_port()
+
+    @property
+    def dsn(self) -> str:
+        return f"kafka://127.0.0.1:{self.port}"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+
+    def start(self) -> str:
+        if self.pid() is not None:
+            self.wait_ready()
+            return self.dsn
+        libs = fetch_jars(self.version, self.cache)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        props = self.data_dir / "server.properties"
+        props.write_text(SERVER_PROPERTIES.format(port=self.port, controller_port=free_port(),
+                                                  data_dir=self.data_dir))
+        self.port_file.write_text(str(self.port))
+        java = ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}",
+                f"-Dkafka.logs.dir={self.data_dir}", "-cp", f"{libs}/*"]
+        if not (self.data_dir / "log" / "meta.properties").exists():
+            subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", str(uuid.uuid4()),
+                                   "-c", str(props), "--standalone", "--ignore-formatted"],
+                           check=True, stdout=subprocess.DEVNULL)
+        with open(self.data_dir / "kafka.out", "ab") as out:
+            # Its own session, so that a Ctrl-C meant for the caller does not kill the broker half-way.
+            proc = subprocess.Popen(java + ["kafka.Kafka", str(props)], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            self.wait_ready(proc)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("Kafka %s ready at %s (pid %s)", self.version, self.dsn, proc.pid)
+        return self.dsn
+
+    def wait_ready(self, proc: subprocess.Popen | None = None) -> None:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"Kafka exited with {proc.returncode}; see {self.data_dir / 'kafka.log'}")
+            # The listener first: kafka-python's own reconnect backoff grows to seconds.
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{self.port}", request_timeout_ms=3000,
+                                         client_id="ledger-ready-check")
+                try:
+                    admin.describe_cluster()
+                    return
+                finally:
+                    admin.close()
+            except (KafkaError, OSError):
+                time.sleep(0.3)
+        raise TimeoutError(f"Kafka not ready after {READY_TIMEOUT_S}s; see {self.data_dir / 'kafka.log'}")
+
+    def stop(self, timeout: float = 30) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            _reap(pid)
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL, for fault-injection tests: the broker gets no chance to shut down cleanly."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            _reap(pid, wait=True)
+            self.pid_file.unlink(missing_ok=True)
+
+
+def _reap(pid: int, wait: bool = False) -> None:
+    try:
+        os.waitpid(pid, 0 if wait else os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child (started by another command): nothing to reap
+
+
+if __name__ == "__main__":  # pragma: no cover - convenience for scripts
+    logging.basicConfig(level=logging.INFO)
+    print(fetch_jars(sys.argv[1] if len(sys.argv) > 1 else "4.1.1", Path.home() / ".cache" / "insertion-ledger"))

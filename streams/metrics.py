@@ -1,0 +1,40 @@
+"""Prometheus metrics of the worker and the loader (names follow Prometheus conventions)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+from ledger.intake import Decision
+
+EVENTS_RECEIVED = Counter("ledger_events_received_total", "Events delivered to the worker")
+EVENTS_ACCEPTED = Counter("ledger_events_accepted_total", "Events accepted, by event type", ["type"])
+EVENTS_REJECTED = Counter("ledger_events_rejected_total", "Events rejected, by reason", ["reason"])
+HOURS_ATTRIBUTED = Counter("ledger_hours_attributed_total", "Insertion hours credited to the ledger")
+INTAKE_DELAY = Histogram("ledger_intake_delay_seconds", "From the intake message's timestamp to its decision",
+                         buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+
+LOADER_BATCH_RECORDS = Histogram("ledger_loader_batch_records", "Records per ClickHouse write",
+                                 buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000))
+LOADER_WRITE_SECONDS = Histogram("ledger_loader_write_seconds", "Duration of one ClickHouse write")
+LOADER_RECORDS = Counter("ledger_loader_records_total", "Records written to ClickHouse, by table", ["table"])
+LOADER_WRITE_FAILURES = Counter("ledger_loader_write_failures_total", "ClickHouse writes that failed and were retried")
+FRESHNESS = Histogram("ledger_freshness_seconds", "From a ledger message's timestamp to its write in ClickHouse",
+                      buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
+
+
+def observe_decisions(decisions: list[Decision], message_timestamp: float | None, now: float) -> None:
+    EVENTS_RECEIVED.inc(len(decisions))
+    for d in decisions:
+        if d.rejection is not None:
+            EVENTS_REJECTED.labels(d.rejection.reason.value).inc()
+        else:
+            EVENTS_ACCEPTED.labels(d.event.type).inc()
+            if d.entry is not None:
+                HOURS_ATTRIBUTED.inc(float(d.entry.hours))
+    if message_timestamp:
+        INTAKE_DELAY.observe(max(0.0, now - message_timestamp))
+
+
+def serve(port: int) -> None:
+    if port:
+        start_http_server(port, addr="127.0.0.1")

@@ -1,0 +1,65 @@
+"""One settings object, read from the environment (prefix LEDGER_) with local defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    kafka_dsn: str = Field("kafka://127.0.0.1:9092",
+                           description="kafka://host:port[,host:port]: the brokers")
+    clickhouse_dsn: str = Field("chdb://.ledger/store",
+                                description="chdb://PATH (embedded engine, one process) or http(s)://user:pass@host:8123")
+    clickhouse_database: str = "insertion"
+
+    topic_prefix: str = Field("insertion", description="topics are PREFIX.intake, PREFIX.ledger, PREFIX.rejections")
+    partitions: int = 4
+    replication_factor: int = 1
+
+    worker_id: str = Field("insertion-ledger", description="Faust app id: the workers' consumer group")
+    worker_datadir: Path = Path(".ledger/worker")
+    table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
+
+    loader_group: str = "insertion-ledger-loader"
+    loader_batch_size: int = Field(5000, description="most records per ClickHouse insert")
+    loader_batch_seconds: float = Field(0.5, description="longest wait before a partial batch is written")
+
+    rulebook_version: str = "2026.1"
+    eligibility_window_months: int = 24
+
+    kafka_version: str = "4.1.1"
+    kafka_cache: Path = Path.home() / ".cache" / "insertion-ledger"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        parsed = urlparse(self.kafka_dsn)
+        if parsed.scheme != "kafka":
+            raise ValueError(f"LEDGER_KAFKA_DSN must look like kafka://host:port, not {self.kafka_dsn!r}")
+        return parsed.netloc.split(",")
+
+    @property
+    def intake_topic(self) -> str:
+        return f"{self.topic_prefix}.intake"
+
+    @property
+    def ledger_topic(self) -> str:
+        return f"{self.topic_prefix}.ledger"
+
+    @property
+    def rejections_topic(self) -> str:
+        return f"{self.topic_prefix}.rejections"
+
+
+@lru_cache
+def settings() -> Settings:
+    return Settings()
