@@ -124,7 +124,7 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
             "MISMATCH between ClickHouse and the generator's expectations"
         print(f"posted {posted} events: accepted {accounting['accepted']}, rejected {accounting['rejected']} "
               f"(of which duplicates {accounting['duplicates']}); refused before posting {len(activity.refused)} "
-              f"lines; hours {accounting["hours"]:,.2f} vs expected {prog.expected.total_hours:,.2f}: {verdict}")
+              f"lines; hours {accounting['hours']:,.2f} vs expected {prog.expected.total_hours:,.2f}: {verdict}")
         return 0 if ok else 1
     finally:
         if loader is not None:
