@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -194,6 +193,9 @@ def _reap(pid: int, wait: bool = False) -> None:
         pass  # not our child (started by another command): nothing to reap
 
 
-if __name__ == "__main__":  # pragma: no cover - convenience for scripts
+if __name__ == "__main__":  # `python -m streams.localkafka`: fetch the jars now (used by `make setup`)
+    from streams.settings import Settings
+
     logging.basicConfig(level=logging.INFO)
-    print(fetch_jars(sys.argv[1] if len(sys.argv) > 1 else "4.1.1", Path.home() / ".cache" / "insertion-ledger"))
+    cfg = Settings()
+    print(fetch_jars(cfg.kafka_version, cfg.kafka_cache))

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     worker_id: str = Field("insertion-ledger", description="Faust app id: the workers' consumer group")
     worker_datadir: Path = Path(".ledger/worker")
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
 
     loader_group: str = "insertion-ledger-loader"

@@ -1,0 +1,37 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up what it needs first:
+# a virtualenv with the project installed, and (once, cached in ~/.cache/insertion-ledger) the
+# Apache Kafka broker's jars from Maven Central.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test unit integration setup check-tools clean
+
+demo: setup
+	$(VENV)/bin/ledger demo
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+unit: setup
+	$(VENV)/bin/python -m pytest tests/unit
+
+integration: setup
+	$(VENV)/bin/python -m pytest tests/integration
+
+setup: check-tools $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	$(VENV)/bin/python -m streams.localkafka
+	touch $(STAMP)
+
+check-tools:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed")'
+	@command -v java >/dev/null || { echo "Java >= 17 is needed to run the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || [ -d "$$HOME/.cache/insertion-ledger" ] || { echo "Maven is needed once to fetch Kafka's jars (apt-get install maven)"; exit 1; }
+
+clean:
+	rm -rf $(VENV) .ledger

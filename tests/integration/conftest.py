@@ -1,0 +1,149 @@
+"""Real parts for the integration tests: one Apache Kafka broker and one chDB store per session.
+
+chDB opens one path per process, so tests share the store and isolate themselves by database;
+they share the broker and isolate themselves by topic prefix and consumer group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from streams.demo import settings_env, start_worker, stop_worker, wait_accounted
+from streams.loader import Loader, run_in_thread
+from streams.localkafka import LocalKafka
+from streams.producer import ContractorProducer, post_lines
+from streams.settings import Settings
+from streams.store import Store
+from streams.topics import ensure_topics
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def kafka_dsn(tmp_path_factory):
+    if os.environ.get("LEDGER_TEST_KAFKA_DSN"):
+        yield os.environ["LEDGER_TEST_KAFKA_DSN"]
+        return
+    base = Settings()
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), base.kafka_version, base.kafka_cache)
+    yield broker.start()
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+class Pipeline:
+    """A worker process, a loader thread and a producer, on topics and a database of their own."""
+
+    def __init__(self, cfg: Settings, workdir: Path):
+        self.cfg = cfg
+        self.workdir = workdir
+        ensure_topics(cfg)
+        self.store = Store.from_settings(cfg)
+        self.store.apply_schema()
+        self.worker: subprocess.Popen | None = None
+        self.loader: Loader | None = None
+        self.producer = ContractorProducer(cfg)
+        self.posted = 0
+
+    def start_worker(self) -> None:
+        self.worker = start_worker(self.cfg, self.workdir / "worker.log")
+
+    def stop_worker(self, kill: bool = False) -> None:
+        if self.worker is not None:
+            if kill:
+                self.worker.kill()
+                self.worker.wait()
+            else:
+                stop_worker(self.worker)
+            self.worker = None
+
+    def start_loader(self) -> None:
+        self.loader = Loader(self.cfg, self.store)
+        self._loader_thread = run_in_thread(self.loader)
+
+    def stop_loader(self) -> None:
+        if self.loader is not None:
+            self.loader.stop()
+            self._loader_thread.join(timeout=30)
+            self.loader = None
+
+    def post(self, *events: dict | str, validate: bool = False) -> int:
+        lines = [(n, json.dumps(e) if isinstance(e, dict) else e) for n, e in enumerate(events, start=1)]
+        report = post_lines(self.producer, lines, validate=validate)
+        self.posted += report.sent
+        return report.sent
+
+    def wait_accounted(self, timeout: float = 120) -> dict:
+        return wait_accounted(self.store, self.posted, self.worker, timeout=timeout)
+
+    def rows(self, sql: str, **parameters) -> list[dict]:
+        result = self.store.query(sql, parameters)
+        return [dict(zip(result.column_names, row)) for row in result.result_rows]
+
+    def rejection_topic(self, expected: int, timeout: float = 30) -> list[dict]:
+        """The rejection topic's messages, read from Kafka itself."""
+        consumer = KafkaConsumer(self.cfg.rejections_topic, bootstrap_servers=self.cfg.bootstrap_servers,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 consumer_timeout_ms=2000)
+        found, deadline = [], time.monotonic() + timeout
+        try:
+            while len(found) < expected and time.monotonic() < deadline:
+                for message in consumer:
+                    found.append(json.loads(message.value))
+        finally:
+            consumer.close()
+        return found
+
+    def close(self) -> None:
+        self.stop_loader()
+        self.stop_worker()
+        self.producer.close()
+        self.store.close()
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, **settings_env(self.cfg))
+
+
+@pytest.fixture
+def pipeline_factory(kafka_dsn, chdb_path, tmp_path):
+    made = []
+
+    def make(start: bool = True) -> Pipeline:
+        n = next(_names)
+        name = f"t{n}-{os.getpid()}-{int(time.time())}"
+        cfg = Settings(kafka_dsn=kafka_dsn, clickhouse_dsn=f"chdb://{chdb_path}", clickhouse_database=f"db_{n}",
+                       topic_prefix=name, worker_id=f"{name}-worker", loader_group=f"{name}-loader",
+                       worker_datadir=tmp_path / f"worker-{n}", loader_batch_seconds=0.2)
+        pipeline = Pipeline(cfg, tmp_path)
+        made.append(pipeline)
+        if start:
+            pipeline.start_worker()
+            pipeline.start_loader()
+        return pipeline
+
+    yield make
+    for pipeline in made:
+        pipeline.close()
+
+
+@pytest.fixture
+def pipeline(pipeline_factory) -> Pipeline:
+    return pipeline_factory()
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,58 @@
+"""The commands a user runs: post a file, read progress, export schemas, run the demo."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tests.integration.conftest import run_cli
+from tests.integration.events import CONTRACTOR, contract, enrolment, timesheet
+
+pytestmark = pytest.mark.integration
+
+
+def test_post_csv_reports_bad_lines_by_number_and_sends_the_rest(pipeline, tmp_path):
+    pipeline.post(contract("c-csv"), enrolment("b-00000040"))
+    pipeline.wait_accounted()
+    path = tmp_path / "timesheets.csv"
+    columns = ["type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours", "mode",
+               "siae_siret", "submitted_at"]
+    rows = [timesheet("c-csv", "b-00000040", f"2024-02-{d:02d}", 7.5) for d in (5, 6, 7)]
+    rows.insert(1, dict(timesheet("c-csv", "b-00000040", "2024-02-08", 7), hours="25"))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in columns})
+
+    done = run_cli("post", str(path), "--no-progress", env=pipeline.env())
+    assert done.returncode == 1, done.stderr  # something was refused
+    assert f"{path}:3: refused (invalid_event) hours: Input should be less than or equal to 24" in done.stderr
+    assert "posted 3 events, refused 1 lines" in done.stdout
+    pipeline.posted += 3
+    pipeline.wait_accounted()
+    assert pipeline.store.rows("hours_by_contract")[0]["hours"] == 22.5
+
+
+def test_schemas_are_written_for_every_event_type(tmp_path, pipeline):
+    done = run_cli("schemas", "--out", str(tmp_path), env=pipeline.env())
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in tmp_path.glob("*.schema.json"))
+    assert written == ["beneficiary.enrolled.schema.json", "contract.registered.schema.json", "event.schema.json",
+                       "programme.defined.schema.json", "timesheet.submitted.schema.json"]
+    timesheet_schema = json.loads((tmp_path / "timesheet.submitted.schema.json").read_text())
+    assert timesheet_schema["additionalProperties"] is False
+    assert "siae_subcontract" in json.dumps(timesheet_schema)
+    assert CONTRACTOR  # fixture data uses a checked SIRET
+
+
+def test_demo_runs_on_the_broker_and_its_last_line_says_the_totals_match(kafka_dsn, tmp_path, pipeline):
+    env = dict(pipeline.env(), LEDGER_KAFKA_DSN=kafka_dsn)
+    env.pop("LEDGER_CLICKHOUSE_DSN")  # the demo's own embedded store, in its directory
+    done = run_cli("demo", "--dir", str(tmp_path / "demo"), "--beneficiaries", "40", env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert "the hours in ClickHouse equal the hours the generator expects" in last
+    assert (tmp_path / "demo" / "programme" / "expected.json").exists()
