@@ -9,6 +9,7 @@ models as JSON Schema for contractor systems written in other languages.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -17,12 +18,14 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -61,10 +64,33 @@ BeneficiaryKey = Annotated[
     AfterValidator(_check_pseudonym),
 ]
 
-Hours = Annotated[Decimal, Field(gt=0, le=24, max_digits=4, decimal_places=2)]
-Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
-Share = Annotated[Decimal, Field(gt=0, le=1, max_digits=6, decimal_places=4)]
-TargetHours = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+def _json_number(value):
+    # pydantic's strict mode still reads "7.5" into a Decimal; the contract says numbers are numbers.
+    if isinstance(value, (str, bool)) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError("must be a JSON number")
+    # A JSON number arrives as int or float; its shortest repr is the decimal the sender wrote.
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
+
+
+def _number(decimal_places: int, **bounds) -> type[Decimal]:
+    """A decimal quantity sent as a JSON number, exact to `decimal_places`, and so documented."""
+    schema = {"type": "number", "multipleOf": float(Decimal(1).scaleb(-decimal_places))}
+    schema.update({{"gt": "exclusiveMinimum", "ge": "minimum", "le": "maximum"}[k]: v for k, v in bounds.items()})
+    return Annotated[Decimal, BeforeValidator(_json_number), Field(decimal_places=decimal_places, **bounds),
+                     WithJsonSchema(schema)]
+
+
+Hours = _number(2, gt=0, le=24)
+Money = _number(2, gt=0)
+Share = _number(4, gt=0, le=1)
+TargetHours = _number(2, ge=0)
+def _json_integer(value):
+    if type(value) is not int:  # JSON true and 1.0 are not the integer 1
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_json_integer)]
 
 
 class Criterion(StrEnum):
@@ -107,7 +133,7 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=False)
 
     event_id: UUID
-    schema_version: Literal[1] = Field(description="Version of this event's schema")
+    schema_version: SchemaVersion = Field(description="Version of this event's schema")
 
 
 class ProgrammeDefined(_Event):
@@ -252,11 +278,10 @@ def describe(error: ValidationError) -> str:
 
 
 def parse_event(raw: bytes | str | dict) -> Event:
-    """Validate one event from JSON (bytes or str) or an already decoded object."""
+    """Validate one event from JSON (bytes or str) or an object decoded from JSON."""
     try:
-        if isinstance(raw, dict):
-            return _EVENT.validate_python(raw)
-        return _EVENT.validate_json(raw)
+        # One path for both: JSON rules (ISO dates, UUID strings) apply to decoded objects too.
+        return _EVENT.validate_json(json.dumps(raw) if isinstance(raw, dict) else raw)
     except ValidationError as error:
         obj = raw if isinstance(raw, dict) else None
         reason = "invalid_json" if any(e["type"] == "json_invalid" for e in error.errors()) else "invalid_event"

@@ -1,10 +1,11 @@
 """SIRET numbers (French establishment identifiers): 14 digits with a Luhn check.
 
 La Poste's establishments (SIREN 356000000) are the one documented exception: their SIRET digits
-sum to a multiple of 5 instead.
+sum to a multiple of 5 instead; its head office (35600000000048) keeps the Luhn check.
 """
 
 LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"
 
 
 def _luhn_sum(digits: str) -> int:
@@ -22,7 +23,7 @@ def _luhn_sum(digits: str) -> int:
 def is_valid_siret(value: str) -> bool:
     if len(value) != 14 or not value.isascii() or not value.isdigit():
         return False
-    if value.startswith(LA_POSTE_SIREN) and value != LA_POSTE_SIREN + "00000":
+    if value.startswith(LA_POSTE_SIREN) and value != LA_POSTE_HEAD_OFFICE:
         return sum(int(c) for c in value) % 5 == 0
     return _luhn_sum(value) % 10 == 0
 
@@ -32,6 +33,6 @@ def with_check_digit(first13: str) -> str:
     if len(first13) != 13 or not first13.isdigit():
         raise ValueError("expected 13 digits")
     for last in "0123456789":
-        if _luhn_sum(first13 + last) % 10 == 0:
+        if is_valid_siret(first13 + last):
             return first13 + last
     raise AssertionError("unreachable: one Luhn digit always exists")

@@ -172,6 +172,15 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
 
     activity: list[dict | str] = []
     modes = list(Mode)
+    busy: dict[str, set[dt.date]] = {}  # days each beneficiary is already declared on
+
+    def free_beneficiary(day: dt.date) -> str:
+        """Someone with no timesheet that day: the generator never over-claims a person's day."""
+        while True:
+            key = rng.choice(beneficiaries)[0]
+            if day not in busy.setdefault(key, set()):
+                busy[key].add(day)
+                return key
 
     def timesheet(contract_id: str, key: str, day: dt.date, mode: Mode) -> dict:
         event = {"type": "timesheet.submitted", "event_id": ids.uuid(), "schema_version": 1,
@@ -192,6 +201,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         # One person, one contract, one timesheet a day: no over-claim by construction.
         for day in days[first: first + rng.randrange(size.days_per_beneficiary // 2, size.days_per_beneficiary * 3 // 2)]:
             event = timesheet(contract["contract_id"], key, day, mode)
+            busy.setdefault(key, set()).add(day)
             activity.append(event)
             expected.hours_by_contract[event["contract_id"]] += Decimal(str(event["hours"]))
             expected.entries_by_contract[event["contract_id"]] += 1
@@ -199,20 +209,20 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         after = eligible_until + dt.timedelta(days=rng.randrange(1, 40))
         # Only where the window is explicit: the default window's last day is the rulebook's to say.
         if explicit and rng.random() < size.ineligible_rate * size.days_per_beneficiary and after <= c_end:
+            busy.setdefault(key, set()).add(after)
             activity.append(timesheet(contract["contract_id"], key, after, mode))
             expected.rejections_by_reason[Reason.NOT_ELIGIBLE_ON_WORK_DATE.value] += 1
 
     counted = [e for e in activity if isinstance(e, dict)]
     for _ in range(round(len(counted) * size.unknown_contract_rate)):
-        key = rng.choice(beneficiaries)[0]
-        activity.append(timesheet(f"{programme_id}-c999", key, size.start + dt.timedelta(days=3), Mode.DIRECT_HIRE))
+        day = size.start + dt.timedelta(days=3)
+        activity.append(timesheet(f"{programme_id}-c999", free_beneficiary(day), day, Mode.DIRECT_HIRE))
         expected.rejections_by_reason[Reason.UNKNOWN_CONTRACT.value] += 1
     short = [c for c in contracts if c[2] < window_end]
     for _ in range(round(len(counted) * size.outside_contract_rate) if short else 0):
         contract, _, c_end = rng.choice(short)
-        key = rng.choice(beneficiaries)[0]
-        activity.append(timesheet(contract["contract_id"], key, c_end + dt.timedelta(days=rng.randrange(1, 30)),
-                                  Mode.DIRECT_HIRE))
+        day = c_end + dt.timedelta(days=rng.randrange(1, 30))
+        activity.append(timesheet(contract["contract_id"], free_beneficiary(day), day, Mode.DIRECT_HIRE))
         expected.rejections_by_reason[Reason.OUTSIDE_CONTRACT_PERIOD.value] += 1
     for event in rng.sample(counted, round(len(counted) * size.duplicate_rate)):
         activity.append(dict(event))  # a contractor's retry: same event, same id

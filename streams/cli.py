@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if not args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(max(level, logging.WARNING))
+    # kafka-python warns about its own slow I/O loop turns on a busy 2-core machine: not actionable.
+    logging.getLogger("kafka").setLevel(max(level, logging.ERROR))
     return COMMANDS[args.command](args)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -19,10 +20,12 @@ from kafka import KafkaProducer
 from ledger.events import InvalidEvent, parse_event, partition_key
 from streams.settings import Settings
 
-# CSV cells are text: these columns are converted before validation (numbers stay strings, which
-# the decimal fields accept exactly).
+# CSV cells are text: these columns are converted to JSON values before validation. A cell that
+# does not read as a number stays text, and validation then names the field.
 _CSV_INTEGERS = {"schema_version", "birth_year"}
+_CSV_DECIMALS = {"hours", "target_hours", "amount_eur", "labour_share", "clause_rate", "hourly_cost_eur"}
 _CSV_LISTS = {"criteria"}  # several values separated by '|'
+_DECIMAL_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
 
 
 @dataclass
@@ -88,6 +91,9 @@ def csv_events(f: io.TextIOBase) -> Iterator[tuple[int, str]]:
                 continue  # empty cell: field absent
             if column in _CSV_INTEGERS:
                 obj[column] = int(cell) if cell.isdigit() else cell
+            elif column in _CSV_DECIMALS:
+                # Few enough digits that the float is the decimal written (checked by the pattern).
+                obj[column] = float(cell) if _DECIMAL_TEXT.match(cell) else cell
             elif column in _CSV_LISTS:
                 obj[column] = cell.split("|")
             else:

@@ -1,0 +1,74 @@
+"""Builders of valid events as JSON objects, shared by the unit tests.
+
+Each builder returns a plain dict (what a sender posts); tests change one field at a time and send
+it through `parse_event` / `decide` as JSON bytes, which is how events reach the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+# SIRETs with a valid Luhn key (hand-checked in test_siret.py), used across the suite.
+CONTRACTOR_SIRET = "73282932000074"
+PARTNER_SIRET = "44306184100047"
+
+_counter = iter(range(1, 10**9))
+
+
+def new_id() -> str:
+    """A fresh UUID4 string, reproducible across runs (derived from a counter)."""
+    return str(uuid.UUID(int=next(_counter) << 64 | 0xABCDEF, version=4))
+
+
+def programme(**changes) -> dict:
+    event = {"type": "programme.defined", "event_id": new_id(), "schema_version": 1,
+             "programme_id": "gpe", "name": "Grand Paris Express", "target_hours": 14_000_000,
+             "start_date": "2017-01-01", "end_date": "2032-12-31"}
+    return _apply(event, changes)
+
+
+def contract(**changes) -> dict:
+    event = {"type": "contract.registered", "event_id": new_id(), "schema_version": 1,
+             "contract_id": "gpe-c001", "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
+             "contractor_siret": CONTRACTOR_SIRET, "start_date": "2024-01-01", "end_date": "2024-12-31",
+             "target_hours": 833.33}
+    return _apply(event, changes)
+
+
+def enrolment(**changes) -> dict:
+    event = {"type": "beneficiary.enrolled", "event_id": new_id(), "schema_version": 1,
+             "beneficiary_id": "b-3f9a1c2e7d", "facilitator_id": "fac-01", "criteria": ["rsa"],
+             "eligible_from": "2024-03-15", "birth_year": 1990, "gender": "F"}
+    return _apply(event, changes)
+
+
+def timesheet(**changes) -> dict:
+    event = {"type": "timesheet.submitted", "event_id": new_id(), "schema_version": 1,
+             "contract_id": "gpe-c001", "beneficiary_id": "b-3f9a1c2e7d", "work_date": "2024-06-03",
+             "hours": 7.5, "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+02:00"}
+    return _apply(event, changes)
+
+
+def _apply(event: dict, changes: dict) -> dict:
+    """Override fields; a value of `...` removes the field."""
+    for key, value in changes.items():
+        if value is ...:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return event
+
+
+def raw(event: dict) -> bytes:
+    return json.dumps(event).encode()
+
+
+@pytest.fixture(scope="session")
+def ev() -> SimpleNamespace:
+    return SimpleNamespace(programme=programme, contract=contract, enrolment=enrolment, timesheet=timesheet,
+                           raw=raw, new_id=new_id, CONTRACTOR_SIRET=CONTRACTOR_SIRET,
+                           PARTNER_SIRET=PARTNER_SIRET)

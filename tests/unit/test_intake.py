@@ -1,0 +1,301 @@
+"""The intake desk: one decision per delivery, deterministic ids, duplicates and malformed bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from ledger.entries import Position, Reason
+from ledger.intake import MAX_KEPT_PAYLOAD, MemoryBooks, decide, split_message
+from ledger.rules import Rulebook
+
+RULEBOOK = Rulebook()
+
+
+def at(offset: int, partition: int = 0, index: int = 0) -> Position:
+    return Position(topic="ledger.events", partition=partition, offset=offset, index=index)
+
+
+def loaded_books(ev, contract_changes=None, enrolment_changes=None) -> MemoryBooks:
+    """Books holding one programme, one contract (2024) and one beneficiary (from 2024-03-15)."""
+    books = MemoryBooks()
+    for offset, event in enumerate([ev.programme(), ev.contract(**(contract_changes or {})),
+                                    ev.enrolment(**(enrolment_changes or {}))]):
+        decision = decide(ev.raw(event), at(offset, partition=9), books, RULEBOOK)
+        assert decision.accepted and decision.entry is None and decision.rejection is None
+    return books
+
+
+def test_position_text():
+    assert str(Position(topic="t", partition=2, offset=41, index=3)) == "t/2@41#3"
+    assert str(Position(topic="t", partition=0, offset=0)) == "t/0@0#0"
+
+
+def test_reference_events_are_accepted_and_kept(ev):
+    books = MemoryBooks()
+    contract, enrolment = ev.contract(), ev.enrolment()
+    first = decide(ev.raw(contract), at(0), books, RULEBOOK)
+    second = decide(ev.raw(enrolment), at(1), books, RULEBOOK)
+    assert first.accepted and first.entry is None and str(first.event.event_id) == contract["event_id"]
+    assert second.accepted and second.entry is None
+    assert books.contract("gpe-c001").contractor_siret == "73282932000074"
+    assert books.beneficiary("b-3f9a1c2e7d").eligible_from == dt.date(2024, 3, 15)
+    assert books.seen_at(UUID(contract["event_id"])) == "ledger.events/0@0#0"
+    assert books.seen_at(UUID(enrolment["event_id"])) == "ledger.events/0@1#0"
+
+
+def test_accepted_timesheet_credits_every_party(ev):
+    books = loaded_books(ev, contract_changes={"operation_id": "L16", "lot": "GC-07", "programme_id": "gpe"})
+    timesheet = ev.timesheet(mode="temp_agency_etti", siae_siret=ev.PARTNER_SIRET, hours=7.5,
+                             work_date="2024-06-03", submitted_at="2024-06-04T08:30:00+02:00")
+    decision = decide(ev.raw(timesheet), at(10), books, RULEBOOK)
+    assert decision.accepted and decision.rejection is None
+    entry = decision.entry
+    assert entry.kind.value == "credit"
+    assert entry.source_event_id == UUID(timesheet["event_id"])
+    assert entry.contract_id == "gpe-c001"
+    assert entry.operation_id == "L16"
+    assert entry.lot == "GC-07"
+    assert entry.programme_id == "gpe"
+    assert entry.contractor_siret == "73282932000074"
+    assert entry.beneficiary_id == "b-3f9a1c2e7d"
+    assert entry.siae_siret == "44306184100047"
+    assert entry.mode == "temp_agency_etti"
+    assert entry.work_date == dt.date(2024, 6, 3)
+    assert entry.hours == Decimal("7.5")
+    assert entry.rule == "eligible_on_contract"
+    assert entry.rulebook_version == "2026.1"
+    assert entry.submitted_at == dt.datetime(2024, 6, 4, 6, 30, tzinfo=dt.timezone.utc)
+    assert entry.record == "entry"
+
+
+def test_direct_hire_entry_has_no_partner(ev):
+    books = loaded_books(ev)
+    decision = decide(ev.raw(ev.timesheet(mode="direct_hire")), at(10), books, RULEBOOK)
+    assert decision.entry.siae_siret is None and decision.entry.mode == "direct_hire"
+
+
+def test_entry_id_is_deterministic(ev):
+    timesheet = ev.raw(ev.timesheet())
+    # Same event decided in two independent workers, at different positions: one id.
+    one = decide(timesheet, at(10), loaded_books(ev), RULEBOOK).entry
+    two = decide(timesheet, at(777, partition=3), loaded_books(ev), RULEBOOK).entry
+    assert one.entry_id == two.entry_id
+    assert one.entry_id.version == 5  # derived (uuid5), never drawn at random
+    assert one.entry_id != one.source_event_id
+    other = decide(ev.raw(ev.timesheet()), at(11), loaded_books(ev), RULEBOOK).entry
+    assert other.entry_id != one.entry_id
+
+
+def test_duplicate_at_another_position_is_rejected(ev):
+    books = loaded_books(ev)
+    timesheet = ev.timesheet()
+    first = decide(ev.raw(timesheet), at(10), books, RULEBOOK)
+    again = decide(ev.raw(timesheet), at(11), books, RULEBOOK)
+    assert first.accepted
+    assert not again.accepted and again.entry is None and again.event is None
+    assert again.rejection.reason is Reason.DUPLICATE_EVENT
+    assert again.rejection.detail == "event_id already delivered at ledger.events/0@10#0"
+    assert again.rejection.event_id == timesheet["event_id"]
+    assert again.rejection.event_type == "timesheet.submitted"
+    assert again.rejection.position == at(11)
+    assert json.loads(again.rejection.payload) == timesheet
+
+
+def test_same_event_id_with_other_content_is_a_duplicate(ev):
+    books = loaded_books(ev)
+    timesheet = ev.timesheet(hours=7)
+    decide(ev.raw(timesheet), at(10), books, RULEBOOK)
+    changed = decide(ev.raw({**timesheet, "hours": 8}), at(11), books, RULEBOOK)
+    assert changed.rejection.reason is Reason.DUPLICATE_EVENT
+
+
+def test_duplicate_of_a_rejected_event_is_still_a_duplicate(ev):
+    # The first delivery was decided (rejected: no contract yet); the id is spent.
+    books = MemoryBooks()
+    timesheet = ev.timesheet()
+    first = decide(ev.raw(timesheet), at(0), books, RULEBOOK)
+    assert first.rejection.reason is Reason.UNKNOWN_CONTRACT
+    again = decide(ev.raw(timesheet), at(1), books, RULEBOOK)
+    assert again.rejection.reason is Reason.DUPLICATE_EVENT
+    assert again.rejection.detail == "event_id already delivered at ledger.events/0@0#0"
+
+
+def test_duplicate_reference_event_is_rejected(ev):
+    books = MemoryBooks()
+    contract = ev.contract()
+    assert decide(ev.raw(contract), at(0), books, RULEBOOK).accepted
+    assert decide(ev.raw(contract), at(0, partition=1), books, RULEBOOK).rejection.reason is Reason.DUPLICATE_EVENT
+
+
+def test_same_position_replayed_gives_the_same_decision(ev):
+    books = loaded_books(ev)
+    timesheet = ev.raw(ev.timesheet())
+    first = decide(timesheet, at(10), books, RULEBOOK)
+    replay = decide(timesheet, at(10), books, RULEBOOK)  # a worker restarted before committing
+    assert replay.accepted and replay == first
+    assert replay.entry.entry_id == first.entry.entry_id
+
+
+def test_same_position_replayed_rejection_keeps_its_id(ev):
+    books = loaded_books(ev)
+    late = ev.raw(ev.timesheet(work_date="2025-01-02"))  # after the contract's end
+    first = decide(late, at(10), books, RULEBOOK)
+    replay = decide(late, at(10), books, RULEBOOK)
+    assert first.rejection.reason is Reason.OUTSIDE_CONTRACT_PERIOD
+    assert replay == first
+    assert replay.rejection.rejection_id == first.rejection.rejection_id
+
+
+def test_rejection_id_names_the_delivery_not_the_content(ev):
+    books = MemoryBooks()
+    junk = b"not json at all"
+    one = decide(junk, at(5), books, RULEBOOK).rejection
+    same = decide(junk, at(5), books, RULEBOOK).rejection
+    other = decide(junk, at(6), books, RULEBOOK).rejection
+    elsewhere = decide(junk, at(5, index=1), books, RULEBOOK).rejection
+    assert one.rejection_id == same.rejection_id
+    assert len({one.rejection_id, other.rejection_id, elsewhere.rejection_id}) == 3
+    assert one.rejection_id.version == 5
+
+
+@pytest.mark.parametrize("changes, enrolled, reason", [
+    ({"contract_id": "gpe-c999"}, True, Reason.UNKNOWN_CONTRACT),
+    ({"work_date": "2023-12-29"}, True, Reason.OUTSIDE_CONTRACT_PERIOD),
+    ({"beneficiary_id": "b-someone-else"}, True, Reason.UNKNOWN_BENEFICIARY),
+    ({"work_date": "2024-03-14"}, True, Reason.NOT_ELIGIBLE_ON_WORK_DATE),
+])
+def test_business_rejections(ev, changes, enrolled, reason):
+    books = loaded_books(ev)
+    timesheet = ev.timesheet(**changes)
+    decision = decide(ev.raw(timesheet), at(10), books, RULEBOOK)
+    assert decision.event is None and decision.entry is None
+    assert decision.rejection.reason is reason
+    assert decision.rejection.event_id == timesheet["event_id"]
+    assert decision.rejection.event_type == "timesheet.submitted"
+    assert json.loads(decision.rejection.payload) == timesheet
+    assert decision.rejection.payload_truncated is False
+
+
+def test_enrolment_after_timesheet_does_not_retro_count(ev):
+    books = MemoryBooks()
+    decide(ev.raw(ev.contract()), at(0), books, RULEBOOK)
+    early = decide(ev.raw(ev.timesheet()), at(1), books, RULEBOOK)
+    decide(ev.raw(ev.enrolment()), at(2), books, RULEBOOK)
+    later = decide(ev.raw(ev.timesheet()), at(3), books, RULEBOOK)
+    assert early.rejection.reason is Reason.UNKNOWN_BENEFICIARY
+    assert later.accepted and later.entry is not None
+
+
+@pytest.mark.parametrize("raw, reason, event_id, event_type", [
+    # Invalid event, but valid JSON: identity peeked from the object.
+    (b'{"type": "timesheet.submitted", "event_id": "not-a-uuid", "hours": 7}', Reason.INVALID_EVENT,
+     "not-a-uuid", "timesheet.submitted"),
+    (b'{"type": "timesheet.corrected", "event_id": "4b1e2c9a-0000-4000-8000-000000000001"}', Reason.INVALID_EVENT,
+     "4b1e2c9a-0000-4000-8000-000000000001", "timesheet.corrected"),
+    (b'{"type": 7, "event_id": 12}', Reason.INVALID_EVENT, None, None),  # not strings: not peeked
+    (b'{"type": "timesheet.submitted", "event_id": "' + b"x" * 101 + b'"}', Reason.INVALID_EVENT,
+     None, "timesheet.submitted"),  # over 100 characters: not echoed
+    (b"[1, 2]", Reason.INVALID_EVENT, None, None),
+    # Not JSON: nothing to peek.
+    (b'{"type": "timesheet.submitted", "event_id": "abc", "hours": 7', Reason.INVALID_JSON, None, None),
+    (b"\xff\xfe\x00garbage", Reason.INVALID_JSON, None, None),
+    (b"", Reason.INVALID_JSON, None, None),
+])
+def test_malformed_bytes_are_rejected_with_payload(raw, reason, event_id, event_type):
+    books = MemoryBooks()
+    decision = decide(raw, at(3), books, RULEBOOK)
+    assert not decision.accepted and decision.event is None and decision.entry is None
+    rejection = decision.rejection
+    assert rejection.reason is reason
+    assert rejection.event_id == event_id and rejection.event_type == event_type
+    assert rejection.payload == raw.decode("utf-8", errors="replace")
+    assert rejection.payload_truncated is False
+    assert rejection.position == at(3)
+    assert rejection.detail  # the validator's sentence
+    assert books.seen == {}  # an invalid event spends no id
+
+
+def test_invalid_event_detail_names_the_field(ev):
+    decision = decide(ev.raw(ev.timesheet(hours=25)), at(0), MemoryBooks(), RULEBOOK)
+    assert decision.rejection.reason is Reason.INVALID_EVENT
+    assert decision.rejection.detail == "hours: Input should be less than or equal to 24"
+
+
+def test_invalid_event_id_can_be_resent_once_fixed(ev):
+    books = loaded_books(ev)
+    timesheet = ev.timesheet(hours=25)
+    assert decide(ev.raw(timesheet), at(10), books, RULEBOOK).rejection.reason is Reason.INVALID_EVENT
+    fixed = decide(ev.raw({**timesheet, "hours": 8}), at(11), books, RULEBOOK)
+    assert fixed.accepted and fixed.entry.hours == Decimal(8)
+
+
+def test_payload_over_64_kib_is_truncated(ev):
+    assert MAX_KEPT_PAYLOAD == 65536
+    event = ev.timesheet(note="a" * 70_000)  # unknown field: invalid, and large
+    raw = ev.raw(event)
+    assert len(raw) > 70_000
+    rejection = decide(raw, at(0), MemoryBooks(), RULEBOOK).rejection
+    assert rejection.reason is Reason.INVALID_EVENT
+    assert rejection.payload_truncated is True
+    assert len(rejection.payload) == 65536
+    assert rejection.payload == raw[:65536].decode()
+    assert rejection.event_id == event["event_id"]  # still peeked from the whole message
+
+
+@pytest.mark.parametrize("size, truncated", [(65535, False), (65536, False), (65537, True)])
+def test_payload_limit_boundary(size, truncated):
+    raw = b'{"x":"' + b"a" * (size - 8) + b'"}'
+    assert len(raw) == size
+    rejection = decide(raw, at(0), MemoryBooks(), RULEBOOK).rejection
+    assert rejection.payload_truncated is truncated
+    assert len(rejection.payload) == min(size, 65536)
+
+
+def test_truncation_inside_a_multibyte_character_does_not_fail():
+    raw = b'{"xy":"' + "é".encode() * 40_000 + b'"}'  # 7 + 80,000 + 2 bytes
+    # The cut keeps 65,536 bytes: 7 + 2 x 32,764 + 1, so it falls inside the 32,765th 'é'.
+    rejection = decide(raw, at(0), MemoryBooks(), RULEBOOK).rejection
+    assert rejection.payload_truncated is True
+    assert rejection.payload == '{"xy":"' + "é" * 32_764 + "\ufffd"
+
+
+# ---------------------------------------------------------------------------------------- split_message
+
+def test_split_message_array(ev):
+    one, two = ev.timesheet(), ev.enrolment()
+    items = split_message(b"  \n" + ev.raw([one, two]))
+    assert items is not None and len(items) == 2
+    assert [json.loads(item) for item in items] == [one, two]
+    assert all(isinstance(item, bytes) for item in items)
+
+
+@pytest.mark.parametrize("raw", [b'{"type": "timesheet.submitted"}', b"  {}", b"42", b"not json", b""])
+def test_split_message_single(raw):
+    assert split_message(raw) is None
+
+
+def test_split_message_broken_array_is_left_to_the_validator():
+    raw = b'[{"type": "timesheet.submitted"},'
+    assert split_message(raw) is None
+    assert decide(raw, at(0), MemoryBooks(), RULEBOOK).rejection.reason is Reason.INVALID_JSON
+
+
+def test_split_message_empty_array():
+    assert split_message(b"[]") == []
+
+
+def test_array_items_are_decided_one_by_one(ev):
+    books = loaded_books(ev)
+    good, bad = ev.timesheet(), ev.timesheet(hours=0)
+    items = split_message(ev.raw([good, bad, good]))
+    decisions = [decide(item, at(20, index=i), books, RULEBOOK) for i, item in enumerate(items)]
+    assert [d.accepted for d in decisions] == [True, False, False]
+    assert decisions[1].rejection.reason is Reason.INVALID_EVENT
+    assert decisions[2].rejection.reason is Reason.DUPLICATE_EVENT
+    assert decisions[2].rejection.detail == "event_id already delivered at ledger.events/0@20#0"
+    assert decisions[0].entry.hours == Decimal("7.5")
