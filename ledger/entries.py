@@ -27,6 +27,9 @@ class Reason(StrEnum):
     UNKNOWN_BENEFICIARY = "unknown_beneficiary"
     OUTSIDE_CONTRACT_PERIOD = "outside_contract_period"
     NOT_ELIGIBLE_ON_WORK_DATE = "not_eligible_on_work_date"
+    # The worker failed on this event (a defect, not the sender's fault): kept with its payload so
+    # that it can be posted again once fixed, rather than stopping every event behind it.
+    PROCESSING_ERROR = "processing_error"
 
 
 class Position(BaseModel):

@@ -22,6 +22,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    PlainSerializer,
     Field,
     TypeAdapter,
     ValidationError,
@@ -72,18 +73,24 @@ def _json_number(value):
     return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
-def _number(decimal_places: int, **bounds) -> type[Decimal]:
-    """A decimal quantity sent as a JSON number, exact to `decimal_places`, and so documented."""
+def _number(max_digits: int, decimal_places: int, **bounds) -> type[Decimal]:
+    """A decimal quantity sent as a JSON number, exact to `decimal_places`, and so documented.
+
+    It is written back as a JSON number too: with at most 15 significant digits a float's shortest
+    repr is exactly the decimal, so nothing is lost either way.
+    """
+    assert max_digits <= 15
     schema = {"type": "number", "multipleOf": float(Decimal(1).scaleb(-decimal_places))}
     schema.update({{"gt": "exclusiveMinimum", "ge": "minimum", "le": "maximum"}[k]: v for k, v in bounds.items()})
-    return Annotated[Decimal, BeforeValidator(_json_number), Field(decimal_places=decimal_places, **bounds),
-                     WithJsonSchema(schema)]
+    return Annotated[Decimal, BeforeValidator(_json_number),
+                     Field(max_digits=max_digits, decimal_places=decimal_places, **bounds),
+                     PlainSerializer(float, return_type=float, when_used="json"), WithJsonSchema(schema)]
 
 
-Hours = _number(2, gt=0, le=24)
-Money = _number(2, gt=0)
-Share = _number(4, gt=0, le=1)
-TargetHours = _number(2, ge=0)
+Hours = _number(4, 2, gt=0, le=24)
+Money = _number(14, 2, gt=0)
+Share = _number(5, 4, gt=0, le=1)
+TargetHours = _number(12, 2, ge=0)
 def _json_integer(value):
     if type(value) is not int:  # JSON true and 1.0 are not the integer 1
         raise ValueError("must be a JSON integer")

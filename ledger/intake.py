@@ -96,6 +96,13 @@ def decide(raw: bytes, position: Position, books: Books, rulebook: Rulebook) -> 
     return Decision(position, event=event, entry=attribute(event, contract, rulebook))
 
 
+def failed(raw: bytes, position: Position, error: Exception) -> Decision:
+    """The decision for an event the desk itself failed on: a rejection, never a lost event."""
+    event_id, event_type = _peek_identity(raw)
+    return _reject(position, raw, Reason.PROCESSING_ERROR, f"{type(error).__name__}: {error}"[:500],
+                   event_id, event_type)
+
+
 def _reject(position: Position, raw: bytes, reason: Reason, detail: str, event_id: str | None,
             event_type: str | None) -> Decision:
     payload = raw[:MAX_KEPT_PAYLOAD].decode("utf-8", errors="replace")

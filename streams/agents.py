@@ -8,7 +8,7 @@ from uuid import UUID
 
 from ledger.entries import Position
 from ledger.events import BeneficiaryEnrolled, ContractRegistered, Event
-from ledger.intake import Decision, decide, split_message
+from ledger.intake import Decision, decide, failed, split_message
 from ledger.rules import Rulebook
 from streams import metrics
 from streams.app import app, beneficiaries, cfg, contracts, first_delivery, intake_topic, ledger_topic, rejections_topic
@@ -61,9 +61,17 @@ books = TableBooks()
 def decide_message(value: bytes, topic: str, partition: int, offset: int) -> list[Decision]:
     items = split_message(value)
     if items is None:
-        return [decide(value, Position(topic=topic, partition=partition, offset=offset), books, rulebook)]
-    return [decide(item, Position(topic=topic, partition=partition, offset=offset, index=i), books, rulebook)
+        return [decide_safely(value, Position(topic=topic, partition=partition, offset=offset))]
+    return [decide_safely(item, Position(topic=topic, partition=partition, offset=offset, index=i))
             for i, item in enumerate(items)]
+
+
+def decide_safely(raw: bytes, position: Position) -> Decision:
+    try:
+        return decide(raw, position, books, rulebook)
+    except Exception as error:  # a defect must cost one event a visible rejection, not stop the agent
+        log.exception("processing failed at %s", position)
+        return failed(raw, position, error)
 
 
 @app.agent(intake_topic, name="attribute")

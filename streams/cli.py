@@ -70,7 +70,7 @@ def _worker(args) -> int:
 
     cfg = settings()
     ensure_topics(cfg)
-    metrics.serve(cfg.metrics_port)
+    metrics.serve(cfg.metrics_port, cfg.metrics_addr)
     from streams.app import app
 
     faust.Worker(app, loglevel="warning" if not args.verbose else "info").execute_from_commandline()
@@ -87,7 +87,7 @@ def _loader(args) -> int:
     ensure_topics(cfg)
     store = Store.from_settings(cfg)
     store.apply_schema()
-    metrics.serve(cfg.metrics_port)
+    metrics.serve(cfg.metrics_port, cfg.metrics_addr)
     loader = Loader(cfg, store)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loader.stop())
@@ -108,8 +108,8 @@ def _progress(args) -> int:
     from streams.report import progress_tables, render_progress
     from streams.store import Store
 
-    store = Store.from_settings(settings())
-    store.apply_schema()
+    # Read only: an auditor's or Grafana's read-only user may run it against a server.
+    store = Store.from_settings(settings(), create=False)
     tables = progress_tables(store)
     if args.json:
         print(json.dumps(tables, default=_json_default, indent=2))

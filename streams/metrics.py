@@ -35,6 +35,6 @@ def observe_decisions(decisions: list[Decision], message_timestamp: float | None
         INTAKE_DELAY.observe(max(0.0, now - message_timestamp))
 
 
-def serve(port: int) -> None:
+def serve(port: int, addr: str = "127.0.0.1") -> None:
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=addr)

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
+    metrics_addr: str = Field("127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)")
 
     loader_group: str = "insertion-ledger-loader"
     loader_batch_size: int = Field(5000, description="most records per ClickHouse insert")

@@ -35,17 +35,20 @@ def query_text(name: str) -> str:
 
 
 class Store:
-    def __init__(self, dsn: str, database: str):
+    def __init__(self, dsn: str, database: str, create: bool = True):
+        """`create`: make the database if missing (the loader's right; readers only read)."""
         self.dsn = dsn
         self.database = database
         self._lock = threading.Lock()  # one chDB handle: serialise loader writes and readers' queries
-        admin = clickhouse_connect.get_client(dsn=_resolve(dsn))
-        admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        if create:
+            admin = clickhouse_connect.get_client(dsn=_resolve(dsn))
+            admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            admin.close()
         self.client = clickhouse_connect.get_client(dsn=_resolve(dsn), database=database)
 
     @classmethod
-    def from_settings(cls, cfg: Settings) -> Store:
-        return cls(cfg.clickhouse_dsn, cfg.clickhouse_database)
+    def from_settings(cls, cfg: Settings, create: bool = True) -> Store:
+        return cls(cfg.clickhouse_dsn, cfg.clickhouse_database, create=create)
 
     def apply_schema(self, schema_dir: Path = SCHEMA_DIR) -> None:
         """Run every schema file in order. Idempotent: IF NOT EXISTS tables, OR REPLACE views."""

@@ -348,3 +348,18 @@ def test_partition_key(ev, kind, expected):
 def test_partition_key_of_timesheet_is_the_beneficiary_not_the_contract(ev):
     event = parse_event(ev.raw(ev.timesheet(contract_id="gpe-c777", beneficiary_id="b-0000aaaa")))
     assert partition_key(event) == "b-0000aaaa"
+
+
+@pytest.mark.parametrize("kind", ["programme", "contract", "enrolment", "timesheet"])
+def test_an_event_written_back_as_json_parses_to_the_same_event(ev, kind):
+    # The worker keeps reference events in its tables as their JSON and reads them back.
+    event = parse_event(ev.raw(build(ev, kind, {})))
+    assert parse_event(event.model_dump_json()) == event
+
+
+def test_amounts_written_back_are_json_numbers_with_every_digit(ev):
+    event = parse_event(ev.raw(ev.contract(target_hours=..., amount_eur=123456789012.34, labour_share=0.5,
+                                           clause_rate=0.0525, hourly_cost_eur=28.5)))
+    written = json.loads(event.model_dump_json())
+    assert written["amount_eur"] == 123456789012.34 and written["clause_rate"] == 0.0525
+    assert parse_event(event.model_dump_json()).amount_eur == Decimal("123456789012.34")

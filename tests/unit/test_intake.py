@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from ledger.entries import Position, Reason
+from ledger.entries import Position, Reason, rejection_id
 from ledger.intake import MAX_KEPT_PAYLOAD, MemoryBooks, decide, split_message
 from ledger.rules import Rulebook
 
@@ -299,3 +299,17 @@ def test_array_items_are_decided_one_by_one(ev):
     assert decisions[2].rejection.reason is Reason.DUPLICATE_EVENT
     assert decisions[2].rejection.detail == "event_id already delivered at ledger.events/0@20#0"
     assert decisions[0].entry.hours == Decimal("7.5")
+
+
+def test_a_failure_of_the_desk_is_a_rejection_that_keeps_the_event():
+    from ledger.intake import failed
+
+    raw = b'{"type": "timesheet.submitted", "event_id": "5a1f7c7e-0000-4000-8000-000000000001"}'
+    position = Position(topic="t", partition=1, offset=7)
+    decision = failed(raw, position, KeyError("contracts"))
+    assert not decision.accepted
+    assert decision.rejection.reason == Reason.PROCESSING_ERROR
+    assert decision.rejection.detail == "KeyError: 'contracts'"
+    assert decision.rejection.event_id == "5a1f7c7e-0000-4000-8000-000000000001"
+    assert decision.rejection.payload == raw.decode()
+    assert decision.rejection.rejection_id == rejection_id(position)
