@@ -47,7 +47,14 @@ class Position(BaseModel):
 
 
 class EntryKind(StrEnum):
-    CREDIT = "credit"
+    CREDIT = "credit"  # hours recorded from a source event (counting or not, see `counts`)
+    REVERSAL = "reversal"  # cancels an earlier entry: same parties, hours negated; never an update
+
+
+class EntryStatus(StrEnum):
+    COUNTED = "counted"  # counts towards the targets
+    NOT_COUNTED = "not_counted"  # recorded with the reason it does not count (e.g. outside eligibility)
+    FLAGGED = "flagged"  # held by a cross-contractor check until a facilitator resolves it
 
 
 class LedgerEntry(BaseModel):
@@ -58,7 +65,11 @@ class LedgerEntry(BaseModel):
     record: str = "entry"
     entry_id: UUID
     kind: EntryKind
+    status: EntryStatus = EntryStatus.COUNTED
+    reason: str = ""  # why it does not count, or why it is flagged; empty when counted
     source_event_id: UUID
+    source_event_type: str = "timesheet.submitted"
+    reverses_entry_id: UUID | None = None
     programme_id: str
     operation_id: str
     contract_id: str
@@ -72,6 +83,10 @@ class LedgerEntry(BaseModel):
     rule: str
     rulebook_version: str
     submitted_at: dt.datetime
+
+    @property
+    def counts(self) -> bool:
+        return self.status is EntryStatus.COUNTED
 
 
 class Rejection(BaseModel):

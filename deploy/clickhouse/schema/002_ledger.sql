@@ -1,11 +1,18 @@
 -- The ledger: immutable entries, one per entry_id. A replayed batch writes the same ids again and
 -- ReplacingMergeTree keeps one row each; queries read it with FINAL (or through the views).
+-- A correction never updates a row: it adds a `reversal` entry (hours negated, same status) and a
+-- new `credit`. Hours count towards targets where status = 'counted'; sums over any status net out
+-- reversals by construction.
 
 CREATE TABLE IF NOT EXISTS ledger_entries
 (
     entry_id          UUID,
     kind              LowCardinality(String),
+    status            LowCardinality(String),
+    reason            LowCardinality(String),
     source_event_id   UUID,
+    source_event_type LowCardinality(String),
+    reverses_entry_id Nullable(UUID),
     programme_id      LowCardinality(String),
     operation_id      LowCardinality(String),
     contract_id       String,

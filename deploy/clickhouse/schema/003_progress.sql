@@ -33,8 +33,10 @@ SELECT
 FROM contracts AS c
 LEFT JOIN
 (
-    SELECT contract_id, sum(hours) AS hours, count() AS entries, uniqExact(beneficiary_id) AS beneficiaries
+    SELECT contract_id, sum(hours) AS hours, countIf(kind = 'credit') AS entries,
+           uniqExact(beneficiary_id) AS beneficiaries
     FROM ledger_entries FINAL
+    WHERE status = 'counted'
     GROUP BY contract_id
 ) AS e ON e.contract_id = c.contract_id;
 
@@ -55,6 +57,7 @@ LEFT JOIN
 (
     SELECT programme_id, sum(hours) AS hours, uniqExact(beneficiary_id) AS beneficiaries
     FROM ledger_entries FINAL
+    WHERE status = 'counted'
     GROUP BY programme_id
 ) AS e ON e.programme_id = p.programme_id
 LEFT JOIN
@@ -67,13 +70,13 @@ LEFT JOIN
 -- Posted = accepted + rejected: every intake event is one row in exactly one of these tables.
 CREATE OR REPLACE VIEW intake_accounting AS
 SELECT
-    (SELECT count() FROM ledger_entries FINAL WHERE kind = 'credit')
+    (SELECT uniqExact(source_event_id) FROM ledger_entries FINAL)
       + (SELECT count() FROM programme_definitions FINAL)
       + (SELECT count() FROM contract_registrations FINAL)
       + (SELECT count() FROM beneficiary_enrolments FINAL)          AS accepted,
     (SELECT count() FROM rejections FINAL)                         AS rejected,
     (SELECT count() FROM rejections FINAL WHERE reason = 'duplicate_event') AS duplicates,
-    (SELECT toDecimal64(sum(hours), 2) FROM ledger_entries FINAL)  AS hours;
+    (SELECT toDecimal64(sumIf(hours, status = 'counted'), 2) FROM ledger_entries FINAL) AS hours;
 
 CREATE OR REPLACE VIEW rejections_by_reason AS
 SELECT reason, count() AS events
