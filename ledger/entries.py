@@ -27,6 +27,10 @@ class Reason(StrEnum):
     UNKNOWN_BENEFICIARY = "unknown_beneficiary"
     OUTSIDE_CONTRACT_PERIOD = "outside_contract_period"
     NOT_ELIGIBLE_ON_WORK_DATE = "not_eligible_on_work_date"
+    ORIGINAL_NOT_FOUND = "original_not_found"  # retryable: the corrected timesheet has not arrived yet
+    ORIGINAL_SUPERSEDED = "original_superseded"  # correct the latest correction, not an older version
+    BENEFICIARY_MISMATCH = "beneficiary_mismatch"
+    NOTHING_TO_RESOLVE = "nothing_to_resolve"
     # The worker failed on this event (a defect, not the sender's fault): kept with its payload so
     # that it can be posted again once fixed, rather than stopping every event behind it.
     PROCESSING_ERROR = "processing_error"
@@ -104,8 +108,33 @@ class Rejection(BaseModel):
     payload_truncated: bool = False
 
 
-def entry_id(source_event_id: UUID, kind: EntryKind) -> UUID:
-    return uuid5(LEDGER_NAMESPACE, f"entry:{source_event_id}:{kind.value}")
+def entry_id(source_event_id: UUID, kind: EntryKind, subject: str = "") -> UUID:
+    """`subject` tells apart several entries one event causes (the entry reversed, a split part)."""
+    suffix = f":{subject}" if subject else ""
+    return uuid5(LEDGER_NAMESPACE, f"entry:{source_event_id}:{kind.value}{suffix}")
+
+
+class PendingState(StrEnum):
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    EXPIRED = "expired"
+
+
+class PendingRecord(BaseModel):
+    """A timesheet waiting for reference data (its contract or enrolment), as facilitators see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record: str = "pending"
+    event_id: UUID
+    event_type: str
+    state: PendingState
+    reason: str  # unknown_contract / unknown_beneficiary
+    waiting_for: str  # "contract:<id>" or "beneficiary:<id>"
+    beneficiary_id: str
+    contract_id: str
+    parked_at: dt.datetime  # stream time when parked
+    expires_at: dt.datetime
 
 
 def rejection_id(position: Position) -> UUID:

@@ -192,19 +192,13 @@ class ContractRegistered(_Event):
             raise ValueError("end_date is before start_date")
         inputs = (self.amount_eur, self.labour_share, self.clause_rate, self.hourly_cost_eur)
         given = sum(v is not None for v in inputs)
-        if self.target_hours is None and given != 4:
-            raise ValueError(
-                "give target_hours, or all of amount_eur, labour_share, clause_rate and hourly_cost_eur")
+        if self.target_hours is None and self.amount_eur is None:
+            # The rates may be left to the rulebook (those in force at start_date); the amount may not.
+            raise ValueError("give target_hours, or amount_eur (with labour_share, clause_rate and "
+                             "hourly_cost_eur, or the rulebook's rates in force at start_date)")
         if self.target_hours is not None and given:
             raise ValueError("give target_hours or the inputs to compute it, not both")
         return self
-
-    @property
-    def target(self) -> Decimal:
-        if self.target_hours is not None:
-            return self.target_hours
-        return target_hours_from_amount(self.amount_eur, self.labour_share, self.clause_rate,
-                                        self.hourly_cost_eur)
 
 
 class BeneficiaryEnrolled(_Event):
@@ -217,6 +211,11 @@ class BeneficiaryEnrolled(_Event):
     eligible_from: dt.date
     eligible_until: dt.date | None = Field(
         default=None, description="Last eligible day; when absent the rulebook's window applies (24 months)")
+    validated_on: dt.date | None = Field(default=None, description="Day the facilitator validated eligibility")
+    proof_valid_until: dt.date | None = Field(
+        default=None, description="Last day the eligibility proof is valid; eligibility ends there at the latest")
+    derogation_reason: Annotated[str, Field(min_length=10, max_length=500)] | None = Field(
+        default=None, description="Required with criterion facilitator_validation: why this person is eligible")
     birth_year: Annotated[int, Field(ge=1940, le=2015)] | None = None
     gender: Gender | None = None
 
@@ -224,38 +223,149 @@ class BeneficiaryEnrolled(_Event):
     def _window(self) -> BeneficiaryEnrolled:
         if self.eligible_until is not None and self.eligible_until < self.eligible_from:
             raise ValueError("eligible_until is before eligible_from")
+        if self.proof_valid_until is not None and self.proof_valid_until < self.eligible_from:
+            raise ValueError("proof_valid_until is before eligible_from")
         if len(set(self.criteria)) != len(self.criteria):
             raise ValueError("criteria are repeated")
+        if Criterion.FACILITATOR_VALIDATION in self.criteria and self.derogation_reason is None:
+            raise ValueError("derogation_reason is required with criterion facilitator_validation")
         return self
 
 
-class TimesheetSubmitted(_Event):
-    """Hours one beneficiary worked on one day on one contract, as the contractor declares them."""
+class HireType(StrEnum):
+    FIXED_TERM = "fixed_term"
+    PERMANENT = "permanent"
+    APPRENTICESHIP = "apprenticeship"
 
-    type: Literal["timesheet.submitted"]
+
+class _Hours(_Event):
+    """What a timesheet declares; a correction declares it again in full."""
+
     contract_id: Identifier
     beneficiary_id: BeneficiaryKey
     work_date: dt.date
     hours: Hours
     mode: Mode
     siae_siret: Siret | None = None
+    hire_type: HireType | None = Field(default=None, description="For direct_hire: fixed_term (default), "
+                                                                 "permanent or apprenticeship")
+    hire_date: dt.date | None = Field(default=None, description="First day of a permanent hire (required for it)")
     submitted_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _partner(self) -> TimesheetSubmitted:
+    def _partner(self):
         if self.mode in PARTNER_MODES and self.siae_siret is None:
             raise ValueError(f"siae_siret is required when mode is {self.mode.value}")
         if self.mode not in PARTNER_MODES and self.siae_siret is not None:
             raise ValueError(f"siae_siret must be absent when mode is {self.mode.value}")
+        if self.hire_type is not None and self.mode is not Mode.DIRECT_HIRE:
+            raise ValueError("hire_type applies to mode direct_hire only")
+        if self.hire_type is HireType.PERMANENT and self.hire_date is None:
+            raise ValueError("hire_date is required for a permanent hire")
+        if self.hire_date is not None and self.hire_date > self.work_date:
+            raise ValueError("hire_date is after work_date")
         return self
 
 
-Event = Annotated[
-    Union[ProgrammeDefined, ContractRegistered, BeneficiaryEnrolled, TimesheetSubmitted],
-    Field(discriminator="type"),
-]
-EVENT_TYPES = {m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-               for m in (ProgrammeDefined, ContractRegistered, BeneficiaryEnrolled, TimesheetSubmitted)}
+class TimesheetSubmitted(_Hours):
+    """Hours one beneficiary worked on one day on one contract, as the contractor declares them."""
+
+    type: Literal["timesheet.submitted"]
+
+
+class TimesheetCorrected(_Hours):
+    """Replaces an earlier timesheet: the ledger reverses what it recorded and records this instead."""
+
+    type: Literal["timesheet.corrected"]
+    original_event_id: UUID
+
+
+class TimesheetRetracted(_Event):
+    """Withdraws an earlier timesheet: the ledger reverses what it recorded."""
+
+    type: Literal["timesheet.retracted"]
+    original_event_id: UUID
+    beneficiary_id: BeneficiaryKey
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    submitted_at: AwareDatetime
+
+
+class SiaeInvoice(_Event):
+    """Work subcontracted (or co-contracted) to an ACI/EI, invoiced: converted to hours by the rulebook."""
+
+    type: Literal["siae.invoice"]
+    invoice_id: Identifier
+    contract_id: Identifier
+    siae_siret: Siret
+    amount_eur: Money
+    period_start: dt.date
+    period_end: dt.date
+    labour_share: Share | None = Field(default=None, description="Labour share of the invoice; default: rulebook")
+    submitted_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _period(self) -> SiaeInvoice:
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class PoolingAgreed(_Event):
+    """The buyer lets a contractor's surplus on one contract count towards its other contracts."""
+
+    type: Literal["pooling.agreed"]
+    agreement_id: Identifier
+    programme_id: Identifier
+    contractor_siret: Siret
+    contract_ids: Annotated[list[Identifier], Field(min_length=2, max_length=100)]
+    effective_from: dt.date
+    effective_until: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _contracts(self) -> PoolingAgreed:
+        if len(set(self.contract_ids)) != len(self.contract_ids):
+            raise ValueError("contract_ids are repeated")
+        return self
+
+
+class ClaimDecision(StrEnum):
+    COUNT = "count"
+    REFUSE = "refuse"
+
+
+class ClaimResolved(_Event):
+    """A facilitator's decision on a flagged claim (over the daily maximum, or claimed twice)."""
+
+    type: Literal["claim.resolved"]
+    flagged_event_id: UUID
+    beneficiary_id: BeneficiaryKey
+    facilitator_id: Identifier
+    decision: ClaimDecision
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class OutcomeKind(StrEnum):
+    """Sorties dynamiques."""
+
+    DURABLE_JOB = "durable_job"  # CDI, CDD or temp > 6 months, business creation
+    TRANSITION_JOB = "transition_job"
+    POSITIVE_EXIT = "positive_exit"  # qualifying training
+
+
+class BeneficiaryOutcome(_Event):
+    type: Literal["beneficiary.outcome"]
+    beneficiary_id: BeneficiaryKey
+    facilitator_id: Identifier
+    outcome: OutcomeKind
+    outcome_date: dt.date
+    detail: Annotated[str, Field(max_length=100, pattern=r"^[a-z0-9_]+$")] | None = Field(
+        default=None, examples=["cdi", "cdd_6m_plus", "business_creation", "qualifying_training"])
+
+
+_MODELS = (ProgrammeDefined, ContractRegistered, BeneficiaryEnrolled, TimesheetSubmitted, TimesheetCorrected,
+           TimesheetRetracted, SiaeInvoice, PoolingAgreed, ClaimResolved, BeneficiaryOutcome)
+Event = Annotated[Union[_MODELS], Field(discriminator="type")]
+EVENT_TYPES = {m.model_fields["type"].annotation.__args__[0]: m for m in _MODELS}  # type: ignore[union-attr]
 
 _EVENT = TypeAdapter(Event)
 
@@ -311,9 +421,11 @@ def json_schemas() -> dict[str, dict]:
 
 
 def partition_key(event: Event) -> str:
-    """The Kafka key: a beneficiary's enrolment and timesheets share one, so one worker sees them in order."""
-    if isinstance(event, (BeneficiaryEnrolled, TimesheetSubmitted)):
+    """The Kafka key: everything about one beneficiary shares one, so one worker sees it in order."""
+    if isinstance(event, (BeneficiaryEnrolled, _Hours, TimesheetRetracted, ClaimResolved, BeneficiaryOutcome)):
         return event.beneficiary_id
-    if isinstance(event, ContractRegistered):
+    if isinstance(event, (ContractRegistered, SiaeInvoice)):
         return event.contract_id
+    if isinstance(event, PoolingAgreed):
+        return event.agreement_id
     return event.programme_id

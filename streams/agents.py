@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import time
+from decimal import Decimal
 from uuid import UUID
 
 from ledger.entries import Position
 from ledger.events import BeneficiaryEnrolled, ContractRegistered, Event
-from ledger.intake import Decision, decide, failed, split_message
-from ledger.rules import Rulebook
+from ledger.intake import BooksUnavailable, Claim, Decision, Desk, Memo, Parked, failed, split_message
 from streams import metrics
-from streams.app import app, beneficiaries, cfg, contracts, first_delivery, intake_topic, ledger_topic, rejections_topic
-from streams.codec import encode_accepted, encode_rejection
+from streams.app import (
+    app,
+    beneficiaries,
+    cfg,
+    claims,
+    contracts,
+    days,
+    intake_topic,
+    ledger_topic,
+    memos,
+    pending,
+    rejections_topic,
+    rulebook,
+    training,
+)
+from streams.codec import TICK, encode_accepted, encode_rejection
 
 log = logging.getLogger(__name__)
 
-rulebook = Rulebook(version=cfg.rulebook_version, eligibility_window_months=cfg.eligibility_window_months)
-
 
 class TableBooks:
-    """`ledger.intake.Books` over Faust tables, with parsed models cached by their JSON."""
+    """`ledger.intake.Books` over Faust tables (values are JSON), with parsed models cached."""
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[str, str], tuple[str, object]] = {}
@@ -42,49 +56,166 @@ class TableBooks:
     def beneficiary(self, beneficiary_id: str) -> BeneficiaryEnrolled | None:
         return self._model(beneficiaries, "b", beneficiary_id, BeneficiaryEnrolled)
 
-    def seen_at(self, event_id: UUID) -> str | None:
-        return first_delivery.get(str(event_id))
-
-    def keep(self, event: Event, position: Position) -> None:
-        key = str(event.event_id)
-        if first_delivery.get(key) is None:
-            first_delivery[key] = str(position)
+    def keep_reference(self, event: Event) -> None:
         if isinstance(event, ContractRegistered):
             contracts[event.contract_id] = event.model_dump_json()
         elif isinstance(event, BeneficiaryEnrolled):
             beneficiaries[event.beneficiary_id] = event.model_dump_json()
 
+    def reference_version(self) -> int:
+        return len(contracts) + len(beneficiaries)
 
-books = TableBooks()
+    def memo(self, event_id: UUID) -> Memo | None:
+        raw = memos.get(str(event_id))
+        return None if raw is None else Memo.model_validate_json(raw)
+
+    def remember(self, event_id: UUID, memo: Memo) -> None:
+        memos[str(event_id)] = memo.model_dump_json()
+
+    def claim(self, event_id: UUID) -> Claim | None:
+        raw = claims.get(str(event_id))
+        return None if raw is None else Claim.model_validate_json(raw)
+
+    def put_claim(self, claim: Claim) -> None:
+        claims[str(claim.event_id)] = claim.model_dump_json()
+
+    def claims_of(self, beneficiary_id: str) -> list[Claim]:
+        # A scan, but only when an enrolment changes: rare next to timesheets.
+        needle = f'"beneficiary_id":"{beneficiary_id}"'
+        return [Claim.model_validate_json(raw) for raw in claims.values() if needle in raw]
+
+    def day(self, beneficiary_id: str, day: dt.date) -> list[UUID]:
+        return [UUID(i) for i in json.loads(days.get(f"{beneficiary_id}|{day}") or "[]")]
+
+    def put_day(self, beneficiary_id: str, day: dt.date, claim_ids: list[UUID]) -> None:
+        days[f"{beneficiary_id}|{day}"] = json.dumps([str(i) for i in claim_ids])
+
+    def training(self, beneficiary_id: str) -> Decimal:
+        return Decimal(training.get(beneficiary_id) or 0)
+
+    def put_training(self, beneficiary_id: str, hours: Decimal) -> None:
+        training[beneficiary_id] = str(hours)
+
+    def park(self, parked: Parked) -> None:
+        pending[str(parked.record.event_id)] = parked.model_dump_json()
+
+    def parked(self, partition: int) -> list[Parked]:
+        found = (Parked.model_validate_json(raw) for raw in pending.values() if raw is not None)
+        return [p for p in found if p.position.partition == partition]
+
+    def unpark(self, parked: Parked) -> None:
+        pending[str(parked.record.event_id)] = None  # a tombstone in the changelog
 
 
-def decide_message(value: bytes, topic: str, partition: int, offset: int) -> list[Decision]:
-    items = split_message(value)
-    if items is None:
-        return [decide_safely(value, Position(topic=topic, partition=partition, offset=offset))]
-    return [decide_safely(item, Position(topic=topic, partition=partition, offset=offset, index=i))
-            for i, item in enumerate(items)]
+class GuardedBooks:
+    """Any failure of the tables is BooksUnavailable: it stops the worker instead of costing the
+    event a rejection (the event is fine; its state could not be read or written)."""
+
+    def __init__(self, books: TableBooks) -> None:
+        self._books = books
+
+    def __getattr__(self, name: str):
+        method = getattr(self._books, name)
+
+        def guarded(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except Exception as error:
+                raise BooksUnavailable(f"table operation {name} failed: {error}") from error
+
+        return guarded
 
 
-def decide_safely(raw: bytes, position: Position) -> Decision:
+desk = Desk(GuardedBooks(TableBooks()), rulebook)
+
+
+def decide_message(value: bytes, topic: str, partition: int, offset: int, timestamp: float | None) -> list[Decision]:
+    now = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc) if timestamp else None
+    if value == TICK:
+        return desk.tick(partition, now) if now else []
+    import dataclasses
+
+    from ledger.entries import Reason, Rejection, rejection_id
+
+    def safely(raw: bytes, position: Position) -> list[Decision]:
+        try:
+            return decide_safely(raw, position, now)
+        except BooksUnavailable:
+            raise
+        except Exception as error:  # the desk's own failure path failed too (e.g. RecursionError on a JSON bomb)
+            log.exception("processing failed twice at %s", position)
+            return [Decision(position, rejection=Rejection(
+                rejection_id=rejection_id(position), reason=Reason.PROCESSING_ERROR,
+                detail=f"{type(error).__name__}: {error}"[:500], event_id=None, event_type=None, position=position,
+                payload=raw[:65536].decode("utf-8", errors="replace"), payload_truncated=len(raw) > 65536))]
+
     try:
-        return decide(raw, position, books, rulebook)
-    except Exception as error:  # a defect must cost one event a visible rejection, not stop the agent
+        items = split_message(value)
+    except Exception:  # e.g. RecursionError on deeply nested arrays: decided (and rejected) as one event
+        items = None
+    if items is None:
+        decisions = safely(value, Position(topic=topic, partition=partition, offset=offset))
+    else:
+        decisions = []
+        for i, item in enumerate(items):
+            decisions += safely(item, Position(topic=topic, partition=partition, offset=offset, index=i))
+    # A rejection travels as one Kafka message: its detail (a line per validation error, which a
+    # hostile event can multiply) is cut so that the message stays far below Kafka's 1 MB limit.
+    return [d if d.rejection is None or len(d.rejection.detail) <= 8000 else dataclasses.replace(
+        d, rejection=d.rejection.model_copy(update={"detail": d.rejection.detail[:8000] + " [cut]"}))
+        for d in decisions]
+
+
+def decide_safely(raw: bytes, position: Position, now: dt.datetime | None) -> list[Decision]:
+    try:
+        return desk.decide(raw, position, now)
+    except BooksUnavailable:
+        raise  # the worker stops, uncommitted; a restart decides this event again
+    except Exception as error:  # a defect on this event costs it a visible rejection, not the agent
         log.exception("processing failed at %s", position)
-        return failed(raw, position, error)
+        return [failed(raw, position, error)]
 
 
 @app.agent(intake_topic, name="attribute")
 async def attribute(stream):
     async for event in stream.events():
         message = event.message
-        decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset)
-        accepted = encode_accepted(decisions, rulebook)
-        # Same partition number as the intake message: one beneficiary's records stay in order.
-        if accepted is not None:
-            await ledger_topic.send(value=accepted, partition=message.partition)
-        for d in decisions:
-            if d.rejection is not None:
-                await rejections_topic.send(value=encode_rejection(d.rejection), partition=message.partition)
-                log.debug("rejected %s at %s: %s", d.rejection.reason.value, d.position, d.rejection.detail)
-        metrics.observe_decisions(decisions, message.timestamp, time.time())
+        try:
+            decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset,
+                                       message.timestamp)
+            # Same partition number as the intake message: one beneficiary's records stay in order.
+            # One ledger message per intake message, split in order while it would pass ~900 kB (an
+            # intake message near Kafka's 1 MB limit gives ~1.7 times as many bytes of entries).
+            parts = [decisions]
+            while parts:
+                part = parts.pop()
+                accepted = encode_accepted(part, rulebook)
+                if accepted is not None and len(accepted) > 900_000 and len(part) > 1:
+                    parts += [part[len(part) // 2:], part[:len(part) // 2]]
+                elif accepted is not None:
+                    await ledger_topic.send(value=accepted, partition=message.partition)
+            for d in decisions:
+                if d.rejection is not None:
+                    await rejections_topic.send(value=encode_rejection(d.rejection), partition=message.partition)
+                    log.debug("rejected %s at %s: %s", d.rejection.reason.value, d.position, d.rejection.detail)
+        except Exception as error:
+            # Decisions never raise but for BooksUnavailable: this is the state or the output path
+            # failing. Going on would skip this message, so the worker stops, uncommitted, and a
+            # restart processes the message again.
+            log.critical("cannot process %s/%s@%s: stopping the worker", message.topic, message.partition,
+                         message.offset, exc_info=True)
+            await app.crash(error)
+            raise
+        try:
+            metrics.observe_decisions(decisions, message.timestamp, time.time())
+        except Exception:  # metrics must never stop the ledger
+            log.exception("metrics failed")
+
+
+@app.timer(interval=cfg.tick_seconds)
+async def tick() -> None:
+    """Stream time must pass on a quiet partition too, for pending timesheets to expire: the worker
+    sends a tick through each of its intake partitions (processed in order like any message)."""
+    for tp in app.consumer.assignment():
+        if tp.topic == cfg.intake_topic:
+            await intake_topic.send(value=TICK, partition=tp.partition)

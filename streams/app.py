@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import faust
 
-from streams.settings import settings
+from streams.settings import load_rulebook, settings
+from streams.topics import WORKER_TABLES
 
 cfg = settings()
 
@@ -36,9 +37,18 @@ intake_topic = app.topic(cfg.intake_topic, key_type=bytes, value_type=bytes,
 ledger_topic = app.topic(cfg.ledger_topic, key_serializer="raw", value_serializer="raw")
 rejections_topic = app.topic(cfg.rejections_topic, key_serializer="raw", value_serializer="raw")
 
-# Values are the events' JSON, parsed back into models (and cached) by streams.agents.TableBooks.
+# Values are JSON, parsed back into models by streams.agents.TableBooks. All but contracts are keyed
+# by something of one beneficiary's (or one event's), whose events share an intake partition.
+# Names as in streams.topics.WORKER_TABLES, which creates their changelogs first.
 contracts = app.GlobalTable("contracts", key_type=str, value_type=str, default=None)
 beneficiaries = app.Table("beneficiaries", key_type=str, value_type=str, default=None)
-first_delivery = app.Table("first-delivery", key_type=str, value_type=str, default=None)
+memos = app.Table("memos", key_type=str, value_type=str, default=None)  # event_id -> first delivery, decision
+claims = app.Table("claims", key_type=str, value_type=str, default=None)  # timesheet -> standing entries
+days = app.Table("days", key_type=str, value_type=str, default=None)  # beneficiary|date -> claims that day
+training = app.Table("training", key_type=str, value_type=str, default=None)  # beneficiary -> training hours
+pending = app.Table("pending", key_type=str, value_type=str, default=None)  # event_id -> parked timesheet
+assert {t.name for t in (contracts, beneficiaries, memos, claims, days, training, pending)} == set(WORKER_TABLES)
+
+rulebook = load_rulebook(cfg)
 
 from streams import agents  # noqa: E402,F401  (registers the agent on the app)

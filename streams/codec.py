@@ -1,8 +1,9 @@
 """How ledger records and rejections travel on Kafka: JSON, one ledger message per intake message.
 
 A ledger message is a JSON array of records, each with a `record` field naming its kind: `entry`
-(hours credited) or the reference data the entries rely on (`programme`, `contract`,
-`beneficiary`). A rejection message is one JSON object.
+(hours recorded or reversed), `pending` (a timesheet waiting for reference data, or what became
+of it), or the reference data the entries rely on (`programme`, `contract`, `beneficiary`,
+`pooling`, `outcome`). A rejection message is one JSON object.
 """
 
 from __future__ import annotations
@@ -10,18 +11,29 @@ from __future__ import annotations
 import json
 
 from ledger.entries import Rejection
-from ledger.events import BeneficiaryEnrolled, ContractRegistered, Event, ProgrammeDefined
+from ledger.events import (
+    BeneficiaryEnrolled,
+    BeneficiaryOutcome,
+    ContractRegistered,
+    Event,
+    PoolingAgreed,
+    ProgrammeDefined,
+)
 from ledger.intake import Decision
-from ledger.rules import Rulebook
+from ledger.rulebook import Rulebook
 
-REFERENCE_RECORDS = {ProgrammeDefined: "programme", ContractRegistered: "contract", BeneficiaryEnrolled: "beneficiary"}
+REFERENCE_RECORDS = {ProgrammeDefined: "programme", ContractRegistered: "contract", BeneficiaryEnrolled: "beneficiary",
+                     PoolingAgreed: "pooling", BeneficiaryOutcome: "outcome"}
+
+# The worker's own clock signal on an intake partition (see streams.agents.tick): not an event.
+TICK = b'{"type":"ledger.tick"}'
 
 
 def reference_record(event: Event, rulebook: Rulebook) -> dict:
     record = {"record": REFERENCE_RECORDS[type(event)], **event.model_dump(mode="json")}
     # The store keeps the effective values, so that auditors need not re-apply defaults.
     if isinstance(event, ContractRegistered):
-        record["target_hours"] = str(event.target)
+        record["target_hours"] = str(rulebook.target_hours(event))
     elif isinstance(event, BeneficiaryEnrolled):
         record["eligible_until"] = rulebook.eligible_until(event).isoformat()
     return record
@@ -30,9 +42,10 @@ def reference_record(event: Event, rulebook: Rulebook) -> dict:
 def encode_accepted(decisions: list[Decision], rulebook: Rulebook) -> bytes | None:
     parts = []
     for d in decisions:
-        if d.entry is not None:
-            parts.append(d.entry.model_dump_json().encode())
-        elif d.event is not None and type(d.event) in REFERENCE_RECORDS:
+        parts += [e.model_dump_json().encode() for e in d.entries]
+        if d.pending is not None:
+            parts.append(d.pending.model_dump_json().encode())
+        if d.rejection is None and d.event is not None and type(d.event) in REFERENCE_RECORDS:
             parts.append(json.dumps(reference_record(d.event, rulebook), separators=(",", ":")).encode())
     return b"[" + b",".join(parts) + b"]" if parts else None
 

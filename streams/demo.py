@@ -27,6 +27,7 @@ from streams.store import Store
 from streams.topics import ensure_topics
 
 ACCOUNTED_TIMEOUT_S = 600
+DEMO_PENDING_TIMEOUT_S = 30
 
 
 def programme(seed: int, beneficiaries: int | None) -> SyntheticProgramme:
@@ -35,12 +36,16 @@ def programme(seed: int, beneficiaries: int | None) -> SyntheticProgramme:
 
 
 def write_programme(out: Path, seed: int, beneficiaries: int | None) -> list[Path]:
+    """One JSONL file per phase, to post in this order, and the expected totals."""
     prog = programme(seed, beneficiaries)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "reference.jsonl", out / "activity.jsonl", out / "expected.json"]
-    paths[0].write_text("".join(json.dumps(e) + "\n" for e in prog.reference))
-    paths[1].write_text("".join((json.dumps(e) if isinstance(e, dict) else e) + "\n" for e in prog.activity))
-    paths[2].write_text(json.dumps(prog.expected.as_json(), indent=2) + "\n")
+    paths = []
+    for n, (phase, events) in enumerate(prog.phases, start=1):
+        path = out / f"{n}-{phase}.jsonl"
+        path.write_text("".join((json.dumps(e) if isinstance(e, dict) else e) + "\n" for e in events))
+        paths.append(path)
+    paths.append(out / "expected.json")
+    paths[-1].write_text(json.dumps(prog.expected.as_json(), indent=2) + "\n")
     return paths
 
 
@@ -63,8 +68,11 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
     workdir = workdir.resolve()
 
     broker = None
+    # Pending timesheets wait seconds here, not the rulebook's days, so that unknown contracts turn
+    # into rejections within the demo.
     overrides = {"topic_prefix": f"demo-{run}", "worker_id": f"demo-{run}", "loader_group": f"demo-{run}-loader",
-                 "clickhouse_database": f"demo_{run}", "worker_datadir": workdir / "worker"}
+                 "clickhouse_database": f"demo_{run}", "worker_datadir": workdir / "worker",
+                 "pending_timeout_hours": DEMO_PENDING_TIMEOUT_S / 3600, "tick_seconds": 1.0}
     if "LEDGER_KAFKA_DSN" not in os.environ:
         print("Starting a local Apache Kafka broker (jars cached under ~/.cache)...", flush=True)
         broker = LocalKafka(workdir / "kafka", base.kafka_version, base.kafka_cache)
@@ -86,32 +94,32 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
 
         prog = programme(seed, beneficiaries)
         write_programme(workdir / "programme", seed, beneficiaries)
-        timesheets = sum(1 for e in prog.activity if isinstance(e, dict))
-        clock.step(f"generated {len(prog.reference)} reference events and {timesheets} timesheets "
-                   f"({prog.expected.rejections_by_reason['duplicate_event']} duplicates, "
-                   f"{prog.expected.rejected - prog.expected.rejections_by_reason['duplicate_event']} not countable, "
-                   f"{sum(prog.expected.malformed_by_reason.values())} malformed lines)")
+        timesheets = sum(1 for e in prog.activity if isinstance(e, dict) and e["type"] == "timesheet.submitted")
+        clock.step(f"generated a programme: {len(prog.reference)} reference events, {timesheets} timesheets, "
+                   f"{len(prog.follow_up)} follow-ups (corrections, retractions, over-claims, outcomes), "
+                   f"{len(prog.resolutions)} resolutions")
 
+        posted, refused = 0, []
         with ContractorProducer(cfg) as producer:
-            reference = post_lines(producer, enumerate((json.dumps(e) for e in prog.reference), start=1))
-            wait_accounted(store, reference.sent, worker)
-            clock.step(f"posted {reference.sent} reference events (programme, contracts, enrolments); all accounted")
+            for phase, events in prog.phases:
+                lines = [(n, json.dumps(e) if isinstance(e, dict) else e) for n, e in enumerate(events, start=1)]
+                report = post_lines(producer, lines)
+                posted += report.sent
+                for refusal in report.refused:
+                    print(f"    {phase}.jsonl:{refusal.line}: refused before posting ({refusal.reason}) {refusal.detail}")
+                refused += [lines[r.line - 1] for r in report.refused]
+                if phase == "activity" and refused:
+                    # A contractor system that does not validate sends the same lines straight to
+                    # Kafka: the worker must reject them with a reason, and not stop.
+                    posted += post_lines(producer, refused, validate=False).sent
+                accounting = wait_accounted(store, posted, worker)
+                clock.step(f"{phase}: posted {report.sent} events"
+                           + (f", refused {len(report.refused)} lines then posted them unvalidated" if report.refused else "")
+                           + f"; accounted: {accounting['accepted']} accepted, {accounting['rejected']} rejected, "
+                           f"{accounting['pending']} pending")
 
-            lines = [(n, json.dumps(e) if isinstance(e, dict) else e) for n, e in enumerate(prog.activity, start=1)]
-            activity = post_lines(producer, lines)
-            for refusal in activity.refused:
-                print(f"    activity.jsonl:{refusal.line}: refused before posting ({refusal.reason}) {refusal.detail}")
-            clock.step(f"posted {activity.sent} activity events; refused {len(activity.refused)} lines before posting")
-
-            # A contractor system that does not validate sends the same lines straight to Kafka:
-            # the worker must reject them with a reason, and not stop.
-            unvalidated = [(r.line, lines[r.line - 1][1]) for r in activity.refused]
-            raw = post_lines(producer, unvalidated, validate=False)
-            clock.step(f"posted the {raw.sent} malformed lines again without validation")
-
-        posted = reference.sent + activity.sent + raw.sent
-        accounting = wait_accounted(store, posted, worker)
-        clock.step("everything posted is accounted for in ClickHouse")
+        accounting = wait_settled(store, posted, worker)
+        clock.step("pending timesheets resolved or expired: everything posted is accepted or rejected")
 
         print()
         print(render_progress(progress_tables(store)))
@@ -119,11 +127,15 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         ok = check(store, prog, posted, accounting)
         loader.stop()
         loader_thread.join(timeout=30)
+        from streams.report_html import write_report
+
+        print(f"HTML report (progress against the trajectories): {write_report(store, workdir / 'report.html')[0]}")
         store.close()
         verdict = "the hours in ClickHouse equal the hours the generator expects" if ok else \
             "MISMATCH between ClickHouse and the generator's expectations"
         print(f"posted {posted} events: accepted {accounting['accepted']}, rejected {accounting['rejected']} "
-              f"(of which duplicates {accounting['duplicates']}); refused before posting {len(activity.refused)} "
+              f"(of which duplicates {accounting['duplicates']}), pending {accounting['pending']}; "
+              f"refused before posting {len(refused)} "
               f"lines; hours {accounting['hours']:,.2f} vs expected {prog.expected.total_hours:,.2f}: {verdict}")
         return 0 if ok else 1
     finally:
@@ -158,17 +170,24 @@ def settings_env(cfg: Settings) -> dict[str, str]:
 
 
 def wait_accounted(store: Store, posted: int, worker: subprocess.Popen | None = None,
-                   timeout: float = ACCOUNTED_TIMEOUT_S) -> dict:
+                   timeout: float = ACCOUNTED_TIMEOUT_S, settled: bool = False) -> dict:
+    """Until every posted event is accepted, rejected or pending (with `settled`: none pending)."""
     deadline = time.monotonic() + timeout
     while True:
         accounting = store.rows("accounting")[0]
-        if accounting["accepted"] + accounting["rejected"] >= posted:
+        done = accounting["accepted"] + accounting["rejected"] + (0 if settled else accounting["pending"])
+        if done >= posted:
             return accounting
         if worker is not None and worker.poll() is not None:
             raise RuntimeError(f"the worker exited with {worker.returncode}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {accounting['accepted'] + accounting['rejected']} of {posted} accounted")
+            raise TimeoutError(f"only {done} of {posted} accounted: {accounting}")
         time.sleep(0.5)
+
+
+def wait_settled(store: Store, posted: int, worker: subprocess.Popen | None = None,
+                 timeout: float = ACCOUNTED_TIMEOUT_S) -> dict:
+    return wait_accounted(store, posted, worker, timeout, settled=True)
 
 
 def check(store: Store, prog: SyntheticProgramme, posted: int, accounting: dict) -> bool:
@@ -179,9 +198,22 @@ def check(store: Store, prog: SyntheticProgramme, posted: int, accounting: dict)
     for contract_id, hours in expected.hours_by_contract.items():
         got = stored.get(contract_id, {}).get("hours", Decimal(0))
         if got != hours:
-            problems.append(f"contract {contract_id}: {got} h stored, {hours} h expected")
+            problems.append(f"contract {contract_id}: {got} h counted, {hours} h expected")
     for contract_id in stored.keys() - expected.hours_by_contract.keys():
         problems.append(f"contract {contract_id}: hours stored, none expected")
+    targets = {r["contract_id"]: r["target_hours"] for r in store.rows("contract_targets")}
+    if targets != expected.targets_by_contract:
+        problems.append(f"targets: {targets} stored, {expected.targets_by_contract} expected")
+    withheld = {(r["status"], r["reason"]): r["hours"] for r in store.rows("withheld_hours")}
+    want_withheld = {("not_counted", reason): hours for reason, hours in expected.not_counted_hours_by_reason.items()}
+    if expected.flagged_hours:
+        want_withheld[("flagged", "claimed_by_two_contractors")] = None  # checked as a total below
+    flagged = sum((h for (status, _), h in withheld.items() if status == "flagged"), Decimal(0))
+    if flagged != expected.flagged_hours:
+        problems.append(f"flagged hours: {flagged} stored, {expected.flagged_hours} expected")
+    not_counted = {k: v for k, v in withheld.items() if k[0] == "not_counted"}
+    if not_counted != {k: v for k, v in want_withheld.items() if k[0] == "not_counted"}:
+        problems.append(f"hours not counted by reason: {not_counted} stored, {want_withheld} expected")
     reasons = {r["reason"]: r["events"] for r in store.query(
         "SELECT reason, events FROM rejections_by_reason").named_results()}
     want = dict(expected.rejections_by_reason + expected.malformed_by_reason)
@@ -189,9 +221,11 @@ def check(store: Store, prog: SyntheticProgramme, posted: int, accounting: dict)
         problems.append(f"rejections by reason: {reasons} stored, {want} expected")
     if accounting["accepted"] != expected.accepted:
         problems.append(f"accepted: {accounting['accepted']} stored, {expected.accepted} expected")
-    if accounting["accepted"] + accounting["rejected"] != posted:
-        problems.append(f"posted {posted} != accepted + rejected {accounting['accepted'] + accounting['rejected']}")
+    if accounting["pending"] or accounting["accepted"] + accounting["rejected"] != posted:
+        problems.append(f"posted {posted} != accepted + rejected {accounting['accepted'] + accounting['rejected']}"
+                        f" (pending {accounting['pending']})")
     for problem in problems:
         print(f"  MISMATCH {problem}")
     print(f"Rejections by reason: {dict(sorted(reasons.items()))}")
+    print("Hours withheld: " + ", ".join(f"{s} {r}: {h}" for (s, r), h in sorted(withheld.items())))
     return not problems

@@ -22,15 +22,25 @@ FRESHNESS = Histogram("ledger_freshness_seconds", "From a ledger message's times
                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 
 
+EVENTS_PENDING = Counter("ledger_events_pending_total", "Events parked to wait for reference data, by reason",
+                         ["reason"])
+
+
 def observe_decisions(decisions: list[Decision], message_timestamp: float | None, now: float) -> None:
-    EVENTS_RECEIVED.inc(len(decisions))
     for d in decisions:
+        if d.pending is None or d.parked:
+            EVENTS_RECEIVED.inc()  # a pending event resolving later was received when it was parked
         if d.rejection is not None:
             EVENTS_REJECTED.labels(d.rejection.reason.value).inc()
-        else:
+        elif d.parked:
+            EVENTS_PENDING.labels(d.pending.reason).inc()
+        elif d.event is not None:
             EVENTS_ACCEPTED.labels(d.event.type).inc()
-            if d.entry is not None:
-                HOURS_ATTRIBUTED.inc(float(d.entry.hours))
+        # Net counted hours can fall (a reversal): a counter only rises, so it counts credits;
+        # the store has the net figure.
+        credited = sum(float(e.hours) for e in d.entries if e.counts and e.hours > 0)
+        if credited:
+            HOURS_ATTRIBUTED.inc(credited)
     if message_timestamp:
         INTAKE_DELAY.observe(max(0.0, now - message_timestamp))
 

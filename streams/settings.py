@@ -36,8 +36,10 @@ class Settings(BaseSettings):
     loader_batch_size: int = Field(5000, description="most records per ClickHouse insert")
     loader_batch_seconds: float = Field(0.5, description="longest wait before a partial batch is written")
 
-    rulebook_version: str = "2026.1"
-    eligibility_window_months: int = 24
+    rulebook: Path = Field(REPO_ROOT / "rules" / "2026.1.toml", description="the counting rulebook file")
+    pending_timeout_hours: float | None = Field(
+        None, description="overrides the rulebook's wait for late reference data (the demo shortens it)")
+    tick_seconds: float = Field(2.0, description="how often a worker advances stream time on its partitions")
 
     kafka_version: str = "4.1.1"
     kafka_cache: Path = Path.home() / ".cache" / "insertion-ledger"
@@ -65,3 +67,12 @@ class Settings(BaseSettings):
 @lru_cache
 def settings() -> Settings:
     return Settings()
+
+
+def load_rulebook(cfg: Settings):
+    from ledger.rulebook import Rulebook
+
+    rulebook = Rulebook.from_toml(Path(cfg.rulebook).read_text())
+    if cfg.pending_timeout_hours is not None:
+        rulebook = rulebook.with_overrides(pending_timeout_hours=cfg.pending_timeout_hours)
+    return rulebook

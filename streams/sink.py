@@ -19,6 +19,9 @@ TABLE_OF_RECORD = {
     "programme": "programme_definitions",
     "contract": "contract_registrations",
     "beneficiary": "beneficiary_enrolments",
+    "pending": "pending_timesheets",
+    "pooling": "pooling_agreements",
+    "outcome": "beneficiary_outcomes",
 }
 
 

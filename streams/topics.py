@@ -12,6 +12,15 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The worker's Faust tables (streams/app.py). Their changelog topics are created here, before Faust
+# starts: with several tables Faust could create one too late for its own metadata check and then
+# refuse every write to it ("changelog topic has 0 partitions").
+WORKER_TABLES = ("contracts", "beneficiaries", "memos", "claims", "days", "training", "pending")
+
+
+def changelog_topic(cfg: Settings, table: str) -> str:
+    return f"{cfg.worker_id}-{table}-changelog"
+
 
 def ensure_topics(cfg: Settings) -> None:
     """intake is read by the workers; ledger and rejections carry their outputs to the loader.
@@ -23,6 +32,8 @@ def ensure_topics(cfg: Settings) -> None:
     try:
         wanted = [NewTopic(name, cfg.partitions, cfg.replication_factor)
                   for name in (cfg.intake_topic, cfg.ledger_topic, cfg.rejections_topic)]
+        wanted += [NewTopic(changelog_topic(cfg, table), cfg.partitions, cfg.replication_factor,
+                            topic_configs={"cleanup.policy": "compact"}) for table in WORKER_TABLES]
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:

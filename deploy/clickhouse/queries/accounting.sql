@@ -1,2 +1,2 @@
--- What the store has accounted for: accepted and rejected events, duplicates, hours.
-SELECT accepted, rejected, duplicates, hours FROM intake_accounting
+-- What the store has accounted for: accepted, rejected and pending events, duplicates, counted hours.
+SELECT accepted, rejected, pending, duplicates, hours FROM intake_accounting

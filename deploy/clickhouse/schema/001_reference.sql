@@ -53,3 +53,34 @@ CREATE TABLE IF NOT EXISTS beneficiary_enrolments
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (beneficiary_id, event_id);
+
+-- A buyer's agreement that pools a contractor's contracts (globalisation): see contract_progress_pooled.
+CREATE TABLE IF NOT EXISTS pooling_agreements
+(
+    event_id          UUID,
+    agreement_id      String,
+    programme_id      LowCardinality(String),
+    contractor_siret  String,
+    contract_ids      Array(String),
+    effective_from    Date,
+    effective_until   Nullable(Date),
+    version           UInt64,
+    loaded_at         DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (agreement_id, event_id);
+
+-- Outcomes (sorties dynamiques) reported by facilitators.
+CREATE TABLE IF NOT EXISTS beneficiary_outcomes
+(
+    beneficiary_id  String,
+    outcome         LowCardinality(String),
+    outcome_date    Date,
+    event_id        UUID,
+    facilitator_id  LowCardinality(String),
+    detail          Nullable(String),
+    version         UInt64,
+    loaded_at       DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (beneficiary_id, event_id);

@@ -50,3 +50,21 @@ CREATE TABLE IF NOT EXISTS rejections
 )
 ENGINE = ReplacingMergeTree
 ORDER BY rejection_id;
+
+-- Timesheets waiting for their contract or enrolment, and what became of them (one row per state:
+-- pending, then resolved or expired). Facilitators read the open ones in pending_now.
+CREATE TABLE IF NOT EXISTS pending_timesheets
+(
+    event_id        UUID,
+    event_type      LowCardinality(String),
+    state           LowCardinality(String),
+    reason          LowCardinality(String),
+    waiting_for     String,
+    beneficiary_id  String,
+    contract_id     String,
+    parked_at       DateTime64(3, 'UTC'),
+    expires_at      DateTime64(3, 'UTC'),
+    loaded_at       DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (event_id, state);

@@ -1,0 +1,163 @@
+"""The versioned counting rulebook: parameters with effective periods, per programme and contract.
+
+Loaded from a reviewed TOML file (rules/*.toml). Each parameter resolves for a contract on a date:
+the contract's override if one covers the date, else the programme's, else the default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ledger.events import BeneficiaryEnrolled, ContractRegistered, target_hours_from_amount
+
+PARAMETERS = {
+    "eligibility_window_months": int,
+    "permanent_hire_months_counted": int,
+    "training_cap_hours": Decimal,
+    "daily_max_hours": Decimal,
+    "pending_timeout_hours": Decimal,
+    "labour_share": Decimal,
+    "hourly_cost_eur": Decimal,
+    "clause_rate": Decimal,
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date | None
+    end: dt.date | None  # inclusive
+    value: Any
+
+    def covers(self, day: dt.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+Periods = tuple[Period, ...]
+
+
+def _periods(name: str, raw: Any) -> Periods:
+    kind = PARAMETERS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown rulebook parameter {name!r}; known: {', '.join(sorted(PARAMETERS))}")
+
+    def convert(value: Any) -> Any:
+        return Decimal(str(value)) if kind is Decimal else kind(value)
+
+    if not isinstance(raw, list):
+        return (Period(None, None, convert(raw)),)
+    periods = []
+    for item in raw:
+        unknown = set(item) - {"from", "until", "value"}
+        if unknown or "value" not in item:
+            raise ValueError(f"{name}: a period is {{from, until, value}}, got {sorted(item)}")
+        start, end = item.get("from"), item.get("until")
+        periods.append(Period(_date(start), _date(end), convert(item["value"])))
+    ordered = sorted(periods, key=lambda p: p.start or dt.date.min)
+    for before, after in zip(ordered, ordered[1:]):
+        if before.end is None or (after.start is not None and after.start <= before.end):
+            raise ValueError(f"{name}: periods overlap ({before.start}..{before.end} and {after.start}..)")
+    return tuple(ordered)
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
+
+
+# Used when a rulebook file does not set a parameter: the documented assumptions of docs/rules.md.
+BUILT_IN_DEFAULTS: dict[str, Any] = {
+    "eligibility_window_months": 24,
+    "permanent_hire_months_counted": 12,
+    "training_cap_hours": 150,
+    "daily_max_hours": 10,
+    "pending_timeout_hours": 168,
+    "labour_share": 0.5,
+    "hourly_cost_eur": 28,
+    "clause_rate": 0.05,
+}
+
+
+
+def _built_in() -> dict[str, Periods]:
+    return {name: _periods(name, raw) for name, raw in BUILT_IN_DEFAULTS.items()}
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    version: str = "2026.1"
+    defaults: dict[str, Periods] = field(default_factory=_built_in)
+    programmes: dict[str, dict[str, Periods]] = field(default_factory=dict)
+    contracts: dict[str, dict[str, Periods]] = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, text: str) -> Rulebook:
+        return cls.from_dict(tomllib.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Rulebook:
+        unknown = set(data) - {"version", "defaults", "programmes", "contracts"}
+        if unknown:
+            raise ValueError(f"unknown rulebook sections: {sorted(unknown)}")
+
+        def params(section: dict) -> dict[str, Periods]:
+            return {name: _periods(name, raw) for name, raw in section.items()}
+
+        defaults = _built_in()
+        defaults.update(params(data.get("defaults", {})))
+        return cls(version=str(data["version"]), defaults=defaults,
+                   programmes={k: params(v) for k, v in data.get("programmes", {}).items()},
+                   contracts={k: params(v) for k, v in data.get("contracts", {}).items()})
+
+    def with_overrides(self, **values: Any) -> Rulebook:
+        """The same rulebook with some defaults replaced (configuration, tests)."""
+        defaults = dict(self.defaults)
+        defaults.update({name: _periods(name, value) for name, value in values.items()})
+        return Rulebook(self.version, defaults, self.programmes, self.contracts)
+
+    def param(self, name: str, day: dt.date, programme_id: str | None = None, contract_id: str | None = None):
+        for scope in (self.contracts.get(contract_id or ""), self.programmes.get(programme_id or "")):
+            if scope and name in scope:
+                for period in scope[name]:
+                    if period.covers(day):
+                        return period.value
+        for period in self.defaults.get(name, ()):
+            if period.covers(day):
+                return period.value
+        raise LookupError(f"rulebook {self.version}: no value of {name} on {day}")
+
+    def for_contract(self, name: str, contract: ContractRegistered, day: dt.date):
+        return self.param(name, day, contract.programme_id, contract.contract_id)
+
+    def target_hours(self, contract: ContractRegistered) -> Decimal:
+        """Declared, or amount x labour share x clause rate / loaded hourly cost (facilitator guides),
+        with the rates in force when the contract starts when the contract does not give them."""
+        if contract.target_hours is not None:
+            return contract.target_hours
+        on = contract.start_date
+        share = contract.labour_share or self.for_contract("labour_share", contract, on)
+        rate = contract.clause_rate or self.for_contract("clause_rate", contract, on)
+        cost = contract.hourly_cost_eur or self.for_contract("hourly_cost_eur", contract, on)
+        return target_hours_from_amount(contract.amount_eur, share, rate, cost)
+
+    def eligible_until(self, beneficiary: BeneficiaryEnrolled) -> dt.date:
+        """Last eligible day: the explicit end, else the window after eligible_from; never past the
+        validity of the proof."""
+        from ledger.rules import add_months  # local: rules imports this module
+
+        if beneficiary.eligible_until is not None:
+            until = beneficiary.eligible_until
+        else:
+            months = self.param("eligibility_window_months", beneficiary.eligible_from)
+            until = add_months(beneficiary.eligible_from, months) - dt.timedelta(days=1)
+        if beneficiary.proof_valid_until is not None:
+            until = min(until, beneficiary.proof_valid_until)
+        return until
+
+
+def default_rulebook() -> Rulebook:
+    return Rulebook.from_dict({"version": "2026.1"})
