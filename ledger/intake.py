@@ -59,6 +59,7 @@ from ledger.rules import (
 )
 
 MAX_KEPT_PAYLOAD = 64 * 1024  # bytes of a rejected payload kept for the sender; the rest is cut
+MAX_DETAIL = 8000  # characters of a rejection's detail (a hostile event can multiply its errors)
 
 Timesheet = TimesheetSubmitted | TimesheetCorrected
 
@@ -165,7 +166,7 @@ def split_message(raw: bytes) -> list[bytes] | None:
         return None
     try:
         items = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return [json.dumps(item, separators=(",", ":")).encode() for item in items]
 
@@ -466,6 +467,8 @@ def failed(raw: bytes, position: Position, error: Exception) -> Decision:
 def _reject(position: Position, raw: bytes, reason: Reason, detail: str, event_id: str | None,
             event_type: str | None) -> Decision:
     payload = raw[:MAX_KEPT_PAYLOAD].decode("utf-8", errors="replace")
+    if len(detail) > MAX_DETAIL:
+        detail = detail[:MAX_DETAIL] + " [cut]"
     return Decision(position, rejection=Rejection(
         rejection_id=rejection_id(position), reason=reason, detail=detail, event_id=event_id,
         event_type=event_type, position=position, payload=payload,
@@ -476,7 +479,7 @@ def _peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     """Best effort: the id and type of an invalid event, so that its sender can find it."""
     try:
         obj = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a JSON bomb of nested arrays
         return None, None
     if not isinstance(obj, dict):
         return None, None

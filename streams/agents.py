@@ -28,7 +28,7 @@ from streams.app import (
     rulebook,
     training,
 )
-from streams.codec import TICK, encode_accepted, encode_rejection
+from streams.codec import TICK, TICK_HEADER, encode_accepted, encode_rejection
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,17 @@ class GuardedBooks:
 desk = Desk(GuardedBooks(TableBooks()), rulebook)
 
 
-def decide_message(value: bytes, topic: str, partition: int, offset: int, timestamp: float | None) -> list[Decision]:
+def is_tick(value: bytes, headers) -> bool:
+    if value != TICK:
+        return False
+    keys = headers.keys() if hasattr(headers, "keys") else (k for k, _ in (headers or ()))
+    return TICK_HEADER in keys
+
+
+def decide_message(value: bytes, topic: str, partition: int, offset: int, timestamp: float | None,
+                   tick: bool = False) -> list[Decision]:
     now = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc) if timestamp else None
-    if value == TICK:
+    if tick:
         return desk.tick(partition, now) if now else []
     import dataclasses
 
@@ -182,7 +190,7 @@ async def attribute(stream):
         message = event.message
         try:
             decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset,
-                                       message.timestamp)
+                                       message.timestamp, is_tick(message.value, message.headers))
             # Same partition number as the intake message: one beneficiary's records stay in order.
             # One ledger message per intake message, split in order while it would pass ~900 kB (an
             # intake message near Kafka's 1 MB limit gives ~1.7 times as many bytes of entries).
@@ -218,4 +226,4 @@ async def tick() -> None:
     sends a tick through each of its intake partitions (processed in order like any message)."""
     for tp in app.consumer.assignment():
         if tp.topic == cfg.intake_topic:
-            await intake_topic.send(value=TICK, partition=tp.partition)
+            await intake_topic.send(value=TICK, partition=tp.partition, headers=[(TICK_HEADER, cfg.worker_id.encode())])

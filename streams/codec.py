@@ -25,8 +25,13 @@ from ledger.rulebook import Rulebook
 REFERENCE_RECORDS = {ProgrammeDefined: "programme", ContractRegistered: "contract", BeneficiaryEnrolled: "beneficiary",
                      PoolingAgreed: "pooling", BeneficiaryOutcome: "outcome"}
 
-# The worker's own clock signal on an intake partition (see streams.agents.tick): not an event.
+# The worker's own clock signal on an intake partition (see streams.agents.tick): not an event. Only
+# a message with this value AND this header is a tick; the same bytes from anyone else are decided
+# like any event (and rejected), so nobody can make posted events vanish or forge stream time by
+# accident. (Writing the header on purpose takes write access to the intake topic, which the
+# deployment's ACLs give to the gateway and the workers only.)
 TICK = b'{"type":"ledger.tick"}'
+TICK_HEADER = "ledger-tick"
 
 
 def reference_record(event: Event, rulebook: Rulebook) -> dict:

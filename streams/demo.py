@@ -166,7 +166,7 @@ def stop_worker(worker: subprocess.Popen, timeout: float = 30) -> None:
 
 def settings_env(cfg: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
-    return {f"LEDGER_{name.upper()}": str(value) for name, value in cfg.model_dump().items()}
+    return {f"LEDGER_{name.upper()}": str(value) for name, value in cfg.model_dump().items() if value is not None}
 
 
 def wait_accounted(store: Store, posted: int, worker: subprocess.Popen | None = None,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from streams.demo import settings_env, start_worker, stop_worker, wait_accounted
+from streams.demo import settings_env, start_worker, stop_worker, wait_accounted, wait_settled
 from streams.loader import Loader, run_in_thread
 from streams.localkafka import LocalKafka
 from streams.producer import ContractorProducer, post_lines
@@ -26,6 +26,7 @@ from streams.store import Store
 from streams.topics import ensure_topics
 
 _names = itertools.count(1)
+PENDING_TIMEOUT_S = 6
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +88,12 @@ class Pipeline:
         return report.sent
 
     def wait_accounted(self, timeout: float = 120) -> dict:
+        """Until every posted event is accepted, rejected or pending."""
         return wait_accounted(self.store, self.posted, self.worker, timeout=timeout)
+
+    def wait_settled(self, timeout: float = 120) -> dict:
+        """Until every posted event is accepted or rejected (pending ones resolved or expired)."""
+        return wait_settled(self.store, self.posted, self.worker, timeout=timeout)
 
     def rows(self, sql: str, **parameters) -> list[dict]:
         result = self.store.query(sql, parameters)
@@ -126,7 +132,9 @@ def pipeline_factory(kafka_dsn, chdb_path, tmp_path):
         name = f"t{n}-{os.getpid()}-{int(time.time())}"
         cfg = Settings(kafka_dsn=kafka_dsn, clickhouse_dsn=f"chdb://{chdb_path}", clickhouse_database=f"db_{n}",
                        topic_prefix=name, worker_id=f"{name}-worker", loader_group=f"{name}-loader",
-                       worker_datadir=tmp_path / f"worker-{n}", loader_batch_seconds=0.2)
+                       worker_datadir=tmp_path / f"worker-{n}", loader_batch_seconds=0.2,
+                       # Late reference data waits seconds, not days, so that tests see it expire.
+                       pending_timeout_hours=PENDING_TIMEOUT_S / 3600, tick_seconds=0.5)
         pipeline = Pipeline(cfg, tmp_path)
         made.append(pipeline)
         if start:

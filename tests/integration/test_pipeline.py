@@ -16,6 +16,9 @@ def hours_by_contract(pipeline) -> dict[str, Decimal]:
 
 
 def test_exact_hours_duplicates_once_and_every_bad_event_rejected_with_its_reason(pipeline):
+    """Countable hours count; hours outside the contract or the eligibility are recorded as not
+    counting; what cannot be counted at all is rejected with its reason (unknown references only
+    after waiting as pending)."""
     pipeline.post(programme(), contract("c-a", target_hours=500), contract("c-b", operation_id="L16"),
                   enrolment("b-00000001"), enrolment("b-00000002", eligible_until="2024-06-30"))
     pipeline.wait_accounted()
@@ -35,19 +38,23 @@ def test_exact_hours_duplicates_once_and_every_bad_event_rejected_with_its_reaso
     pipeline.post(*counted, duplicate, unknown_contract, ineligible, outside_contract, unknown_beneficiary,
                   malformed, wrong_type)
     accounting = pipeline.wait_accounted()
+    assert accounting["pending"] == 2  # the unknown contract and the unknown beneficiary wait
+    accounting = pipeline.wait_settled()
 
     assert hours_by_contract(pipeline) == {"c-a": Decimal("15.50"), "c-b": Decimal("7.00")}
-    assert accounting["accepted"] == 5 + 3
-    assert accounting["rejected"] == 7
+    assert accounting["accepted"] == 5 + 3 + 2
+    assert accounting["rejected"] == 5
     assert accounting["accepted"] + accounting["rejected"] == pipeline.posted == 15
+    withheld = {(r["status"], r["reason"]): r["hours"] for r in pipeline.store.rows("withheld_hours")}
+    assert withheld == {("not_counted", "not_eligible_on_work_date"): Decimal("7.00"),
+                        ("not_counted", "outside_contract_period"): Decimal("7.00")}
 
-    rejected = pipeline.rejection_topic(expected=7)
+    rejected = pipeline.rejection_topic(expected=5)
     by_event = {r["event_id"]: r["reason"] for r in rejected}
     assert by_event[duplicate["event_id"]] == "duplicate_event"
     assert by_event[unknown_contract["event_id"]] == "unknown_contract"
-    assert by_event[ineligible["event_id"]] == "not_eligible_on_work_date"
-    assert by_event[outside_contract["event_id"]] == "outside_contract_period"
     assert by_event[unknown_beneficiary["event_id"]] == "unknown_beneficiary"
+    assert ineligible["event_id"] not in by_event and outside_contract["event_id"] not in by_event
     assert by_event[wrong_type["event_id"]] == "invalid_event"
     assert by_event[None] == "invalid_json"
     # The rejection keeps the original payload, so the sender can see what it sent.
