@@ -36,6 +36,10 @@ class Reason(StrEnum):
     PROCESSING_ERROR = "processing_error"
 
 
+# Rejections that say "post this again later": the event id stays free for that second posting.
+RETRYABLE = frozenset({Reason.ORIGINAL_NOT_FOUND})
+
+
 class Position(BaseModel):
     """Where an event sat in the intake log: its delivery identity (the event_id is its content's)."""
 

@@ -27,6 +27,7 @@ from ledger.entries import (
     LedgerEntry,
     PendingRecord,
     PendingState,
+    RETRYABLE,
     Position,
     Reason,
     Rejection,
@@ -49,6 +50,8 @@ from ledger.events import (
 )
 from ledger.rulebook import Rulebook
 from ledger.rules import (
+    CLAIMED_TWICE,
+    DAILY_MAXIMUM,
     FACILITATOR_RESOLUTION,
     REVERSAL,
     SIAE_INVOICE_CONVERSION,
@@ -88,6 +91,7 @@ class Claim(BaseModel):
     timesheet: str  # the event's JSON, to evaluate again under new reference data
     entries: tuple[LedgerEntry, ...] = ()  # the standing credits; empty once reversed
     superseded_by: UUID | None = None
+    resolved: bool = False  # a facilitator decided it: the cross-contractor checks leave it alone
 
     @property
     def hours(self) -> Decimal:
@@ -211,6 +215,9 @@ class Desk:
             return _reject(position, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
 
         memo = self.books.memo(event.event_id)
+        if memo is not None and memo.at != str(position) and memo.rejection is not None \
+                and memo.rejection.reason in RETRYABLE:
+            memo = None  # posted again, as the rejection asked: decided afresh
         if memo is not None:
             if memo.at != str(position):
                 return _reject(position, raw, Reason.DUPLICATE_EVENT, f"event_id already delivered at {memo.at}",
@@ -257,10 +264,43 @@ class Desk:
         verdict = evaluate(timesheet, contract, beneficiary, self.rulebook,
                            self.books.training(timesheet.beneficiary_id), self._same_day(timesheet))
         entries = self._credits(timesheet, contract, verdict, cause, subject)
-        self._stand(Claim(event_id=timesheet.event_id, beneficiary_id=timesheet.beneficiary_id,
-                          contract_id=contract.contract_id, contractor_siret=contract.contractor_siret,
-                          work_date=timesheet.work_date, timesheet=timesheet.model_dump_json(), entries=entries))
-        return entries
+        claim = Claim(event_id=timesheet.event_id, beneficiary_id=timesheet.beneficiary_id,
+                      contract_id=contract.contract_id, contractor_siret=contract.contractor_siret,
+                      work_date=timesheet.work_date, timesheet=timesheet.model_dump_json(), entries=entries)
+        conflicting = self._conflicting(claim, verdict)
+        self._stand(claim)
+        return entries + self._flag(conflicting, verdict.parts[0][3], cause)
+
+    def _conflicting(self, claim: Claim, verdict: Verdict) -> list[Claim]:
+        """The other side of a cross-contractor conflict: flagged too, so that which claim arrived
+        first does not decide which one counts."""
+        reason = verdict.parts[0][3]
+        if reason not in ("claimed_by_two_contractors", "daily_maximum_exceeded"):
+            return []
+        others = []
+        for claim_id in self.books.day(claim.beneficiary_id, claim.work_date):
+            other = self.books.claim(claim_id)
+            if other is None or other.event_id == claim.event_id or other.resolved \
+                    or other.status is not EntryStatus.COUNTED:
+                continue
+            if reason == "daily_maximum_exceeded" or (
+                    other.contractor_siret != claim.contractor_siret and other.hours == claim.hours):
+                others.append(other)
+        return others
+
+    def _flag(self, claims: list[Claim], reason: str, cause: Event) -> tuple[LedgerEntry, ...]:
+        entries: list[LedgerEntry] = []
+        for claim in claims:
+            reversals = self._withdraw(claim, cause, subject=f"{claim.event_id}:")
+            rule = CLAIMED_TWICE if reason == "claimed_by_two_contractors" else DAILY_MAXIMUM
+            flagged = tuple(e.model_copy(update={
+                "entry_id": entry_id(cause.event_id, EntryKind.CREDIT, f"flag:{e.entry_id}"),
+                "status": EntryStatus.FLAGGED, "reason": reason, "source_event_id": cause.event_id,
+                "source_event_type": cause.type, "rule": rule, "rulebook_version": self.rulebook.version})
+                for e in claim.entries)
+            self._stand(claim.model_copy(update={"entries": flagged, "superseded_by": None}))
+            entries += [*reversals, *flagged]
+        return tuple(entries)
 
     def _credits(self, timesheet: Timesheet, contract: ContractRegistered, verdict: Verdict, cause: Event,
                  subject: str) -> tuple[LedgerEntry, ...]:
@@ -351,16 +391,25 @@ class Desk:
             return _reject(position, raw, Reason.NOTHING_TO_RESOLVE,
                            f"timesheet {event.flagged_event_id} is not flagged", str(event.event_id), event.type)
         reversals = self._withdraw(claim, event)
-        status = EntryStatus.COUNTED if event.decision is ClaimDecision.COUNT else EntryStatus.NOT_COUNTED
-        reason = "" if status is EntryStatus.COUNTED else "refused_by_facilitator"
-        credits = tuple(
-            e.model_copy(update={
-                "entry_id": entry_id(event.event_id, EntryKind.CREDIT, str(e.entry_id)), "status": status,
-                "reason": reason, "source_event_id": event.event_id, "source_event_type": event.type,
-                "rule": FACILITATOR_RESOLUTION, "rulebook_version": self.rulebook.version})
-            for e in claim.entries)
-        self._stand(claim.model_copy(update={"entries": credits}))
-        return Decision(position, event=event, entries=reversals + credits)
+        credits = []
+        for e in claim.entries:
+            parts = [(e.hours, EntryStatus.NOT_COUNTED, "refused_by_facilitator")]
+            if event.decision is ClaimDecision.COUNT:
+                parts = [(e.hours, EntryStatus.COUNTED, "")]
+                if e.mode == Mode.TRAINING.value:  # counted hours still count against the training cap
+                    contract = self.books.contract(e.contract_id)
+                    cap = self.rulebook.for_contract("training_cap_hours", contract, e.work_date)
+                    room = min(e.hours, max(Decimal(0), cap - self.books.training(e.beneficiary_id)))
+                    parts = [(room, EntryStatus.COUNTED, ""),
+                             (e.hours - room, EntryStatus.NOT_COUNTED, "training_cap_reached")]
+            for n, (hours, status, reason) in enumerate(p for p in parts if p[0]):
+                credits.append(e.model_copy(update={
+                    "entry_id": entry_id(event.event_id, EntryKind.CREDIT, f"{e.entry_id}" + (f":part{n + 1}" if n else "")),
+                    "status": status, "reason": reason, "hours": hours, "source_event_id": event.event_id,
+                    "source_event_type": event.type, "rule": FACILITATOR_RESOLUTION,
+                    "rulebook_version": self.rulebook.version}))
+        self._stand(claim.model_copy(update={"entries": tuple(credits), "resolved": True}))
+        return Decision(position, event=event, entries=reversals + tuple(credits))
 
     def _reevaluate(self, enrolment: BeneficiaryEnrolled) -> tuple[LedgerEntry, ...]:
         """A changed enrolment (e.g. retroactive eligibility dates) re-evaluates the person's claims:

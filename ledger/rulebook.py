@@ -54,11 +54,14 @@ def _periods(name: str, raw: Any) -> Periods:
         unknown = set(item) - {"from", "until", "value"}
         if unknown or "value" not in item:
             raise ValueError(f"{name}: a period is {{from, until, value}}, got {sorted(item)}")
-        start, end = item.get("from"), item.get("until")
-        periods.append(Period(_date(start), _date(end), convert(item["value"])))
+        start, end = _date(item.get("from")), _date(item.get("until"))
+        if start is not None and end is not None and end < start:
+            raise ValueError(f"{name}: a period ends ({end}) before it starts ({start})")
+        periods.append(Period(start, end, convert(item["value"])))
     ordered = sorted(periods, key=lambda p: p.start or dt.date.min)
     for before, after in zip(ordered, ordered[1:]):
-        if before.end is None or (after.start is not None and after.start <= before.end):
+        # An open start (None) begins before everything: it overlaps whatever follows it unless it ends first.
+        if before.end is None or after.start is None or after.start <= before.end:
             raise ValueError(f"{name}: periods overlap ({before.start}..{before.end} and {after.start}..)")
     return tuple(ordered)
 

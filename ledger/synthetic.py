@@ -309,8 +309,10 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         expected.not_counted_hours_by_reason["outside_contract_period"] += Decimal(str(sheet["hours"]))
         expected.accepted_events += 1
     for _ in range(size.invoices):
-        contract, c_start, c_end = rng.choice([c for c in contracts if c[2] > window_end])
         period_end = size.start + dt.timedelta(days=rng.randrange(20, 150))
+        contract, c_start, c_end = rng.choice([c for c in contracts if c[2] >= period_end] or
+                                              [max(contracts, key=lambda c: c[2])])
+        period_end = min(period_end, c_end)
         amount = Decimal(rng.randrange(10, 200) * 1000)
         activity.append(event("siae.invoice", invoice_id=f"inv-{ids.uuid()[:8]}", contract_id=contract["contract_id"],
                               siae_siret=rng.choice(partners), amount_eur=int(amount),
@@ -360,18 +362,25 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
                       work_date=base["work_date"], hours=hours, mode="direct_hire", submitted_at=stamp(day))
         follow_up.append(claim)
         expected.accepted_events += 1
-        decision = ("count", "refuse", None)[claims % 3]
-        if decision is None:
-            expected.flagged_hours += Decimal(str(hours))
-        else:
-            resolutions.append(event("claim.resolved", flagged_event_id=claim["event_id"],
+        # Both sides of the conflict are flagged (which arrived first must not decide); facilitators
+        # count one and refuse the other, count both, or leave both flagged.
+        base_hours, claim_hours = Decimal(str(base["hours"])), Decimal(str(hours))
+        expected.count(base["contract_id"], -base_hours, entries=-1)
+        decisions = [("count", "refuse"), ("count", "count"), (None, None)][claims % 3]
+        for (event_id, contract_id, side_hours), decision in zip(
+                [(base["event_id"], base["contract_id"], base_hours), (claim["event_id"], other["contract_id"], claim_hours)],
+                decisions):
+            if decision is None:
+                expected.flagged_hours += side_hours
+                continue
+            resolutions.append(event("claim.resolved", flagged_event_id=event_id,
                                      beneficiary_id=base["beneficiary_id"], facilitator_id="fac-01", decision=decision,
                                      reason="checked with both site managers"))
             expected.accepted_events += 1
             if decision == "count":
-                expected.count(other["contract_id"], Decimal(str(hours)))
+                expected.count(contract_id, side_hours)
             else:
-                expected.not_counted_hours_by_reason["refused_by_facilitator"] += Decimal(str(hours))
+                expected.not_counted_hours_by_reason["refused_by_facilitator"] += side_hours
         claims += 1
 
     for key in rng.sample([b[0] for b in beneficiaries], round(size.beneficiaries * size.outcome_rate)):
