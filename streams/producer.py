@@ -8,6 +8,7 @@ on one partition, in order.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from kafka import KafkaProducer
+from kafka.partitioner.default import murmur2
 
 from ledger.events import InvalidEvent, parse_event, partition_key
 from streams.settings import Settings
@@ -42,8 +44,21 @@ class PostReport:
 
 
 class ContractorProducer:
-    def __init__(self, cfg: Settings):
+    """`batch_events` > 1 packs up to that many events bound for one partition into one Kafka
+    message (a JSON array, each event keeping its own event_id), bounded by `batch_bytes` so that
+    the worker's output for it stays under Kafka's 1 MB message limit. The partition is the one
+    kafka-python's default partitioner gives the key (murmur2), so a beneficiary's events land
+    where they would unbatched, in order. Call `send_pending()` (or `flush()`) to send part-filled
+    batches."""
+
+    def __init__(self, cfg: Settings, batch_events: int = 1, batch_bytes: int = 256 * 1024):
         self.topic = cfg.intake_topic
+        self.batch_events = batch_events
+        self.batch_bytes = batch_bytes
+        self._pending: dict[int, list[bytes]] = {}
+        self._pending_bytes: dict[int, int] = {}
+        self._partitions: list[int] | None = None
+        self._partition_of: dict[bytes, int] = {}
         self._producer = KafkaProducer(
             bootstrap_servers=cfg.bootstrap_servers,
             client_id="ledger-contractor",
@@ -55,12 +70,51 @@ class ContractorProducer:
         )
 
     def send(self, value: bytes, key: str | None):
-        return self._producer.send(self.topic, value=value, key=key.encode() if key is not None else None)
+        """Send one event (or a message the caller made). Batching: only a validated event (a JSON
+        object) with a key may be packed; returns the future of the message sent, or None while
+        the event waits in its partition's batch."""
+        raw_key = key.encode() if key is not None else None
+        if self.batch_events <= 1 or raw_key is None:
+            return self._producer.send(self.topic, value=value, key=raw_key)
+        partition = self._partition(raw_key)
+        pending = self._pending.setdefault(partition, [])
+        if pending and self._pending_bytes[partition] + len(value) + 1 > self.batch_bytes:
+            future = self._send_batch(partition)
+            pending = self._pending.setdefault(partition, [])
+        else:
+            future = None
+        pending.append(value)
+        self._pending_bytes[partition] = self._pending_bytes.get(partition, 1) + len(value) + 1
+        if len(pending) >= self.batch_events:
+            future = self._send_batch(partition)
+        return future
+
+    def send_pending(self) -> list:
+        """Send every part-filled batch; their futures."""
+        return [self._send_batch(p) for p in list(self._pending) if self._pending[p]]
+
+    def _partition(self, key: bytes) -> int:
+        partition = self._partition_of.get(key)
+        if partition is None:
+            if self._partitions is None:
+                self._partitions = sorted(self._producer.partitions_for(self.topic))
+            # kafka-python's DefaultPartitioner, computed here so that the message can carry several keys.
+            partition = self._partitions[(murmur2(key) & 0x7FFFFFFF) % len(self._partitions)]
+            self._partition_of[key] = partition
+        return partition
+
+    def _send_batch(self, partition: int):
+        events = self._pending.pop(partition)
+        self._pending_bytes.pop(partition, None)
+        value = b"[" + b",".join(events) + b"]" if len(events) > 1 else events[0]
+        return self._producer.send(self.topic, value=value, partition=partition)
 
     def flush(self, timeout: float | None = None) -> None:
+        self.send_pending()
         self._producer.flush(timeout=timeout)
 
     def close(self) -> None:
+        self.send_pending()
         self._producer.close()
 
     def __enter__(self) -> ContractorProducer:
@@ -119,11 +173,33 @@ def post_lines(producer: ContractorProducer, lines: Iterable[tuple[int, str]], p
                     progress.update(1)
                 continue
             key = None
-        futures.append(producer.send(raw, key))
+        future = producer.send(raw, key)
+        if future is not None:
+            futures.append(future)
         report.sent += 1
         if progress is not None:
             progress.update(1)
+    futures.extend(producer.send_pending())
     producer.flush()
     for future in futures:
         future.get(timeout=30)  # raises if the broker did not acknowledge
     return report
+
+
+def let_time_pass(cfg: Settings, until: dt.datetime) -> None:
+    """Advance every intake partition's stream time to `until` with the worker's own tick.
+
+    For tests and benchmarks that wait for pending timesheets to expire without waiting the
+    rulebook's days: a tick is the workers' clock (streams.agents.tick), and only a client with
+    write access to the intake topic can send one.
+    """
+    from streams.codec import TICK, TICK_HEADER
+
+    producer = KafkaProducer(bootstrap_servers=cfg.bootstrap_servers, acks="all", client_id="ledger-clock")
+    try:
+        for partition in sorted(producer.partitions_for(cfg.intake_topic)):
+            producer.send(cfg.intake_topic, value=TICK, partition=partition, timestamp_ms=int(until.timestamp() * 1000),
+                          headers=[(TICK_HEADER, b"clock")])
+        producer.flush()
+    finally:
+        producer.close()

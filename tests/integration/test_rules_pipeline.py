@@ -104,13 +104,18 @@ def test_corrections_late_enrolment_over_claims_resolution_and_pooling(pipeline)
                         facilitator_id="fac-01", decision="count", reason="night shift on another site, checked"))
     accounting = pipeline.wait_settled()
 
-    assert counted(pipeline) == {"c-1": Decimal("28.50"), "c-2": Decimal("4.00")}  # 6.5 + 8 + 7 + 7 late; 4
-    assert withheld(pipeline) == {("flagged", "claimed_by_two_contractors"): Decimal("7.00")}
-    reversals = pipeline.rows("SELECT reverses_entry_id, hours, source_event_type FROM ledger_entries FINAL "
-                              "WHERE kind = 'reversal' ORDER BY hours")
+    # Both sides of each conflict are flagged; the facilitator counted t4, t3 still waits.
+    assert counted(pipeline) == {"c-1": Decimal("13.50"), "c-2": Decimal("4.00")}  # 6.5 + 7 (late); 4
+    assert withheld(pipeline) == {("flagged", "claimed_by_two_contractors"): Decimal("14.00"),
+                                  ("flagged", "daily_maximum_exceeded"): Decimal("8.00")}
+    reversals = pipeline.rows("SELECT hours, source_event_type FROM ledger_entries FINAL "
+                              "WHERE kind = 'reversal' ORDER BY hours, source_event_type")
     assert [(r["hours"], r["source_event_type"]) for r in reversals] == [
-        (Decimal("-8.00"), "timesheet.retracted"), (Decimal("-7.00"), "timesheet.corrected"),
-        (Decimal("-4.00"), "claim.resolved")]
+        (Decimal("-8.00"), "timesheet.retracted"),  # t2
+        (Decimal("-8.00"), "timesheet.submitted"),  # t3 flagged when t4 came
+        (Decimal("-7.00"), "timesheet.corrected"),  # t1
+        (Decimal("-7.00"), "timesheet.submitted"),  # t5a flagged when t5b came
+        (Decimal("-4.00"), "claim.resolved")]  # t4's flagged entry, before its counted one
     reasons = {r["reason"]: r["events"] for r in pipeline.store.query(
         "SELECT reason, events FROM rejections_by_reason").named_results()}
     assert reasons == {"original_not_found": 1}
@@ -120,7 +125,7 @@ def test_corrections_late_enrolment_over_claims_resolution_and_pooling(pipeline)
                        {"state": "resolved", "reason": "unknown_beneficiary"}]
 
     pooled = {r["contract_id"]: r for r in pipeline.rows("SELECT * FROM contract_progress_pooled")}
-    assert (pooled["c-1"]["given_hours"], pooled["c-1"]["hours_pooled"]) == (Decimal("18.50"), Decimal("10.00"))
-    assert (pooled["c-3"]["received_hours"], pooled["c-3"]["hours_pooled"]) == (Decimal("18.50"), Decimal("18.50"))
+    assert (pooled["c-1"]["given_hours"], pooled["c-1"]["hours_pooled"]) == (Decimal("3.50"), Decimal("10.00"))
+    assert (pooled["c-3"]["received_hours"], pooled["c-3"]["hours_pooled"]) == (Decimal("3.50"), Decimal("3.50"))
     assert pooled["c-2"]["hours_pooled"] == Decimal("4.00")
-    assert sum(r["hours_pooled"] for r in pooled.values()) == Decimal("32.50")  # no hour counted twice
+    assert sum(r["hours_pooled"] for r in pooled.values()) == Decimal("17.50")  # no hour counted twice
