@@ -14,6 +14,7 @@ import pytest
 
 # SIRETs with a valid Luhn key (hand-checked in test_siret.py), used across the suite.
 CONTRACTOR_SIRET = "73282932000074"
+OTHER_CONTRACTOR_SIRET = "35600000000048"  # La Poste's head office: a second contractor
 PARTNER_SIRET = "44306184100047"
 
 _counter = iter(range(1, 10**9))
@@ -53,6 +54,50 @@ def timesheet(**changes) -> dict:
     return _apply(event, changes)
 
 
+def correction(original: dict, **changes) -> dict:
+    """A timesheet.corrected restating `original` in full (with `changes`) under a new event_id."""
+    restated = {k: v for k, v in original.items() if k not in ("type", "event_id", "original_event_id")}
+    event = {**restated, "type": "timesheet.corrected", "event_id": new_id(),
+             "original_event_id": original["event_id"]}
+    return _apply(event, changes)
+
+
+def retraction(original: dict, **changes) -> dict:
+    event = {"type": "timesheet.retracted", "event_id": new_id(), "schema_version": 1,
+             "original_event_id": original["event_id"], "beneficiary_id": original["beneficiary_id"],
+             "reason": "declared on the wrong person", "submitted_at": "2024-06-10T09:00:00+02:00"}
+    return _apply(event, changes)
+
+
+def invoice(**changes) -> dict:
+    event = {"type": "siae.invoice", "event_id": new_id(), "schema_version": 1, "invoice_id": "inv-0001",
+             "contract_id": "gpe-c001", "siae_siret": PARTNER_SIRET, "amount_eur": 28_000,
+             "period_start": "2024-05-01", "period_end": "2024-05-31", "labour_share": 0.4,
+             "submitted_at": "2024-06-05T10:00:00+02:00"}
+    return _apply(event, changes)
+
+
+def pooling(**changes) -> dict:
+    event = {"type": "pooling.agreed", "event_id": new_id(), "schema_version": 1, "agreement_id": "gpe-pool-1",
+             "programme_id": "gpe", "contractor_siret": CONTRACTOR_SIRET, "contract_ids": ["gpe-c001", "gpe-c002"],
+             "effective_from": "2024-01-01"}
+    return _apply(event, changes)
+
+
+def resolution(flagged: dict, decision: str = "count", **changes) -> dict:
+    event = {"type": "claim.resolved", "event_id": new_id(), "schema_version": 1,
+             "flagged_event_id": flagged["event_id"], "beneficiary_id": flagged["beneficiary_id"],
+             "facilitator_id": "fac-01", "decision": decision, "reason": "checked with both site managers"}
+    return _apply(event, changes)
+
+
+def outcome(**changes) -> dict:
+    event = {"type": "beneficiary.outcome", "event_id": new_id(), "schema_version": 1,
+             "beneficiary_id": "b-3f9a1c2e7d", "facilitator_id": "fac-01", "outcome": "durable_job",
+             "outcome_date": "2024-12-15", "detail": "cdi"}
+    return _apply(event, changes)
+
+
 def _apply(event: dict, changes: dict) -> dict:
     """Override fields; a value of `...` removes the field."""
     for key, value in changes.items():
@@ -70,5 +115,6 @@ def raw(event: dict) -> bytes:
 @pytest.fixture(scope="session")
 def ev() -> SimpleNamespace:
     return SimpleNamespace(programme=programme, contract=contract, enrolment=enrolment, timesheet=timesheet,
-                           raw=raw, new_id=new_id, CONTRACTOR_SIRET=CONTRACTOR_SIRET,
-                           PARTNER_SIRET=PARTNER_SIRET)
+                           correction=correction, retraction=retraction, invoice=invoice, pooling=pooling,
+                           resolution=resolution, outcome=outcome, raw=raw, new_id=new_id, CONTRACTOR_SIRET=CONTRACTOR_SIRET,
+                           PARTNER_SIRET=PARTNER_SIRET, OTHER_CONTRACTOR_SIRET=OTHER_CONTRACTOR_SIRET)

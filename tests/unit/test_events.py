@@ -10,26 +10,37 @@ from uuid import UUID
 import pytest
 
 from ledger.events import (
+    EVENT_TYPES,
     BeneficiaryEnrolled,
     ContractRegistered,
     Criterion,
     Gender,
+    HireType,
     InvalidEvent,
     Mode,
     ProgrammeDefined,
+    TimesheetCorrected,
     TimesheetSubmitted,
     json_schemas,
     parse_event,
     partition_key,
     target_hours_from_amount,
 )
+from ledger.rulebook import Rulebook
 
 PARTNER_MODES = ["temp_agency_etti", "siae_placement_ai", "siae_subcontract", "geiq"]
 OWN_MODES = ["direct_hire", "training"]
-TYPES = ["programme.defined", "contract.registered", "beneficiary.enrolled", "timesheet.submitted"]
+TYPES = ["programme.defined", "contract.registered", "beneficiary.enrolled", "timesheet.submitted",
+         "timesheet.corrected", "timesheet.retracted", "siae.invoice", "pooling.agreed", "claim.resolved",
+         "beneficiary.outcome"]
+# Builders of the conftest per event type, with every kind of event the ledger accepts.
+KINDS = ["programme", "contract", "enrolment", "timesheet", "correction", "retraction", "invoice", "pooling",
+         "resolution", "outcome"]
 
 
 def build(ev, kind: str, changes: dict) -> dict:
+    if kind in ("correction", "retraction", "resolution"):  # about an earlier timesheet
+        return getattr(ev, kind)(ev.timesheet(), **changes)
     return getattr(ev, kind)(**changes)
 
 
@@ -51,7 +62,8 @@ def test_contract_with_target_parses(ev):
     assert parsed.contract_id == "gpe-c001" and parsed.operation_id == "L15S" and parsed.lot == "GC-01"
     assert parsed.contractor_siret == "73282932000074"
     assert parsed.start_date == dt.date(2024, 1, 1) and parsed.end_date == dt.date(2024, 12, 31)
-    assert parsed.target == Decimal("1200.5")
+    assert parsed.target_hours == Decimal("1200.5")
+    assert Rulebook().target_hours(parsed) == Decimal("1200.5")  # declared: the rulebook keeps it
 
 
 def test_contract_target_from_tender_formula(ev):
@@ -60,7 +72,20 @@ def test_contract_target_from_tender_formula(ev):
                         hourly_cost_eur=30)
     parsed = parse_event(ev.raw(event))
     assert parsed.target_hours is None
-    assert parsed.target == Decimal("833.33")
+    assert Rulebook().target_hours(parsed) == Decimal("833.33")
+
+
+@pytest.mark.parametrize("given, expected", [
+    # Rates the contract leaves out are the rulebook's defaults in force at start_date:
+    # labour share 0.5, clause rate 0.05, EUR 28 an hour.
+    ({}, "892.86"),                                                  # 1M x 0.5 x 0.05 / 28 = 892.857...
+    ({"hourly_cost_eur": 25}, "1000.00"),                            # 1M x 0.5 x 0.05 / 25
+    ({"labour_share": 0.4, "clause_rate": 0.1}, "1428.57"),          # 1M x 0.4 x 0.1 / 28 = 1428.571...
+    ({"labour_share": 0.5, "clause_rate": 0.05, "hourly_cost_eur": 30}, "833.33"),
+])
+def test_contract_with_amount_alone_takes_the_rates_from_the_rulebook(ev, given, expected):
+    parsed = parse_event(ev.raw(ev.contract(target_hours=..., amount_eur=1_000_000, **given)))
+    assert Rulebook().target_hours(parsed) == Decimal(expected)
 
 
 @pytest.mark.parametrize("amount, labour, rate, cost, expected", [
@@ -101,6 +126,33 @@ def test_timesheet_parses(ev):
     assert parsed.submitted_at == dt.datetime(2024, 6, 3, 16, 0, tzinfo=dt.timezone.utc)
 
 
+@pytest.mark.parametrize("kind, type_", list(zip(KINDS, TYPES)))
+def test_every_kind_of_event_parses_to_its_model(ev, kind, type_):
+    event = build(ev, kind, {})
+    parsed = parse_event(ev.raw(event))
+    assert parsed.type == type_ and isinstance(parsed, EVENT_TYPES[type_])
+    assert str(parsed.event_id) == event["event_id"]
+
+
+def test_correction_names_its_original_and_restates_the_hours(ev):
+    original = ev.timesheet(hours=7)
+    parsed = parse_event(ev.raw(ev.correction(original, hours=6.5)))
+    assert isinstance(parsed, TimesheetCorrected)
+    assert parsed.original_event_id == UUID(original["event_id"]) != parsed.event_id
+    assert parsed.hours == Decimal("6.5") and parsed.work_date == dt.date(2024, 6, 3)
+
+
+def test_permanent_hire_and_eligibility_details_parse(ev):
+    sheet = parse_event(ev.raw(ev.timesheet(hire_type="permanent", hire_date="2024-03-10")))
+    assert sheet.hire_type is HireType.PERMANENT and sheet.hire_date == dt.date(2024, 3, 10)
+    assert parse_event(ev.raw(ev.timesheet())).hire_type is None  # fixed term unless told
+    person = parse_event(ev.raw(ev.enrolment(criteria=["facilitator_validation"], validated_on="2024-03-12",
+                                             proof_valid_until="2025-01-31",
+                                             derogation_reason="long inactivity after an illness")))
+    assert person.validated_on == dt.date(2024, 3, 12) and person.proof_valid_until == dt.date(2025, 1, 31)
+    assert person.derogation_reason == "long inactivity after an illness"
+
+
 @pytest.mark.parametrize("mode", PARTNER_MODES)
 def test_partner_mode_with_partner_parses(ev, mode):
     parsed = parse_event(ev.raw(ev.timesheet(mode=mode, siae_siret=ev.PARTNER_SIRET)))
@@ -121,7 +173,27 @@ def test_partner_mode_with_partner_parses(ev, mode):
     ("contract", {"start_date": "2024-05-05", "end_date": "2024-05-05"}),
     ("contract", {"target_hours": 0}),
     ("enrolment", {"eligible_until": "2024-03-15"}),                # a one-day window
-    ("enrolment", {"criteria": [c.value for c in Criterion]}),      # all ten criteria once
+    ("enrolment", {"criteria": [c.value for c in Criterion],         # all ten criteria once; the
+                   "derogation_reason": "long inactivity, assessed"}),  # facilitator's one needs a reason
+    ("enrolment", {"criteria": ["facilitator_validation"], "derogation_reason": "x" * 10}),
+    ("enrolment", {"criteria": ["facilitator_validation"], "derogation_reason": "x" * 500}),
+    ("enrolment", {"validated_on": "2024-03-10", "proof_valid_until": "2024-03-15"}),  # proof for one day
+    ("enrolment", {"eligible_until": "2026-03-14", "proof_valid_until": "2025-01-31"}),
+    ("timesheet", {"hire_type": "fixed_term"}),
+    ("timesheet", {"hire_type": "apprenticeship"}),
+    ("timesheet", {"hire_type": "permanent", "hire_date": "2024-06-03"}),  # hired that very day
+    ("timesheet", {"hire_type": "permanent", "hire_date": "2019-01-07"}),
+    ("contract", {"target_hours": ..., "amount_eur": 1_000_000}),  # the rates are the rulebook's
+    ("contract", {"target_hours": ..., "amount_eur": 0.01, "labour_share": 1, "clause_rate": 1}),
+    ("correction", {"hours": 0.5}),
+    ("retraction", {"reason": ...}),
+    ("invoice", {"labour_share": ...}),                             # the rulebook's labour share
+    ("invoice", {"period_start": "2024-05-31", "period_end": "2024-05-31"}),
+    ("invoice", {"labour_share": 1}),
+    ("pooling", {"contract_ids": [f"gpe-c{n:03d}" for n in range(100)], "effective_until": "2030-12-31"}),
+    ("resolution", {"decision": "refuse", "reason": "abc"}),
+    ("outcome", {"outcome": "positive_exit", "detail": "qualifying_training"}),
+    ("outcome", {"outcome": "transition_job", "detail": ...}),
     ("enrolment", {"birth_year": 1940}),
     ("enrolment", {"birth_year": 2015}),
     ("programme", {"start_date": "2020-01-01", "end_date": "2020-01-01"}),
@@ -193,10 +265,10 @@ BAD = [
     ("timesheet", {"beneficiary_id": "a" * 65}, "invalid_event", "beneficiary_id: String should have at most 64"),
     ("timesheet", {"beneficiary_id": "-3f9a1c2e7d"}, "invalid_event", "beneficiary_id: String should match pattern"),
     # --- the contract's target: given, or computed from all four inputs, never both
-    ("contract", {"target_hours": ...}, "invalid_event",
-     "give target_hours, or all of amount_eur, labour_share, clause_rate and hourly_cost_eur"),
-    ("contract", {"target_hours": ..., "amount_eur": 1_000_000, "labour_share": 0.5, "clause_rate": 0.05},
-     "invalid_event", "give target_hours, or all of amount_eur, labour_share, clause_rate and hourly_cost_eur"),
+    ("contract", {"target_hours": ...}, "invalid_event", "give target_hours, or amount_eur (with labour_share, "
+     "clause_rate and hourly_cost_eur, or the rulebook's rates in force at start_date)"),
+    ("contract", {"target_hours": ..., "labour_share": 0.5, "clause_rate": 0.05, "hourly_cost_eur": 30},
+     "invalid_event", "give target_hours, or amount_eur"),  # rates without the amount: nothing to multiply
     ("contract", {"amount_eur": 1_000_000, "labour_share": 0.5, "clause_rate": 0.05, "hourly_cost_eur": 30},
      "invalid_event", "give target_hours or the inputs to compute it, not both"),
     ("contract", {"hourly_cost_eur": 30}, "invalid_event", "give target_hours or the inputs to compute it, not both"),
@@ -226,8 +298,55 @@ BAD = [
     ("timesheet", {"schema_version": 2}, "invalid_event", "schema_version: Input should be 1"),
     ("contract", {"schema_version": "1"}, "invalid_event", "schema_version: Value error, must be a JSON integer"),
     pytest.param("timesheet", {"schema_version": True}, "invalid_event", "schema_version: "),
-    ("timesheet", {"type": "timesheet.corrected"}, "invalid_event",
-     "event: Input tag 'timesheet.corrected' found using 'type' does not match any of the expected tags"),
+    ("timesheet", {"type": "timesheet.corrected"}, "invalid_event", "original_event_id: Field required"),
+    ("timesheet", {"type": "timesheet.deleted"}, "invalid_event",
+     "event: Input tag 'timesheet.deleted' found using 'type' does not match any of the expected tags"),
+    # --- eligibility: a derogation says why; the proof is valid from the start at least
+    ("enrolment", {"criteria": ["facilitator_validation"]}, "invalid_event",
+     "derogation_reason is required with criterion facilitator_validation"),
+    ("enrolment", {"criteria": ["rsa", "facilitator_validation"]}, "invalid_event",
+     "derogation_reason is required with criterion facilitator_validation"),
+    ("enrolment", {"criteria": ["facilitator_validation"], "derogation_reason": "too short"}, "invalid_event",
+     "derogation_reason: String should have at least 10 characters"),
+    ("enrolment", {"criteria": ["facilitator_validation"], "derogation_reason": "x" * 501}, "invalid_event",
+     "derogation_reason: String should have at most 500 characters"),
+    ("enrolment", {"proof_valid_until": "2024-03-14"}, "invalid_event", "proof_valid_until is before eligible_from"),
+    ("enrolment", {"validated_on": "15/03/2024"}, "invalid_event", "validated_on: "),
+    # --- the kind of hire: direct hires only; a permanent one says when it began
+    ("timesheet", {"hire_type": "permanent"}, "invalid_event", "hire_date is required for a permanent hire"),
+    ("timesheet", {"hire_type": "permanent", "hire_date": "2024-06-04"}, "invalid_event",
+     "hire_date is after work_date"),
+    ("timesheet", {"hire_type": "interim"}, "invalid_event",
+     "hire_type: Input should be 'fixed_term', 'permanent' or 'apprenticeship'"),
+    ("timesheet", {"mode": "training", "hire_type": "fixed_term"}, "invalid_event",
+     "hire_type applies to mode direct_hire only"),
+    ("timesheet", {"mode": "geiq", "siae_siret": "44306184100047", "hire_type": "permanent",
+                   "hire_date": "2024-01-02"}, "invalid_event", "hire_type applies to mode direct_hire only"),
+    # --- corrections and retractions name the original timesheet
+    ("correction", {"original_event_id": ...}, "invalid_event", "original_event_id: Field required"),
+    ("correction", {"original_event_id": "not-a-uuid"}, "invalid_event", "original_event_id: Input should be a valid UUID"),
+    ("correction", {"hours": 0}, "invalid_event", "hours: Input should be greater than 0"),
+    ("correction", {"mode": "geiq"}, "invalid_event", "siae_siret is required when mode is geiq"),
+    ("retraction", {"original_event_id": ...}, "invalid_event", "original_event_id: Field required"),
+    ("retraction", {"hours": 7}, "invalid_event", "hours: Extra inputs are not permitted"),
+    ("retraction", {"submitted_at": "2024-06-10T09:00:00"}, "invalid_event",
+     "submitted_at: Input should have timezone info"),
+    # --- invoices, pooling, resolutions, outcomes
+    ("invoice", {"period_end": "2024-04-30"}, "invalid_event", "period_end is before period_start"),
+    ("invoice", {"labour_share": 0}, "invalid_event", "labour_share: Input should be greater than 0"),
+    ("invoice", {"labour_share": 1.01}, "invalid_event", "labour_share: Input should be less than or equal to 1"),
+    ("invoice", {"amount_eur": 0}, "invalid_event", "amount_eur: Input should be greater than 0"),
+    ("invoice", {"amount_eur": "28000"}, "invalid_event", "amount_eur: "),
+    ("invoice", {"siae_siret": ...}, "invalid_event", "siae_siret: Field required"),
+    ("pooling", {"contract_ids": ["gpe-c001"]}, "invalid_event", "contract_ids: List should have at least 2 items"),
+    ("pooling", {"contract_ids": ["gpe-c001", "gpe-c001"]}, "invalid_event", "contract_ids are repeated"),
+    ("resolution", {"decision": "maybe"}, "invalid_event", "decision: Input should be 'count' or 'refuse'"),
+    ("resolution", {"reason": "ok"}, "invalid_event", "reason: String should have at least 3 characters"),
+    ("resolution", {"flagged_event_id": ...}, "invalid_event", "flagged_event_id: Field required"),
+    ("outcome", {"outcome": "retired"}, "invalid_event",
+     "outcome: Input should be 'durable_job', 'transition_job' or 'positive_exit'"),
+    ("outcome", {"detail": "CDI"}, "invalid_event", "detail: String should match pattern"),
+    ("outcome", {"name": "Jean Dupont"}, "invalid_event", "name: Extra inputs are not permitted"),
     ("timesheet", {"type": ...}, "invalid_event", "event: Unable to extract tag using discriminator 'type'"),
 ]
 
@@ -306,6 +425,18 @@ def test_json_schemas_cover_every_type_and_the_union():
                               "criteria", "eligible_from"}),
     ("timesheet.submitted", {"event_id", "schema_version", "type", "contract_id", "beneficiary_id",
                              "work_date", "hours", "mode", "submitted_at"}),
+    ("timesheet.corrected", {"event_id", "schema_version", "type", "original_event_id", "contract_id",
+                             "beneficiary_id", "work_date", "hours", "mode", "submitted_at"}),
+    ("timesheet.retracted", {"event_id", "schema_version", "type", "original_event_id", "beneficiary_id",
+                             "submitted_at"}),
+    ("siae.invoice", {"event_id", "schema_version", "type", "invoice_id", "contract_id", "siae_siret",
+                      "amount_eur", "period_start", "period_end", "submitted_at"}),
+    ("pooling.agreed", {"event_id", "schema_version", "type", "agreement_id", "programme_id", "contractor_siret",
+                        "contract_ids", "effective_from"}),
+    ("claim.resolved", {"event_id", "schema_version", "type", "flagged_event_id", "beneficiary_id",
+                        "facilitator_id", "decision", "reason"}),
+    ("beneficiary.outcome", {"event_id", "schema_version", "type", "beneficiary_id", "facilitator_id", "outcome",
+                             "outcome_date"}),
 ])
 def test_type_schema_is_closed_and_requires_its_fields(name, required):
     schema = json_schemas()[name]
@@ -319,7 +450,7 @@ def test_type_schema_is_closed_and_requires_its_fields(name, required):
 
 def test_union_schema_discriminates_on_type():
     schema = json_schemas()["event"]
-    assert len(schema["oneOf"]) == 4
+    assert len(schema["oneOf"]) == len(TYPES) == 10
     assert schema["discriminator"]["propertyName"] == "type"
     assert set(schema["discriminator"]["mapping"]) == set(TYPES)
 
@@ -340,6 +471,12 @@ def test_hours_schema_is_numeric_only():
     ("contract", "gpe-c001"),
     ("enrolment", "b-3f9a1c2e7d"),
     ("timesheet", "b-3f9a1c2e7d"),  # with the enrolment: one worker sees a person's events in order
+    ("correction", "b-3f9a1c2e7d"),  # with the timesheet it corrects
+    ("retraction", "b-3f9a1c2e7d"),
+    ("resolution", "b-3f9a1c2e7d"),  # with the flagged claim
+    ("outcome", "b-3f9a1c2e7d"),
+    ("invoice", "gpe-c001"),  # no person: with the contract
+    ("pooling", "gpe-pool-1"),
 ])
 def test_partition_key(ev, kind, expected):
     assert partition_key(parse_event(ev.raw(build(ev, kind, {})))) == expected
@@ -350,7 +487,7 @@ def test_partition_key_of_timesheet_is_the_beneficiary_not_the_contract(ev):
     assert partition_key(event) == "b-0000aaaa"
 
 
-@pytest.mark.parametrize("kind", ["programme", "contract", "enrolment", "timesheet"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_event_written_back_as_json_parses_to_the_same_event(ev, kind):
     # The worker keeps reference events in its tables as their JSON and reads them back.
     event = parse_event(ev.raw(build(ev, kind, {})))

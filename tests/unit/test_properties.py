@@ -1,7 +1,14 @@
 """Properties of the intake desk over random histories (hypothesis).
 
-The oracle is the synthetic generator's ground truth (`expected`, decided by construction and not by
-the ledger's rules) or, for the hand-built histories, a few lines of date comparisons written here.
+The oracles are the synthetic generator's ground truth (`expected`, decided by construction and not
+by the ledger's rules) and, for the hand-built histories, a few lines of plain comparisons written
+here. Properties checked:
+(a) duplicating or reordering the same activity events (after the reference events) changes no total
+    per contract and status;
+(b) a correction nets to the corrected value, a retraction to nothing;
+(c) the counted entries sum to what the rules allow;
+(d) no contract's counted total is ever negative;
+(e) posted = accepted + rejected + pending, and nothing is pending once the timeout has passed.
 """
 
 from __future__ import annotations
@@ -12,19 +19,21 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from functools import lru_cache
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.entries import Position
-from ledger.intake import MemoryBooks, decide, split_message
-from ledger.rules import Rulebook
+from ledger.entries import EntryKind, EntryStatus
+from ledger.rulebook import Rulebook
+from ledger.rules import add_months
 from ledger.synthetic import Size, generate
+from tests.unit.kit import Ledger, encode
 
 SMALL = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
-             months=3, malformed_lines=3, duplicate_rate=0.1, unknown_contract_rate=0.05,
+             months=6, malformed_lines=3, duplicate_rate=0.1, unknown_contract_rate=0.05,
              ineligible_rate=0.05, outside_contract_rate=0.05)
-RULEBOOK = Rulebook()
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TIMEOUT = dt.timedelta(hours=168)  # rules/2026.1.toml: pending_timeout_hours
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -34,208 +43,436 @@ def programme(seed: int):
     return generate(seed, SMALL)
 
 
-def encode(item: dict | str) -> bytes:
-    return (json.dumps(item) if isinstance(item, dict) else item).encode()
-
-
-class Run:
-    """Deliver messages in order, one position each, and tally what the desk decided."""
-
-    def __init__(self) -> None:
-        self.books = MemoryBooks()
-        self.offset = 0
-        self.delivered = 0
-        self.decisions = []
-
-    def deliver(self, raw: bytes, offset: int | None = None) -> None:
-        if offset is None:
-            offset, self.offset = self.offset, self.offset + 1
-        items = split_message(raw)
-        if items is None:
-            self.decisions.append(decide(raw, Position(topic="t", partition=0, offset=offset), self.books, RULEBOOK))
-            self.delivered += 1
-        else:
-            for i, item in enumerate(items):
-                self.decisions.append(
-                    decide(item, Position(topic="t", partition=0, offset=offset, index=i), self.books, RULEBOOK))
-                self.delivered += 1
-
-    def hours_by_contract(self, contract_ids) -> dict[str, Decimal]:
-        # The store keeps one row per entry id: a replayed entry is the same row.
-        entries = {d.entry.entry_id: d.entry for d in self.decisions if d.entry is not None}
-        totals = {cid: Decimal(0) for cid in contract_ids}
-        for entry in entries.values():
-            totals[entry.contract_id] += entry.hours
-        return totals
-
-    @property
-    def accepted(self) -> int:
-        return sum(d.accepted for d in self.decisions)
-
-    @property
-    def rejected(self) -> int:
-        return sum(not d.accepted for d in self.decisions)
-
-
 def contract_ids(prog) -> list[str]:
     return [e["contract_id"] for e in prog.reference if e["type"] == "contract.registered"]
 
 
-def check_decisions_are_exclusive(run: Run) -> None:
-    """(b) each delivered event is accepted or rejected, never both, never neither."""
-    assert len(run.decisions) == run.delivered
-    assert run.accepted + run.rejected == run.delivered
-    for d in run.decisions:
-        assert (d.event is None) != (d.rejection is None)
-        assert d.entry is None or d.event is not None
+def check_accounting(ledger: Ledger, delivered: int, settled: bool = False) -> None:
+    """(e) every delivery is accepted, rejected or pending (its last word), never two of them."""
+    accounting = ledger.accounting()
+    assert sum(accounting.values()) == len(ledger.final) == delivered
+    assert set(accounting) <= {"accepted", "rejected", "pending"}
+    for d in ledger.final.values():
+        assert (d.rejection is None) or (d.event is None and d.entries == ())
+    if settled:
+        assert accounting["pending"] == 0 and ledger.books.pending == {}
 
 
-def check_no_negative(totals: dict[str, Decimal], run: Run) -> None:
-    """(d) no contract total is negative; every entry credits a positive amount."""
-    assert all(total >= 0 for total in totals.values())
-    assert all(d.entry.hours > 0 for d in run.decisions if d.entry is not None)
+def check_not_negative(ledger: Ledger) -> None:
+    """(d) no contract's counted total is negative; credits are positive, reversals negative."""
+    counted = defaultdict(Decimal)
+    for e in ledger.entries:
+        assert (e.hours > 0) if e.kind is EntryKind.CREDIT else (e.hours < 0 and e.reverses_entry_id is not None)
+        if e.status is EntryStatus.COUNTED:
+            counted[e.contract_id] += e.hours
+    assert all(total >= 0 for total in counted.values())
+
+
+def check_against_the_generator(ledger: Ledger, prog) -> None:
+    expected = prog.expected
+    counted = {cid: ledger.counted(cid) for cid in contract_ids(prog)}
+    assert counted == expected.hours_by_contract
+    not_counted = Counter()
+    for e in ledger.entries:
+        if e.status is EntryStatus.NOT_COUNTED:
+            not_counted[e.reason] += e.hours
+    assert +not_counted == +expected.not_counted_hours_by_reason
+    assert ledger.net("flagged") == expected.flagged_hours
+    assert ledger.accounting()["accepted"] == expected.accepted
+
+
+def post_and_settle(ledger: Ledger, items) -> None:
+    for n, item in enumerate(items, start=1):
+        ledger.post(item)
+        if n % 20 == 0:
+            check_not_negative(ledger)
+    ledger.tick(ledger.now + TIMEOUT)  # what still waits expires
+    check_not_negative(ledger)
 
 
 # ------------------------------------------------------------------------- the synthetic programme
 
 @FAST
 @given(seeds)
-def test_synthetic_programme_totals_match_ground_truth(seed):
+def test_synthetic_programme_reconciles_phase_by_phase(seed):
     prog = programme(seed)
-    run = Run()
-    for line in prog.lines():
-        run.deliver(line.encode())
-    totals = run.hours_by_contract(contract_ids(prog))
-    # (c) credited hours are the generator's hours, contract by contract
-    assert totals == prog.expected.hours_by_contract
-    entries = Counter(d.entry.contract_id for d in run.decisions if d.entry is not None)
-    assert {cid: entries.get(cid, 0) for cid in totals} == prog.expected.entries_by_contract
-    # (b) and the counts of accepted and rejected are the generator's too
-    check_decisions_are_exclusive(run)
-    assert run.delivered == len(prog.reference) + len(prog.activity)
-    assert run.accepted == prog.expected.accepted
-    by_reason = Counter(d.rejection.reason.value for d in run.decisions if d.rejection is not None)
-    assert by_reason == prog.expected.rejections_by_reason + prog.expected.malformed_by_reason
-    check_no_negative(totals, run)
+    ledger = Ledger()
+    delivered = 0
+    for _, events in prog.phases:
+        ledger.post_all(events)
+        delivered += len(events)
+        check_accounting(ledger, delivered)  # (e) at every phase: pending included
+        check_not_negative(ledger)
+    assert ledger.accounting()["pending"] > 0  # the timesheets on an unknown contract wait...
+    ledger.tick(ledger.now + TIMEOUT)
+    check_accounting(ledger, delivered, settled=True)  # ...then expire
+    check_against_the_generator(ledger, prog)
+    assert ledger.rejections() == prog.expected.rejections_by_reason + prog.expected.malformed_by_reason
 
 
 @FAST
 @given(seeds, st.data())
 def test_reordering_and_duplicating_activity_changes_no_total(seed, data):
+    """(a) The activity arrives in any order, some of it twice: the totals per contract and status are
+    those of the in-order history, and the generator's."""
     prog = programme(seed)
+    in_order = Ledger()
+    post_and_settle(in_order, [e for _, events in prog.phases for e in events])
+
     activity = list(prog.activity)
     shuffled = data.draw(st.permutations(activity), label="order")
     extra = data.draw(st.lists(st.sampled_from(activity), max_size=len(activity)), label="resent")
     for item in extra:  # a resent line lands anywhere after the reference events
         shuffled.insert(data.draw(st.integers(0, len(shuffled)), label="where"), item)
-    run = Run()
-    for event in prog.reference:
-        run.deliver(encode(event))
-    for item in shuffled:
-        run.deliver(encode(item))
-    totals = run.hours_by_contract(contract_ids(prog))
-    # (a) + (c): whatever the order and the retries, the totals are the generator's
-    assert totals == prog.expected.hours_by_contract
-    check_decisions_are_exclusive(run)
-    assert run.delivered == len(prog.reference) + len(activity) + len(extra)
-    assert run.accepted == prog.expected.accepted  # every resend is rejected, never counted twice
-    check_no_negative(totals, run)
+    reordered = Ledger()
+    post_and_settle(reordered, [*prog.reference, *shuffled, *prog.follow_up, *prog.resolutions])
+
+    assert reordered.totals() == in_order.totals()
+    check_against_the_generator(reordered, prog)
+    check_accounting(reordered, len(prog.lines()) + len(extra), settled=True)
+    # A resent event is a duplicate; a resent malformed line is malformed again.
+    resent = Counter("duplicate_event" if isinstance(item, dict) else _malformed_reason(item) for item in extra)
+    assert reordered.rejections() == in_order.rejections() + resent
+
+
+def _malformed_reason(line: str) -> str:
+    try:
+        json.loads(line)
+    except ValueError:
+        return "invalid_json"
+    return "invalid_event"
 
 
 @FAST
 @given(seeds, st.data())
 def test_replaying_deliveries_at_their_positions_changes_nothing(seed, data):
-    """A worker that restarts re-decides deliveries at the same positions: same decisions, same rows."""
+    """A worker that restarts re-decides deliveries at the same positions: the same answer, no new row."""
     prog = programme(seed)
-    lines = [line.encode() for line in prog.lines()]
-    run = Run()
-    replays = data.draw(st.lists(st.integers(0, len(lines) - 1), max_size=20), label="restarts")
-    first_decision = {}
+    lines = [encode(line) for line in prog.lines()]
+    last = len(lines) - 1
+    # (delivery replayed, after which delivery): right away, or once the state has moved on.
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, last), st.integers(0, last)), max_size=20), label="restarts")
+    replays = sorted((max(a, b), min(a, b)) for a, b in pairs)
+    ledger = Ledger()
     for offset, raw in enumerate(lines):
-        run.deliver(raw, offset=offset)
-        first_decision[offset] = run.decisions[-1]
-        for replayed in (r for r in replays if r == offset):
-            run.deliver(lines[replayed], offset=replayed)
-            assert run.decisions[-1] == first_decision[replayed]
-    totals = run.hours_by_contract(contract_ids(prog))
-    assert totals == prog.expected.hours_by_contract
-    rejection_ids = {d.rejection.rejection_id for d in run.decisions if d.rejection is not None}
-    assert len(rejection_ids) == prog.expected.rejected + sum(prog.expected.malformed_by_reason.values())
-    check_decisions_are_exclusive(run)
+        ledger.post(raw)
+        for replayed in (r for when, r in replays if when == offset):
+            rows = len(ledger.entries)
+            before = ledger.final[ledger.at(replayed)]
+            again = ledger.post(lines[replayed], offset=replayed)[0]
+            assert len(ledger.entries) == rows  # nothing new on the ledger
+            assert again.entries == before.entries and again.rejection == before.rejection
+            assert again.parked == before.parked
+    ledger.tick(ledger.now + TIMEOUT)
+    check_against_the_generator(ledger, prog)
+    check_accounting(ledger, len(lines), settled=True)
 
 
 @FAST
 @given(seeds, st.data())
 def test_batching_events_into_arrays_changes_no_total(seed, data):
     prog = programme(seed)
-    run = Run()
-    for event in prog.reference:
-        run.deliver(encode(event))
-    pending: list[dict] = []
-    for item in prog.activity:
+    in_order = Ledger()
+    post_and_settle(in_order, [e for _, events in prog.phases for e in events])
+    batched = Ledger()
+    batched.post_all(prog.reference)
+    waiting: list[dict] = []
+    for item in [*prog.activity, *prog.follow_up, *prog.resolutions]:
         if isinstance(item, str):  # a malformed line cannot be put in an array: sent alone
-            run.deliver(item.encode())
+            batched.post(item)
             continue
-        pending.append(item)
+        waiting.append(item)
         if data.draw(st.booleans(), label="flush"):
-            run.deliver(json.dumps(pending).encode())
-            pending = []
-    if pending:
-        run.deliver(json.dumps(pending).encode())
-    totals = run.hours_by_contract(contract_ids(prog))
-    assert totals == prog.expected.hours_by_contract
-    assert run.delivered == len(prog.reference) + len(prog.activity)
-    check_decisions_are_exclusive(run)
+            batched.post(waiting)
+            waiting = []
+    if waiting:
+        batched.post(waiting)
+    batched.tick(batched.now + TIMEOUT)
+    assert batched.totals() == in_order.totals()
+    check_accounting(batched, len(prog.lines()), settled=True)
 
 
 # ------------------------------------------------------------------------- hand-built histories
 
-CONTRACT_START, CONTRACT_END = dt.date(2024, 1, 1), dt.date(2024, 12, 31)
-ELIGIBLE_FROM = dt.date(2024, 3, 15)
-ELIGIBLE_UNTIL = dt.date(2024, 9, 30)
+A, B = "73282932000074", "35600000000048"
+CONTRACTS = {"gpe-c001": (A, dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
+             "gpe-c002": (B, dt.date(2024, 1, 1), dt.date(2024, 12, 31))}
+PEOPLE = {  # who: (eligible_from, eligible_until, proof_valid_until); strangers are never enrolled
+    "b-enrolled-1": (dt.date(2024, 3, 15), dt.date(2024, 9, 30), None),
+    "b-enrolled-2": (dt.date(2024, 1, 1), None, dt.date(2024, 10, 31)),  # proof ends before the 24 months
+}
+WHO = [*PEOPLE, "b-stranger-1"]
+DAILY_MAX, TRAINING_CAP, PERMANENT_MONTHS = Decimal(10), Decimal(20), 12
+RULEBOOK_OVERRIDES = {"training_cap_hours": 20}
 
-# Every boundary of the contract and of the eligibility, and the days either side, drawn often.
-BOUNDARIES = sorted({edge + dt.timedelta(days=shift) for edge in (CONTRACT_START, CONTRACT_END, ELIGIBLE_FROM,
-                                                                  ELIGIBLE_UNTIL) for shift in (-1, 0, 1)})
-timesheets = st.lists(st.tuples(
-    st.sampled_from(BOUNDARIES) | st.dates(min_value=dt.date(2023, 11, 1), max_value=dt.date(2025, 2, 28)),
-    st.integers(min_value=1, max_value=2400).map(lambda cents: Decimal(cents) / 100),
-    st.sampled_from(["b-enrolled-1", "b-stranger-1"]),
-    st.sampled_from(["gpe-c001", "gpe-c999"]),
-), max_size=30)
+EDGES = sorted({edge + dt.timedelta(days=shift)
+                for edge in (dt.date(2024, 1, 1), dt.date(2024, 12, 31), dt.date(2024, 3, 15), dt.date(2024, 9, 30),
+                             dt.date(2024, 10, 31)) for shift in (-1, 0, 1)})
+days = st.sampled_from(EDGES) | st.dates(min_value=dt.date(2023, 11, 1), max_value=dt.date(2025, 2, 28))
+hours = st.integers(min_value=1, max_value=2400).map(lambda cents: Decimal(cents) / 100)
+small_hours = st.sampled_from([Decimal(h) for h in ("0.5", "3.5", "4", "6", "7", "7.5", "8", "9.99", "10", "10.01", "12")])
+
+
+@st.composite
+def histories(draw):
+    """Timesheets with at most one per person and day (so that arrival order cannot decide a
+    cross-contractor check), some corrected (maybe more than once) or retracted."""
+    rows = draw(st.lists(st.tuples(days, small_hours | hours, st.sampled_from(WHO),
+                                   st.sampled_from(["gpe-c001", "gpe-c002", "gpe-c999"]),
+                                   st.sampled_from(["direct_hire", "permanent", "training"]),
+                                   st.integers(0, 500)),
+                         max_size=25, unique_by=lambda r: (r[2], r[0])))
+    sheets = []
+    for n, (day, h, who, contract_id, kind, hired_days_before) in enumerate(rows):
+        if kind == "training":
+            contract_id = "gpe-c001"  # the training cap is per person: one contract, so no order decides where
+        sheet = {"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-8000-{n + 10:012d}",
+                 "schema_version": 1, "contract_id": contract_id, "beneficiary_id": who, "work_date": str(day),
+                 "hours": float(h), "mode": "training" if kind == "training" else "direct_hire",
+                 "submitted_at": f"{day}T18:00:00+00:00"}
+        if kind == "permanent":
+            sheet.update(hire_type="permanent", hire_date=str(day - dt.timedelta(days=hired_days_before)))
+        sheets.append(sheet)
+    # Follow-ups of non-training timesheets: a chain of corrections (new hours, maybe another contract),
+    # maybe ended by a retraction. (Training is left alone: see test_rule_cases for why.)
+    follow_ups = []
+    for n, sheet in enumerate(sheets):
+        if sheet["mode"] == "training" or not draw(st.booleans()):
+            continue
+        latest = sheet
+        for m in range(draw(st.integers(1, 3))):
+            event_id = f"00000000-0000-4000-9{m:03d}-{n + 10:012d}"
+            if draw(st.integers(0, 3)) == 0:
+                follow_ups.append({"type": "timesheet.retracted", "event_id": event_id, "schema_version": 1,
+                                   "original_event_id": latest["event_id"], "beneficiary_id": sheet["beneficiary_id"],
+                                   "submitted_at": sheet["submitted_at"]})
+                break
+            fixed = {**latest, "type": "timesheet.corrected", "event_id": event_id,
+                     "original_event_id": latest["event_id"], "hours": float(draw(small_hours)),
+                     "contract_id": draw(st.sampled_from(["gpe-c001", "gpe-c002"]))}
+            follow_ups.append(fixed)
+            latest = fixed
+    return sheets, follow_ups
+
+
+def reference_events() -> list[dict]:
+    events = [{"type": "contract.registered", "event_id": f"00000000-0000-4000-8000-00000000000{n}",
+               "schema_version": 1, "contract_id": cid, "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
+               "contractor_siret": siret, "start_date": str(start), "end_date": str(end), "target_hours": 1000}
+              for n, (cid, (siret, start, end)) in enumerate(CONTRACTS.items(), start=1)]
+    for n, (who, (since, until, proof)) in enumerate(PEOPLE.items(), start=5):
+        person = {"type": "beneficiary.enrolled", "event_id": f"00000000-0000-4000-8000-00000000000{n}",
+                  "schema_version": 1, "beneficiary_id": who, "facilitator_id": "fac-01", "criteria": ["rqth"],
+                  "eligible_from": str(since)}
+        person.update({k: str(v) for k, v in (("eligible_until", until), ("proof_valid_until", proof)) if v})
+        events.append(person)
+    return events
+
+
+def oracle(sheets: list[dict], follow_ups: list[dict]) -> dict[str, Decimal]:
+    """What the rules allow, contract by contract, written with plain comparisons."""
+    final = {s["event_id"]: s for s in sheets}  # each timesheet as its last correction states it
+    origin = {s["event_id"]: s["event_id"] for s in sheets}
+    for f in follow_ups:
+        first = origin[f["original_event_id"]]
+        origin[f["event_id"]] = first
+        root = next(s for s in sheets if s["event_id"] == first)
+        if root["contract_id"] not in CONTRACTS or root["beneficiary_id"] not in PEOPLE:
+            continue  # the original waits (then expires): nothing to correct, original_not_found
+        final[first] = None if f["type"] == "timesheet.retracted" else f
+    counted = {cid: Decimal(0) for cid in CONTRACTS}
+    training = defaultdict(Decimal)
+    for s in (s for s in final.values() if s is not None):
+        day, h, who = dt.date.fromisoformat(s["work_date"]), Decimal(str(s["hours"])), s["beneficiary_id"]
+        if s["contract_id"] not in CONTRACTS or who not in PEOPLE:
+            continue  # waited for reference data that never came: rejected
+        _, start, end = CONTRACTS[s["contract_id"]]
+        since, until, proof = PEOPLE[who]
+        last = min(d for d in (until or add_months(since, 24) - dt.timedelta(days=1), proof) if d)
+        if not (start <= day <= end and since <= day <= last):
+            continue
+        if "hire_date" in s and day >= add_months(dt.date.fromisoformat(s["hire_date"]), PERMANENT_MONTHS):
+            continue
+        if h > DAILY_MAX:  # one timesheet a person-day: only its own hours can pass the maximum
+            continue
+        if s["mode"] == "training":
+            training[(who, s["contract_id"])] += h
+            continue
+        counted[s["contract_id"]] += h
+    for (who, cid), h in training.items():
+        counted[cid] += min(h, TRAINING_CAP)
+    return counted
+
+
+@settings(max_examples=80, deadline=None)
+@given(histories(), st.randoms(use_true_random=False))
+def test_counted_hours_are_what_the_rules_allow(history, rnd):
+    """(c) + (a) + (d) + (e) on hand-built histories, against the oracle above."""
+    sheets, follow_ups = history
+    expected = oracle(sheets, follow_ups)
+    resent = [rnd.choice(sheets) for _ in range(len(sheets) // 3)] if sheets else []
+    activity = sheets + resent
+    rnd.shuffle(activity)
+    ledger = Ledger(Rulebook().with_overrides(**RULEBOOK_OVERRIDES))
+    ledger.post_all(reference_events())
+    for item in activity + follow_ups:  # a follow-up comes after what it follows
+        ledger.post(item)
+        check_not_negative(ledger)
+        check_accounting(ledger, len(ledger.final))
+    ledger.tick(ledger.now + TIMEOUT)
+    assert {cid: ledger.counted(cid) for cid in CONTRACTS} == expected
+    check_accounting(ledger, len(reference_events()) + len(activity) + len(follow_ups), settled=True)
+    assert ledger.rejections()["duplicate_event"] == len(resent)
+    # Every hour of a timesheet whose references are known is on the ledger, counting or not.
+    unknown = [s for s in sheets if s["contract_id"] not in CONTRACTS or s["beneficiary_id"] not in PEOPLE]
+    assert ledger.rejections()["unknown_contract"] + ledger.rejections()["unknown_beneficiary"] == len(unknown)
 
 
 @settings(max_examples=60, deadline=None)
-@given(timesheets, st.randoms(use_true_random=False))
-def test_random_timesheets_against_a_hand_oracle(rows, rnd):
-    reference = [
-        {"type": "contract.registered", "event_id": "00000000-0000-4000-8000-000000000001", "schema_version": 1,
-         "contract_id": "gpe-c001", "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
-         "contractor_siret": "73282932000074", "start_date": str(CONTRACT_START), "end_date": str(CONTRACT_END),
-         "target_hours": 1000},
-        {"type": "beneficiary.enrolled", "event_id": "00000000-0000-4000-8000-000000000002", "schema_version": 1,
-         "beneficiary_id": "b-enrolled-1", "facilitator_id": "fac-01", "criteria": ["rqth"],
-         "eligible_from": str(ELIGIBLE_FROM), "eligible_until": str(ELIGIBLE_UNTIL)},
-    ]
-    events = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-8000-{n + 10:012d}",
-               "schema_version": 1, "contract_id": contract, "beneficiary_id": who, "work_date": str(day),
-               "hours": float(hours), "mode": "direct_hire", "submitted_at": f"{day}T18:00:00+00:00"}
-              for n, (day, hours, who, contract) in enumerate(rows)]
-    # The oracle: the hours count when the contract is known and covers the day, and the person is
-    # enrolled and eligible that day. Written here with plain comparisons.
-    expected = sum((Decimal(str(e["hours"])) for e, (day, _, who, contract) in zip(events, rows)
-                    if contract == "gpe-c001" and CONTRACT_START <= day <= CONTRACT_END
-                    and who == "b-enrolled-1" and ELIGIBLE_FROM <= day <= ELIGIBLE_UNTIL), Decimal(0))
-    delivered = events + [rnd.choice(events) for _ in range(len(events) // 2)] if events else []
-    rnd.shuffle(delivered)
-    run = Run()
-    for event in reference + delivered:
-        run.deliver(encode(event))
-    totals = run.hours_by_contract(["gpe-c001"])
-    assert totals == {"gpe-c001": expected}
-    check_decisions_are_exclusive(run)
-    assert run.accepted == len(reference) + sum(1 for d in run.decisions if d.entry is not None)
-    check_no_negative(totals, run)
+@given(st.lists(st.tuples(small_hours | hours, st.sampled_from(["gpe-c001", "gpe-c002"])), min_size=1, max_size=6),
+       st.booleans())
+def test_a_correction_nets_to_the_corrected_value(chain, retracted):
+    """(b) A timesheet corrected any number of times nets to its last statement; retracted, to nothing."""
+    ledger = Ledger()
+    ledger.post_all(reference_events())
+    latest = None
+    for n, (h, cid) in enumerate(chain):
+        event = {"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-8000-{n + 10:012d}",
+                 "schema_version": 1, "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03",
+                 "hours": float(h), "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
+        if latest is not None:
+            event.update(type="timesheet.corrected", original_event_id=latest["event_id"])
+        assert ledger.one(event).accepted
+        latest = event
+    if retracted:
+        assert ledger.one({"type": "timesheet.retracted", "event_id": "00000000-0000-4000-8000-000000000099",
+                           "schema_version": 1, "original_event_id": latest["event_id"],
+                           "beneficiary_id": "b-enrolled-1", "submitted_at": "2024-06-04T18:00:00+00:00"}).accepted
+    last_hours, last_contract = chain[-1]
+    net = defaultdict(Decimal)
+    for e in ledger.entries:
+        net[e.contract_id] += e.hours
+    want = {} if retracted else {last_contract: last_hours}
+    assert {cid: h for cid, h in net.items() if h} == want
+    # Counted when within the daily maximum; flagged above it.
+    status = "counted" if last_hours <= DAILY_MAX else "flagged"
+    assert ledger.totals() == ({} if retracted else {(last_contract, status): last_hours})
+    assert len(ledger.standing()) == (0 if retracted else 1)
+    check_not_negative(ledger)
+
+
+# ------------------------------------------------------------------------- arrival order and conflicts
+
+@pytest.mark.parametrize("first, second", [(("gpe-c001", 8), ("gpe-c002", 4)), (("gpe-c001", 7), ("gpe-c002", 7))])
+def test_conflicting_claims_give_the_same_totals_in_either_order(first, second):
+    def totals(order):
+        ledger = Ledger()
+        ledger.post_all(reference_events())
+        for cid, h in order:  # each timesheet keeps its event_id in either order
+            ledger.post({"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-a000-{cid[-3:]:0>12}",
+                         "schema_version": 1, "contract_id": cid, "beneficiary_id": "b-enrolled-1",
+                         "work_date": "2024-06-03", "hours": h, "mode": "direct_hire",
+                         "submitted_at": "2024-06-03T18:00:00+00:00"})
+        return ledger.totals()
+    assert totals([first, second]) == totals([second, first])
+
+
+# A third contract of contractor A, so that two claims of one contractor (daily maximum only) are drawn too.
+SAME_CONTRACTOR = {"type": "contract.registered", "event_id": "00000000-0000-4000-8000-000000000003",
+                   "schema_version": 1, "contract_id": "gpe-c003", "programme_id": "gpe", "operation_id": "L15S",
+                   "lot": "GC-03", "contractor_siret": A, "start_date": "2024-01-01", "end_date": "2024-12-31",
+                   "target_hours": 1000}
+
+
+@st.composite
+def day_claims(draw):
+    """Two timesheets on one person's day, from any two contracts (two contractors or one), in any mode."""
+    # Mostly a day both people are eligible and the contracts run (else no check applies), sometimes an edge.
+    inside = st.dates(min_value=dt.date(2024, 3, 15), max_value=dt.date(2024, 9, 30))
+    day = draw(days if draw(st.integers(0, 3)) == 0 else inside)
+    who = draw(st.sampled_from(list(PEOPLE)))
+    same = draw(st.booleans())  # the same hours twice, or any two amounts
+    first = draw(small_hours | hours)
+    claims = []
+    for n in range(2):
+        h = first if n == 0 or same else draw(small_hours | hours)
+        kind = draw(st.sampled_from(["direct_hire", "direct_hire", "permanent", "training"]))
+        sheet = {"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-b000-{n + 1:012d}",
+                 "schema_version": 1, "contract_id": draw(st.sampled_from(["gpe-c001", "gpe-c002", "gpe-c003"])),
+                 "beneficiary_id": who, "work_date": str(day), "hours": float(h),
+                 "mode": "training" if kind == "training" else "direct_hire", "submitted_at": f"{day}T18:00:00+00:00"}
+        if kind == "permanent":
+            sheet.update(hire_type="permanent", hire_date=str(day - dt.timedelta(days=draw(st.integers(0, 500)))))
+        claims.append(sheet)
+    return claims
+
+
+@settings(max_examples=200, deadline=None)
+@given(day_claims())
+def test_two_claims_on_a_day_give_the_same_totals_in_either_order(claims):
+    """(a) for conflicts: two claims on one person's day (claimed twice, over the daily maximum, or
+    neither) give the same totals per contract and status whichever arrives first, because both sides of
+    a conflict are flagged."""
+    def post(order) -> Ledger:
+        ledger = Ledger(Rulebook().with_overrides(**RULEBOOK_OVERRIDES))
+        ledger.post_all([*reference_events(), SAME_CONTRACTOR])
+        ledger.post_all(order)
+        check_not_negative(ledger)
+        check_accounting(ledger, len(reference_events()) + 1 + len(order), settled=True)
+        return ledger
+    forward, backward = post(claims), post(claims[::-1])
+    assert forward.totals() == backward.totals()
+    # Every declared hour is on the ledger, counting or not, on its own contract.
+    declared = defaultdict(Decimal)
+    for sheet in claims:
+        declared[sheet["contract_id"]] += Decimal(str(sheet["hours"]))
+    for ledger in (forward, backward):
+        net = defaultdict(Decimal)
+        for e in ledger.entries:
+            net[e.contract_id] += e.hours
+        assert net == declared
+    # A conflict is never half-flagged: both claims are counted (or not counted), or both flagged.
+    statuses = {status for _, status in forward.totals()}
+    assert not {"counted", "flagged"} <= statuses
+
+
+@pytest.mark.xfail(strict=True, reason="BUG ledger/intake.py Desk._conflicting: a claimed-twice verdict flags only "
+                                       "the claims of equal hours, while the daily-maximum check adds up flagged "
+                                       "claims too; with three claims on a day, a claim that arrives after a "
+                                       "flagged pair is flagged, the same claim arriving first stays counted")
+def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
+    # gpe-c001 2 h (contractor A), gpe-c002 5 h (B), gpe-c003 5 h (A). 2 then 5 then 5: 2 + 5 = 7 counted, then
+    # 5 = 5 from B: the two 5 h flagged, 2 h counted. 5, 5, then 2: the 5 h pair flagged, then 2 + 5 + 5 = 12 > 10:
+    # the 2 h flagged too.
+    claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
+               "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
+               "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
+              for n, (cid, h) in enumerate([("gpe-c001", 2), ("gpe-c002", 5), ("gpe-c003", 5)])]
+
+    def totals(order):
+        ledger = Ledger()
+        ledger.post_all([*reference_events(), SAME_CONTRACTOR, *order])
+        return ledger.totals()
+    assert totals(claims) == totals(claims[::-1])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG ledger/intake.py Desk._record: the daily maximum is that of the LATER "
+                                       "claim's contract; with a contract override (12 h on gpe-c001, 10 h "
+                                       "elsewhere), 8 h on gpe-c001 then 4 h on gpe-c002 flags both, the other "
+                                       "order counts both")
+def test_claims_under_different_daily_maximums_give_the_same_totals_in_either_order():
+    rulebook = Rulebook.from_dict({"version": "t", "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
+    claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
+               "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
+               "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
+              for n, (cid, h) in enumerate([("gpe-c001", 8), ("gpe-c002", 4)])]
+
+    def totals(order):
+        ledger = Ledger(rulebook)
+        ledger.post_all([*reference_events(), *order])
+        return ledger.totals()
+    # 8 + 4 = 12: within gpe-c001's 12, over gpe-c002's 10.
+    assert totals(claims) == totals(claims[::-1])
 
 
 json_values = st.recursive(
@@ -247,13 +484,15 @@ json_values = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())))
 def test_any_bytes_get_exactly_one_decision_each(raw):
-    run = Run()
-    run.deliver(raw)
-    check_decisions_are_exclusive(run)
-    assert run.rejected == run.delivered  # none of this is a valid event
+    from ledger.intake import split_message
+
+    ledger = Ledger()
+    decisions = ledger.post(raw)
     items = split_message(raw)
-    assert run.delivered == (1 if items is None else len(items))
-    for d, item in zip(run.decisions, [raw] if items is None else items):
+    assert len(decisions) == (1 if items is None else len(items))
+    check_accounting(ledger, len(decisions))
+    assert ledger.accounting() == Counter(rejected=len(decisions))  # none of this is a valid event
+    for d, item in zip(decisions, [raw] if items is None else items):
         assert d.rejection.reason.value in {"invalid_json", "invalid_event"}
         assert d.rejection.payload == item.decode("utf-8", errors="replace")
         assert d.rejection.payload_truncated is False

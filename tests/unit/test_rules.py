@@ -1,16 +1,25 @@
-"""Counting rules, with hand-computed dates: month arithmetic, eligibility windows, reason order."""
+"""Counting rules, as a pure function: month arithmetic, eligibility windows, the order of the rules.
+
+`evaluate` is called here directly with hand-made reference data; test_rule_cases.py goes through
+the intake desk. Every expectation is computed by hand in the table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
-from ledger.entries import Reason
+from ledger import rules
+from ledger.entries import EntryStatus
 from ledger.events import parse_event
-from ledger.rules import Rulebook, add_months, why_not_counted
+from ledger.rulebook import Rulebook
+from ledger.rules import DayClaim, Verdict, add_months, evaluate, invoice_hours
 
 D = dt.date.fromisoformat
+COUNTED, NOT_COUNTED, FLAGGED = EntryStatus.COUNTED, EntryStatus.NOT_COUNTED, EntryStatus.FLAGGED
+OTHER = "35600000000048"  # another contractor's SIRET
 
 
 @pytest.mark.parametrize("day, months, expected", [
@@ -28,102 +37,208 @@ D = dt.date.fromisoformat
     ("2024-03-31", -1, "2024-02-29"),  # backwards, clamped too
     ("2024-01-15", -1, "2023-12-15"),
     ("2024-01-15", -13, "2022-12-15"),
+    ("2024-03-10", 12, "2025-03-10"),  # a permanent hire's first uncounted day
 ])
 def test_add_months(day, months, expected):
     assert add_months(D(day), months) == D(expected)
 
 
-def test_rulebook_defaults():
-    rulebook = Rulebook()
-    assert rulebook.eligibility_window_months == 24
-    assert rulebook.version == "2026.1"
-
-
-def enrolment(ev, eligible_from: str, eligible_until: str | None = None):
-    return parse_event(ev.raw(ev.enrolment(eligible_from=eligible_from,
-                                           eligible_until=eligible_until if eligible_until else ...)))
-
-
-@pytest.mark.parametrize("eligible_from, eligible_until, window, expected", [
-    # The window is [from, from + N months): its last day is the day before the anniversary.
-    ("2024-03-15", None, 24, "2026-03-14"),
-    ("2024-01-01", None, 24, "2025-12-31"),
-    ("2024-01-31", None, 1, "2024-02-28"),   # anniversary 2024-02-29
-    ("2023-01-31", None, 1, "2023-02-27"),   # anniversary 2023-02-28
-    ("2024-03-31", None, 11, "2025-02-27"),  # anniversary 2025-02-28
-    ("2024-12-01", None, 1, "2024-12-31"),
-    ("2024-03-15", None, 12, "2025-03-14"),
-    ("2024-02-29", None, 24, "2026-02-27"),  # anniversary clamped to 2026-02-28 (see report)
-    # An explicit last day wins over the rulebook's window, shorter or longer.
-    ("2024-03-15", "2024-05-01", 24, "2024-05-01"),
-    ("2024-03-15", "2030-01-01", 24, "2030-01-01"),
-    ("2024-03-15", "2024-03-15", 24, "2024-03-15"),
+@pytest.mark.parametrize("name, value", [
+    ("eligibility_window_months", 24),
+    ("permanent_hire_months_counted", 12),
+    ("training_cap_hours", Decimal(150)),
+    ("daily_max_hours", Decimal(10)),
+    ("pending_timeout_hours", Decimal(168)),
+    ("labour_share", Decimal("0.5")),
+    ("hourly_cost_eur", Decimal(28)),
+    ("clause_rate", Decimal("0.05")),
 ])
-def test_eligible_until(ev, eligible_from, eligible_until, window, expected):
-    rulebook = Rulebook(eligibility_window_months=window)
-    assert rulebook.eligible_until(enrolment(ev, eligible_from, eligible_until)) == D(expected)
+def test_rulebook_built_in_defaults(name, value):
+    rulebook = Rulebook()
+    assert rulebook.version == "2026.1"
+    for day in (D("2015-01-01"), D("2020-10-01"), D("2031-12-31")):
+        assert rulebook.param(name, day) == value
+        assert rulebook.param(name, day, "gpe", "gpe-c001") == value  # no programme or contract values
 
+
+def enrolment(ev, eligible_from: str, eligible_until: str | None = None, proof_valid_until: str | None = None):
+    return parse_event(ev.raw(ev.enrolment(eligible_from=eligible_from,
+                                           eligible_until=eligible_until or ...,
+                                           proof_valid_until=proof_valid_until or ...)))
+
+
+@pytest.mark.parametrize("eligible_from, eligible_until, proof, window, expected", [
+    # The window is [from, from + N months): its last day is the day before the anniversary.
+    ("2024-03-15", None, None, 24, "2026-03-14"),
+    ("2024-01-01", None, None, 24, "2025-12-31"),
+    ("2024-01-31", None, None, 1, "2024-02-28"),   # anniversary 2024-02-29
+    ("2023-01-31", None, None, 1, "2023-02-27"),   # anniversary 2023-02-28
+    ("2024-03-31", None, None, 11, "2025-02-27"),  # anniversary 2025-02-28
+    ("2024-12-01", None, None, 1, "2024-12-31"),
+    ("2024-03-15", None, None, 12, "2025-03-14"),
+    ("2024-02-29", None, None, 24, "2026-02-27"),  # anniversary clamped to 2026-02-28
+    # An explicit last day wins over the rulebook's window, shorter or longer.
+    ("2024-03-15", "2024-05-01", None, 24, "2024-05-01"),
+    ("2024-03-15", "2030-01-01", None, 24, "2030-01-01"),
+    ("2024-03-15", "2024-03-15", None, 24, "2024-03-15"),
+    # The proof's validity ends eligibility at the latest, whichever end it would have had.
+    ("2024-03-15", None, "2025-01-31", 24, "2025-01-31"),
+    ("2024-03-15", "2030-01-01", "2025-01-31", 24, "2025-01-31"),
+    ("2024-03-15", "2024-05-01", "2025-01-31", 24, "2024-05-01"),  # a later proof extends nothing
+    ("2024-03-15", None, "2026-03-14", 24, "2026-03-14"),
+    ("2024-03-15", None, "2026-03-15", 24, "2026-03-14"),
+    ("2024-03-15", None, "2024-03-15", 24, "2024-03-15"),
+])
+def test_eligible_until(ev, eligible_from, eligible_until, proof, window, expected):
+    rulebook = Rulebook().with_overrides(eligibility_window_months=window)
+    assert rulebook.eligible_until(enrolment(ev, eligible_from, eligible_until, proof)) == D(expected)
+
+
+# ------------------------------------------------------------------------------------------ evaluate
 
 SHORT = ("2024-01-01", "2024-12-31")   # a one-year contract
 LONG = ("2023-01-01", "2027-12-31")    # a contract covering every eligibility case
 
-
-CASES = [
-    # contract, (eligible_from, eligible_until) or None, work_date, window, reason, detail fragment
-    # --- reason order: unknown contract, then outside period, then unknown beneficiary, then eligibility
-    (None, None, "2024-06-03", 24, Reason.UNKNOWN_CONTRACT, "contract gpe-c001 is not registered"),
-    (None, ("2024-03-15", None), "2024-01-10", 24, Reason.UNKNOWN_CONTRACT, "contract gpe-c001 is not registered"),
-    (SHORT, None, "2025-01-01", 24, Reason.OUTSIDE_CONTRACT_PERIOD,
-     "work_date 2025-01-01 is outside contract gpe-c001 (2024-01-01 to 2024-12-31)"),
-    (SHORT, ("2024-03-15", None), "2023-12-31", 24, Reason.OUTSIDE_CONTRACT_PERIOD,
-     "work_date 2023-12-31 is outside contract gpe-c001 (2024-01-01 to 2024-12-31)"),
-    (SHORT, None, "2024-06-03", 24, Reason.UNKNOWN_BENEFICIARY, "beneficiary b-3f9a1c2e7d is not enrolled"),
-    (SHORT, ("2024-03-15", None), "2024-03-14", 24, Reason.NOT_ELIGIBLE_ON_WORK_DATE,
-     "work_date 2024-03-14 is outside the eligibility of beneficiary b-3f9a1c2e7d (2024-03-15 to 2026-03-14)"),
+PERIOD_AND_ELIGIBILITY = [
+    # contract period, (eligible_from, eligible_until), work_date, window months, status, rule, reason
+    # --- the contract's period first, then eligibility: a day outside both is outside the contract
+    (SHORT, ("2024-03-15", None), "2023-12-31", 24, NOT_COUNTED, rules.CONTRACT_PERIOD, "outside_contract_period"),
+    (SHORT, ("2025-06-01", None), "2025-01-01", 24, NOT_COUNTED, rules.CONTRACT_PERIOD, "outside_contract_period"),
+    (SHORT, ("2024-03-15", None), "2024-03-14", 24, NOT_COUNTED, rules.ELIGIBILITY_WINDOW,
+     "not_eligible_on_work_date"),
     # --- contract period: both ends inclusive
-    (SHORT, ("2023-06-01", None), "2024-01-01", 24, None, None),
-    (SHORT, ("2023-06-01", None), "2024-12-31", 24, None, None),
-    (SHORT, ("2023-06-01", None), "2023-12-31", 24, Reason.OUTSIDE_CONTRACT_PERIOD, "(2024-01-01 to 2024-12-31)"),
-    (SHORT, ("2023-06-01", None), "2025-01-01", 24, Reason.OUTSIDE_CONTRACT_PERIOD, "(2024-01-01 to 2024-12-31)"),
+    (SHORT, ("2023-06-01", None), "2024-01-01", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (SHORT, ("2023-06-01", None), "2024-12-31", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (SHORT, ("2023-06-01", None), "2023-12-31", 24, NOT_COUNTED, rules.CONTRACT_PERIOD, "outside_contract_period"),
+    (SHORT, ("2023-06-01", None), "2025-01-01", 24, NOT_COUNTED, rules.CONTRACT_PERIOD, "outside_contract_period"),
     # --- eligibility: from and explicit until inclusive
-    (SHORT, ("2024-03-15", None), "2024-03-15", 24, None, None),
-    (SHORT, ("2024-03-15", "2024-09-30"), "2024-09-30", 24, None, None),
-    (SHORT, ("2024-03-15", "2024-09-30"), "2024-10-01", 24, Reason.NOT_ELIGIBLE_ON_WORK_DATE,
-     "(2024-03-15 to 2024-09-30)"),
-    (SHORT, ("2024-06-03", "2024-06-03"), "2024-06-03", 24, None, None),
+    (SHORT, ("2024-03-15", None), "2024-03-15", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (SHORT, ("2024-03-15", "2024-09-30"), "2024-09-30", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (SHORT, ("2024-03-15", "2024-09-30"), "2024-10-01", 24, NOT_COUNTED, rules.ELIGIBILITY_WINDOW,
+     "not_eligible_on_work_date"),
+    (SHORT, ("2024-06-03", "2024-06-03"), "2024-06-03", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
     # --- default 24-month window: last day 2026-03-14, the anniversary does not count
-    (LONG, ("2024-03-15", None), "2026-03-14", 24, None, None),
-    (LONG, ("2024-03-15", None), "2026-03-15", 24, Reason.NOT_ELIGIBLE_ON_WORK_DATE, "(2024-03-15 to 2026-03-14)"),
+    (LONG, ("2024-03-15", None), "2026-03-14", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (LONG, ("2024-03-15", None), "2026-03-15", 24, NOT_COUNTED, rules.ELIGIBILITY_WINDOW,
+     "not_eligible_on_work_date"),
     # --- other windows
-    (LONG, ("2024-01-31", None), "2024-02-28", 1, None, None),
-    (LONG, ("2024-01-31", None), "2024-02-29", 1, Reason.NOT_ELIGIBLE_ON_WORK_DATE, "(2024-01-31 to 2024-02-28)"),
-    (LONG, ("2024-03-15", None), "2025-03-14", 12, None, None),
-    (LONG, ("2024-03-15", None), "2025-03-15", 12, Reason.NOT_ELIGIBLE_ON_WORK_DATE, "(2024-03-15 to 2025-03-14)"),
+    (LONG, ("2024-01-31", None), "2024-02-28", 1, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (LONG, ("2024-01-31", None), "2024-02-29", 1, NOT_COUNTED, rules.ELIGIBILITY_WINDOW,
+     "not_eligible_on_work_date"),
+    (LONG, ("2024-03-15", None), "2025-03-14", 12, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (LONG, ("2024-03-15", None), "2025-03-15", 12, NOT_COUNTED, rules.ELIGIBILITY_WINDOW,
+     "not_eligible_on_work_date"),
     # --- an explicit until beyond the window still counts; one before it stops earlier
-    (LONG, ("2024-03-15", "2027-06-30"), "2027-06-30", 24, None, None),
-    (LONG, ("2024-03-15", "2025-01-31"), "2025-02-03", 24, Reason.NOT_ELIGIBLE_ON_WORK_DATE,
-     "(2024-03-15 to 2025-01-31)"),
+    (LONG, ("2024-03-15", "2027-06-30"), "2027-06-30", 24, COUNTED, rules.ELIGIBLE_ON_CONTRACT, ""),
+    (LONG, ("2024-03-15", "2025-01-31"), "2025-02-03", 24, NOT_COUNTED, rules.ELIGIBILITY_WINDOW,
+     "not_eligible_on_work_date"),
 ]
 
 
-@pytest.mark.parametrize("period, window_of_person, work_date, months, reason, fragment", CASES)
-def test_why_not_counted(ev, period, window_of_person, work_date, months, reason, fragment):
-    contract = None if period is None else parse_event(ev.raw(ev.contract(start_date=period[0], end_date=period[1])))
-    beneficiary = None if window_of_person is None else enrolment(ev, *window_of_person)
-    timesheet = parse_event(ev.raw(ev.timesheet(work_date=work_date)))
-    result = why_not_counted(timesheet, contract, beneficiary, Rulebook(eligibility_window_months=months))
-    if reason is None:
-        assert result is None
-    else:
-        assert result is not None
-        assert result[0] is reason
-        assert fragment in result[1]
+def sheet(ev, **changes):
+    return parse_event(ev.raw(ev.timesheet(**changes)))
 
 
-def test_why_not_counted_does_not_look_at_mode_or_hours(ev):
-    contract = parse_event(ev.raw(ev.contract()))
-    beneficiary = enrolment(ev, "2024-03-15")
-    for mode, partner in [("geiq", ev.PARTNER_SIRET), ("training", ...), ("temp_agency_etti", ev.PARTNER_SIRET)]:
-        for hours in (0.01, 24):
-            timesheet = parse_event(ev.raw(ev.timesheet(mode=mode, siae_siret=partner, hours=hours)))
-            assert why_not_counted(timesheet, contract, beneficiary, Rulebook()) is None
+def agreement(ev, start="2024-01-01", end="2024-12-31", **changes):
+    return parse_event(ev.raw(ev.contract(start_date=start, end_date=end, **changes)))
+
+
+@pytest.mark.parametrize("period, person, work_date, months, status, rule, reason", PERIOD_AND_ELIGIBILITY)
+def test_contract_period_and_eligibility(ev, period, person, work_date, months, status, rule, reason):
+    verdict = evaluate(sheet(ev, work_date=work_date, hours=7.5), agreement(ev, *period), enrolment(ev, *person),
+                       Rulebook().with_overrides(eligibility_window_months=months), Decimal(0), [])
+    assert verdict == Verdict.one(Decimal("7.5"), status, rule, reason)
+
+
+def test_counting_does_not_look_at_mode_or_hours(ev):
+    contract, person = agreement(ev), enrolment(ev, "2024-03-15")
+    for mode, partner in [("geiq", ev.PARTNER_SIRET), ("training", ...), ("temp_agency_etti", ev.PARTNER_SIRET),
+                          ("siae_placement_ai", ev.PARTNER_SIRET), ("siae_subcontract", ev.PARTNER_SIRET)]:
+        for hours in ("0.01", "10"):
+            timesheet = sheet(ev, mode=mode, siae_siret=partner, hours=float(hours))
+            assert evaluate(timesheet, contract, person, Rulebook(), Decimal(0), []) == \
+                Verdict.one(Decimal(hours), COUNTED, rules.ELIGIBLE_ON_CONTRACT)
+
+
+# Rules after eligibility: (timesheet changes, rulebook overrides, training counted so far, other claims on the
+# day as (contractor, hours, status)) -> parts (hours, status, rule, reason). Contract 2024, person from
+# 2024-03-15 (24 months), work date 2024-06-03 unless told.
+A = "73282932000074"  # the contract's own contractor
+LATER_RULES = [
+    # --- permanent hire: counted for 12 months from the hire date (hired 2024-03-10: last day 2025-03-09)
+    ({"hire_type": "permanent", "hire_date": "2024-03-10", "work_date": "2024-12-31"}, {}, 0, [],
+     [("7.5", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    ({"hire_type": "permanent", "hire_date": "2023-06-03", "work_date": "2024-06-02"}, {}, 0, [],
+     [("7.5", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    ({"hire_type": "permanent", "hire_date": "2023-06-03", "work_date": "2024-06-03"}, {}, 0, [],
+     [("7.5", NOT_COUNTED, rules.PERMANENT_HIRE_CAP, "permanent_hire_cap_reached")]),
+    ({"hire_type": "permanent", "hire_date": "2024-01-15", "work_date": "2024-06-03"},
+     {"permanent_hire_months_counted": 4}, 0, [],  # 2024-01-15 + 4 months = 2024-05-15
+     [("7.5", NOT_COUNTED, rules.PERMANENT_HIRE_CAP, "permanent_hire_cap_reached")]),
+    # fixed-term and apprenticeship hires have no such cap
+    ({"hire_type": "fixed_term", "hire_date": "2020-01-06"}, {}, 0, [], [("7.5", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    ({"hire_type": "apprenticeship", "hire_date": "2020-01-06"}, {}, 0, [],
+     [("7.5", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    # --- training: 150 h per person, the overflow recorded as not counted
+    ({"mode": "training", "hours": 8}, {}, 142, [], [("8", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    ({"mode": "training", "hours": 8}, {}, 144, [],
+     [("6", COUNTED, rules.TRAINING_CAP, ""), ("2", NOT_COUNTED, rules.TRAINING_CAP, "training_cap_reached")]),
+    ({"mode": "training", "hours": 8}, {}, 150, [], [("8", NOT_COUNTED, rules.TRAINING_CAP, "training_cap_reached")]),
+    ({"mode": "training", "hours": 8}, {"training_cap_hours": 20}, 15, [],
+     [("5", COUNTED, rules.TRAINING_CAP, ""), ("3", NOT_COUNTED, rules.TRAINING_CAP, "training_cap_reached")]),
+    ({"hours": 8}, {}, 150, [], [("8", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),  # only training is capped
+    # --- the daily maximum across contractors: 10 h
+    ({"hours": 2}, {}, 0, [(OTHER, "8", COUNTED)], [("2", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    ({"hours": 4}, {}, 0, [(OTHER, "8", COUNTED)], [("4", FLAGGED, rules.DAILY_MAXIMUM, "daily_maximum_exceeded")]),
+    ({"hours": 2.01}, {}, 0, [(A, "8", COUNTED)], [("2.01", FLAGGED, rules.DAILY_MAXIMUM, "daily_maximum_exceeded")]),
+    ({"hours": 4}, {"daily_max_hours": 12}, 0, [(OTHER, "8", COUNTED)], [("4", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    # claims that do not count are not work on the ledger; flagged ones still are
+    ({"hours": 4}, {}, 0, [(OTHER, "8", NOT_COUNTED)], [("4", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
+    ({"hours": 4}, {}, 0, [(OTHER, "3", COUNTED), (OTHER, "4", FLAGGED)],
+     [("4", FLAGGED, rules.CLAIMED_TWICE, "claimed_by_two_contractors")]),
+    ({"hours": 3.5}, {}, 0, [(OTHER, "3", COUNTED), (OTHER, "4", FLAGGED)],
+     [("3.5", FLAGGED, rules.DAILY_MAXIMUM, "daily_maximum_exceeded")]),
+    # --- the same hours claimed by two contractors, even under the maximum
+    ({"hours": 5}, {}, 0, [(OTHER, "5", COUNTED)], [("5", FLAGGED, rules.CLAIMED_TWICE, "claimed_by_two_contractors")]),
+    ({"hours": 5}, {}, 0, [(A, "5", COUNTED)], [("5", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),  # same contractor
+    ({"hours": 7}, {}, 0, [(OTHER, "7", COUNTED)], [("7", FLAGGED, rules.CLAIMED_TWICE, "claimed_by_two_contractors")]),
+    # --- the order of the rules: eligibility before the checks, checks before the training cap
+    ({"work_date": "2024-03-14", "hours": 4}, {}, 0, [(OTHER, "8", COUNTED)],
+     [("4", NOT_COUNTED, rules.ELIGIBILITY_WINDOW, "not_eligible_on_work_date")]),
+    ({"hire_type": "permanent", "hire_date": "2023-01-02", "hours": 4}, {}, 0, [(OTHER, "8", COUNTED)],
+     [("4", NOT_COUNTED, rules.PERMANENT_HIRE_CAP, "permanent_hire_cap_reached")]),
+    ({"mode": "training", "hours": 4}, {}, 150, [(OTHER, "8", COUNTED)],
+     [("4", FLAGGED, rules.DAILY_MAXIMUM, "daily_maximum_exceeded")]),
+]
+
+
+@pytest.mark.parametrize("changes, overrides, trained, same_day, parts", LATER_RULES)
+def test_rules_after_eligibility(ev, changes, overrides, trained, same_day, parts):
+    changes = {"hours": 7.5, **changes}
+    rulebook = Rulebook().with_overrides(**overrides)
+    claims = [DayClaim(f"claim-{n}", siret, Decimal(hours), status) for n, (siret, hours, status) in enumerate(same_day)]
+    verdict = evaluate(sheet(ev, **changes), agreement(ev), enrolment(ev, "2024-03-15"), rulebook,
+                       Decimal(trained), claims)
+    assert verdict == Verdict(tuple((Decimal(h), status, rule, reason) for h, status, rule, reason in parts))
+    assert sum(h for h, *_ in verdict.parts) == Decimal(str(changes["hours"]))  # every hour is recorded
+
+
+def test_a_contract_override_of_the_daily_maximum(ev):
+    rulebook = Rulebook.from_dict({"version": "t", "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
+    claims = [DayClaim("other", OTHER, Decimal(8), COUNTED)]
+    person = enrolment(ev, "2024-03-15")
+    assert evaluate(sheet(ev, hours=4), agreement(ev), person, rulebook, Decimal(0), claims).parts[0][1] is COUNTED
+    elsewhere = agreement(ev, contract_id="gpe-c002")
+    assert evaluate(sheet(ev, hours=4, contract_id="gpe-c002"), elsewhere, person, rulebook, Decimal(0),
+                    claims).parts[0][1] is FLAGGED
+
+
+@pytest.mark.parametrize("amount, share, cost, expected", [
+    ("28000", "0.4", "28", "400.00"),      # 11,200 / 28
+    ("28000", "0.5", "28", "500.00"),      # the rulebook's default labour share
+    ("10000", "0.5", "28", "178.57"),      # 5,000 / 28 = 178.571...
+    ("12345.67", "0.35", "25", "172.84"),  # 4,320.9845 / 25 = 172.83938
+    ("1", "1", "3", "0.33"),
+])
+def test_invoice_hours(amount, share, cost, expected):
+    assert invoice_hours(Decimal(amount), Decimal(share), Decimal(cost)) == Decimal(expected)

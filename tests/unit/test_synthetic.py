@@ -7,15 +7,18 @@ import json
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from ledger.entries import Position
+from ledger.entries import EntryStatus
 from ledger.events import InvalidEvent, parse_event
-from ledger.intake import MemoryBooks, decide
-from ledger.rules import Rulebook
+from ledger.rulebook import Rulebook
 from ledger.siret import is_valid_siret
 from ledger.synthetic import Size, generate
+from tests.unit.kit import Ledger
+
+RULES = Path(__file__).resolve().parents[2] / "rules" / "2026.1.toml"
 
 SMALL = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
              months=3, malformed_lines=6)
@@ -30,6 +33,14 @@ def default():
 
 def timesheets(prog) -> list[dict]:
     return [e for e in prog.activity if isinstance(e, dict) and e["type"] == "timesheet.submitted"]
+
+
+def of_type(events, type_: str) -> list[dict]:
+    return [e for e in events if isinstance(e, dict) and e["type"] == type_]
+
+
+def enrolments(prog) -> list[dict]:
+    return of_type(prog.reference, "beneficiary.enrolled") + of_type(prog.activity, "beneficiary.enrolled")
 
 
 def distinct(events: list[dict]) -> list[dict]:
@@ -81,7 +92,10 @@ def test_default_size(default):
     assert len(sheets) >= 20_000
     assert default.expected.counted_timesheets >= 20_000
     assert sum(e["type"] == "contract.registered" for e in default.reference) == 20
-    assert sum(e["type"] == "beneficiary.enrolled" for e in default.reference) == 320
+    # 370 people; 3% of them (11) are enrolled only after their timesheets, at the end of the activity.
+    assert len(of_type(default.reference, "beneficiary.enrolled")) == 359
+    late = of_type(default.activity, "beneficiary.enrolled")
+    assert len(late) == 11 and default.activity[-11:] == late
     assert sum(e["type"] == "programme.defined" for e in default.reference) == 1
     assert sum(isinstance(e, str) for e in default.activity) == 6
 
@@ -91,10 +105,82 @@ def test_default_uses_every_mode(default):
     assert set(modes) == ALL_MODES
 
 
-def test_default_has_every_kind_of_rejection(default):
-    assert set(default.expected.rejections_by_reason) == {
-        "duplicate_event", "unknown_contract", "not_eligible_on_work_date", "outside_contract_period"}
-    assert set(default.expected.malformed_by_reason) == {"invalid_json", "invalid_event"}
+def test_default_has_every_kind_of_rejection_and_withheld_hours(default):
+    expected = default.expected
+    # Hours outside the rules are accepted as not counted; only what cannot be recorded is rejected.
+    assert set(expected.rejections_by_reason) == {"duplicate_event", "unknown_contract"}
+    assert set(expected.malformed_by_reason) == {"invalid_json", "invalid_event"}
+    assert set(expected.not_counted_hours_by_reason) == {
+        "not_eligible_on_work_date", "outside_contract_period", "permanent_hire_cap_reached", "training_cap_reached",
+        "refused_by_facilitator"}
+    assert all(hours > 0 for hours in expected.not_counted_hours_by_reason.values())
+    assert expected.not_counted_hours_by_reason["training_cap_reached"] == 50  # 25 days x 8 h = 200 h, cap 150
+    assert expected.flagged_hours > 0
+
+
+def test_default_uses_every_follow_up(default):
+    follow = Counter(e["type"] for e in default.follow_up)
+    assert follow["timesheet.corrected"] > 0 and follow["timesheet.retracted"] > 0
+    assert follow["timesheet.submitted"] == 6  # the over-claims: a second contractor on someone's day
+    assert follow["beneficiary.outcome"] == 37  # 10% of 370
+    assert {e["outcome"] for e in of_type(default.follow_up, "beneficiary.outcome")} == {
+        "durable_job", "transition_job", "positive_exit"}
+    # Both sides of each of the 6 over-claims are flagged; per pair, facilitators cycle through (count the
+    # base, refuse the claim), (count both), (leave both): 2 + 2 + 0 twice = 8 resolutions, 6 count, 2 refuse.
+    decisions = Counter(e["decision"] for e in default.resolutions)
+    assert decisions == Counter(count=6, refuse=2)
+    assert len(of_type(default.activity, "siae.invoice")) == 5
+    assert len(of_type(default.reference, "pooling.agreed")) == 1
+    hires = Counter(e.get("hire_type", "fixed_term") for e in timesheets(default) if e["mode"] == "direct_hire")
+    assert hires["permanent"] > 0 and hires["fixed_term"] > 0
+
+
+def test_corrections_and_over_claims_name_real_timesheets(default):
+    by_id = {e["event_id"]: e for e in timesheets(default)}
+    for fix in of_type(default.follow_up, "timesheet.corrected") + of_type(default.follow_up, "timesheet.retracted"):
+        original = by_id[fix["original_event_id"]]
+        assert original["beneficiary_id"] == fix["beneficiary_id"]
+    contractor = {e["contract_id"]: e["contractor_siret"] for e in of_type(default.reference, "contract.registered")}
+    days = defaultdict(list)
+    for e in timesheets(default):
+        days[(e["beneficiary_id"], e["work_date"])].append(e)
+    decided = {e["flagged_event_id"]: e["decision"] for e in default.resolutions}
+    assert len(decided) == len(default.resolutions)  # one resolution per flagged timesheet
+    over = of_type(default.follow_up, "timesheet.submitted")
+    named = {**by_id, **{e["event_id"]: e for e in over}}
+    for resolution in default.resolutions:  # about the person of the timesheet it resolves
+        assert named[resolution["flagged_event_id"]]["beneficiary_id"] == resolution["beneficiary_id"]
+    sides = set()
+    pattern = []
+    for claim in over:
+        (base,) = days[(claim["beneficiary_id"], claim["work_date"])]
+        assert contractor[base["contract_id"]] != contractor[claim["contract_id"]]
+        total = Decimal(str(base["hours"])) + Decimal(str(claim["hours"]))
+        assert claim["hours"] == base["hours"] or total > 10  # claimed twice, or over the daily maximum
+        sides |= {base["event_id"], claim["event_id"]}
+        pattern.append((decided.get(base["event_id"]), decided.get(claim["event_id"])))
+    # Resolutions name either side of an over-claim (both are flagged), pair by pair in turn:
+    # (count base, refuse claim), (count both), (leave both flagged).
+    assert set(decided) <= sides
+    # What is left flagged is both sides of the pairs nobody resolved.
+    left = sum((Decimal(str(named[i]["hours"])) for i in sides - set(decided)), Decimal(0))
+    assert left > 0 and default.expected.flagged_hours == left
+    cycle = [("count", "refuse"), ("count", "count"), (None, None)]
+    assert pattern == [cycle[n % 3] for n in range(len(over))]
+
+
+def test_contract_targets_follow_the_rulebook(default):
+    rulebook = Rulebook.from_toml(RULES.read_text())
+    contracts = of_type(default.reference, "contract.registered")
+    targets = {c["contract_id"]: rulebook.target_hours(parse_event(json.dumps(c))) for c in contracts}
+    assert targets == default.expected.targets_by_contract
+    # One of them was notified in 2019, under the GPE's 5% rate: EUR amount x 0.5 x 5% / 28.
+    (old,) = [c for c in contracts if c["start_date"] == "2019-03-01"]
+    assert "clause_rate" not in old and "target_hours" not in old  # the rates are left to the rulebook
+    amount = Decimal(old["amount_eur"])
+    assert targets[old["contract_id"]] == (amount * Decimal("0.025") / 28).quantize(Decimal("0.01"))
+    assert any(c["start_date"] >= "2020-10-01" and set(c) & {"clause_rate", "target_hours"} == set()
+               for c in contracts)  # and at least one under the 10% rate
 
 
 def test_contract_targets_both_ways(default):
@@ -107,7 +193,8 @@ def test_contract_targets_both_ways(default):
 # ---------------------------------------------------------------------------------------- consistency
 
 def test_every_event_is_valid_and_every_malformed_line_is_not(default):
-    for event in default.reference + [e for e in default.activity if isinstance(e, dict)]:
+    for event in default.reference + [e for e in default.activity if isinstance(e, dict)] + default.follow_up \
+            + default.resolutions:
         parse_event(json.dumps(event))  # raises if invalid
     reasons = Counter()
     for line in (e for e in default.activity if isinstance(e, str)):
@@ -129,31 +216,49 @@ def test_expected_counts_add_up(default):
     assert expected.reference_events == len(default.reference)
     assert expected.counted_timesheets == sum(expected.entries_by_contract.values())
     assert expected.accepted + expected.rejected + sum(expected.malformed_by_reason.values()) == \
-        len(default.reference) + len(default.activity)
+        len(default.lines())
     hours = defaultdict(Decimal)
-    for e in timesheets(default):
+    for e in distinct(timesheets(default) + of_type(default.follow_up, "timesheet.submitted")):
         hours[e["contract_id"]] += Decimal(str(e["hours"]))
-    # Declared hours exceed the counted ones (rejections are declared too), contract by contract.
+    for e in of_type(default.activity, "siae.invoice"):
+        hours[e["contract_id"]] += Decimal(str(e["amount_eur"])) * Decimal(str(e["labour_share"])) / 28
+    # Declared hours exceed the counted ones (some are withheld or corrected down), contract by contract.
     assert all(hours[cid] >= total for cid, total in expected.hours_by_contract.items())
 
 
 def test_default_programme_through_the_ledger(default):
-    """The whole default programme, posted in order: the ledger's totals are the generator's."""
-    books, rulebook = MemoryBooks(), Rulebook()
-    hours = {cid: Decimal(0) for cid in default.expected.hours_by_contract}
-    rejected = Counter()
-    accepted = 0
-    for offset, line in enumerate(default.lines()):
-        decision = decide(line.encode(), Position(topic="t", partition=0, offset=offset), books, rulebook)
-        if decision.accepted:
-            accepted += 1
-            if decision.entry is not None:
-                hours[decision.entry.contract_id] += decision.entry.hours
-        else:
-            rejected[decision.rejection.reason.value] += 1
-    assert hours == default.expected.hours_by_contract
-    assert accepted == default.expected.accepted
-    assert rejected == default.expected.rejections_by_reason + default.expected.malformed_by_reason
+    """The whole default programme, posted phase by phase under rules/2026.1.toml, then the pending
+    timeout: the ledger's totals are the generator's, contract by contract and reason by reason."""
+    ledger = Ledger(Rulebook.from_toml(RULES.read_text()))
+    for _, events in default.phases:
+        ledger.post_all(events)
+    waiting = ledger.accounting()["pending"]
+    assert waiting == default.expected.rejections_by_reason["unknown_contract"]
+    ledger.later(hours=168)
+    expected = default.expected
+    assert {cid: ledger.counted(cid) for cid in expected.hours_by_contract} == expected.hours_by_contract
+    not_counted = Counter()
+    for e in ledger.entries:
+        if e.status is EntryStatus.NOT_COUNTED:
+            not_counted[e.reason] += e.hours
+    assert not_counted == expected.not_counted_hours_by_reason
+    assert ledger.net("flagged") == expected.flagged_hours
+    assert ledger.accounting() == Counter(accepted=expected.accepted, rejected=expected.rejected
+                                          + sum(expected.malformed_by_reason.values()))
+    assert ledger.rejections() == expected.rejections_by_reason + expected.malformed_by_reason
+    assert all(e.rulebook_version == "2026.1" for e in ledger.entries)
+
+
+def test_every_invoice_falls_inside_its_contract_for_short_windows():
+    size = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
+                months=3)
+    for seed in range(40):
+        prog = generate(seed, size)
+        period = periods(prog)
+        for invoice in of_type(prog.activity, "siae.invoice"):
+            start, end = period[invoice["contract_id"]]
+            assert start <= dt.date.fromisoformat(invoice["period_end"])
+            assert dt.date.fromisoformat(invoice["period_start"]) <= end, (seed, invoice["contract_id"])
 
 
 # ---------------------------------------------------------------------------------------- one person, one day
@@ -182,23 +287,26 @@ def test_duplicates_are_exact_copies(default):
 # ---------------------------------------------------------------------------------------- personal data
 
 ENROLMENT_FIELDS = {"type", "event_id", "schema_version", "beneficiary_id", "facilitator_id", "criteria",
-                    "eligible_from", "eligible_until", "birth_year", "gender"}
+                    "eligible_from", "eligible_until", "validated_on", "derogation_reason", "birth_year", "gender"}
 TIMESHEET_FIELDS = {"type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours",
-                    "mode", "siae_siret", "submitted_at"}
+                    "mode", "siae_siret", "hire_type", "hire_date", "submitted_at"}
 
 
 def test_beneficiaries_are_pseudonymous(default):
-    enrolments = [e for e in default.reference if e["type"] == "beneficiary.enrolled"]
-    assert all(set(e) <= ENROLMENT_FIELDS for e in enrolments)
+    people = enrolments(default)
+    assert all(set(e) <= ENROLMENT_FIELDS for e in people)
     assert all(set(e) <= TIMESHEET_FIELDS for e in timesheets(default))
-    keys = {e["beneficiary_id"] for e in enrolments} | {e["beneficiary_id"] for e in timesheets(default)}
+    keys = {e["beneficiary_id"] for e in people} | {e["beneficiary_id"] for e in timesheets(default)}
     assert all(PSEUDONYM.match(k) for k in keys)
-    assert len({e["beneficiary_id"] for e in enrolments}) == 320
-    assert all(e["gender"] in {"F", "M", "X"} and 1940 <= e["birth_year"] <= 2015 for e in enrolments)
+    assert len({e["beneficiary_id"] for e in people}) == 370
+    assert all(e["gender"] in {"F", "M", "X"} and 1940 <= e["birth_year"] <= 2015 for e in people)
+    derogations = [e for e in people if "facilitator_validation" in e["criteria"]]
+    assert derogations and all(e.get("derogation_reason") for e in derogations)
 
 
 def test_nothing_looks_like_personal_data(default):
-    events = default.reference + [e for e in default.activity if isinstance(e, dict)]
+    events = default.reference + [e for e in default.activity if isinstance(e, dict)] + default.follow_up \
+        + default.resolutions
     for event in events:
         for key, value in event.items():
             if key in ("contractor_siret", "siae_siret") or not isinstance(value, str):
