@@ -215,7 +215,9 @@ async def attribute(stream):
             await app.crash(error)
             raise
         try:
-            metrics.observe_decisions(decisions, message.timestamp, time.time())
+            # A tick's timestamp is the clock's, not an event's: no intake delay for it.
+            tick = is_tick(message.value, message.headers)
+            metrics.observe_decisions(decisions, None if tick else message.timestamp, time.time())
         except Exception:  # metrics must never stop the ledger
             log.exception("metrics failed")
 

@@ -7,6 +7,7 @@ topics, consumer groups and database are scoped to this run, so a demo never mix
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -30,9 +31,12 @@ ACCOUNTED_TIMEOUT_S = 600
 DEMO_PENDING_TIMEOUT_S = 30
 
 
+def prog_size(beneficiaries: int | None) -> Size:
+    return Size() if beneficiaries is None else replace(Size(), beneficiaries=beneficiaries)
+
+
 def programme(seed: int, beneficiaries: int | None) -> SyntheticProgramme:
-    size = Size() if beneficiaries is None else replace(Size(), beneficiaries=beneficiaries)
-    return generate(seed=seed, size=size)
+    return generate(seed=seed, size=prog_size(beneficiaries))
 
 
 def write_programme(out: Path, seed: int, beneficiaries: int | None) -> list[Path]:
@@ -129,6 +133,10 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         loader_thread.join(timeout=30)
         from streams.report_html import write_report
 
+        # "To date" is the end of the synthetic programme's months, not today: its activity is past.
+        size = prog_size(beneficiaries)
+        as_of = size.start + dt.timedelta(days=round(size.months * 30.44))
+        store.insert_json_rows("ledger_settings", json.dumps({"as_of": as_of.isoformat()}).encode())
         print(f"HTML report (progress against the trajectories): {write_report(store, workdir / 'report.html')[0]}")
         store.close()
         verdict = "the hours in ClickHouse equal the hours the generator expects" if ok else \

@@ -22,6 +22,7 @@ from streams.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+METADATA_TIMEOUT_S = 60.0
 
 
 class Loader:
@@ -29,7 +30,6 @@ class Loader:
         self.cfg = cfg
         self.sink = ClickHouseSink(store)
         self.consumer = KafkaConsumer(
-            cfg.ledger_topic, cfg.rejections_topic,
             bootstrap_servers=cfg.bootstrap_servers,
             group_id=cfg.loader_group,
             client_id="ledger-loader",
@@ -40,6 +40,14 @@ class Loader:
         )
         self.stopping = threading.Event()
         self.records_loaded = 0
+        # Subscribe only once the broker's metadata lists both topics: a consumer that joins its
+        # group before that gets no partitions and idles until its next metadata refresh (minutes).
+        deadline = time.monotonic() + METADATA_TIMEOUT_S
+        while not all(self.consumer.partitions_for_topic(t) for t in (cfg.ledger_topic, cfg.rejections_topic)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {cfg.ledger_topic}, {cfg.rejections_topic} not in the broker's metadata")
+            time.sleep(0.2)
+        self.consumer.subscribe([cfg.ledger_topic, cfg.rejections_topic])
 
     def run(self) -> None:
         batch_started = time.monotonic()

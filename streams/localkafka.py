@@ -127,6 +127,9 @@ class LocalKafka:
         self.pid_file.write_text(str(proc.pid))
         try:
             self.wait_ready(proc)
+            time.sleep(0.5)
+            if proc.poll() is not None:  # something else answered on the port; ours died
+                raise RuntimeError(f"Kafka exited with {proc.returncode}; see {self.data_dir / 'kafka.log'}")
         except BaseException:
             self.stop()
             raise

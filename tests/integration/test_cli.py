@@ -40,8 +40,11 @@ def test_schemas_are_written_for_every_event_type(tmp_path, pipeline):
     done = run_cli("schemas", "--out", str(tmp_path), env=pipeline.env())
     assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in tmp_path.glob("*.schema.json"))
-    assert written == ["beneficiary.enrolled.schema.json", "contract.registered.schema.json", "event.schema.json",
-                       "programme.defined.schema.json", "timesheet.submitted.schema.json"]
+    assert written == ["beneficiary.enrolled.schema.json", "beneficiary.outcome.schema.json",
+                       "claim.resolved.schema.json", "contract.registered.schema.json", "event.schema.json",
+                       "pooling.agreed.schema.json", "programme.defined.schema.json", "siae.invoice.schema.json",
+                       "timesheet.corrected.schema.json", "timesheet.retracted.schema.json",
+                       "timesheet.submitted.schema.json"]
     timesheet_schema = json.loads((tmp_path / "timesheet.submitted.schema.json").read_text())
     assert timesheet_schema["additionalProperties"] is False
     assert "siae_subcontract" in json.dumps(timesheet_schema)

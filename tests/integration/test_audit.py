@@ -1,0 +1,384 @@
+"""Auditors' tools on real parts: `ledger sql` (read-only), `ledger reconcile`, and docs/auditing.md's queries.
+
+The commands run in this process (`streams.cli.main`), because chDB lets one process only open the
+session's store. The known dataset below is also used by test_report.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from streams import cli
+from streams.audit import NotOneStatement, one_statement, read_topic, read_only_query
+from streams.settings import REPO_ROOT, settings
+from ledger.siret import with_check_digit
+from tests.integration.events import ETTI, contract, enrolment, event, programme, timesheet
+
+pytestmark = pytest.mark.integration
+
+AUDITING_MD = REPO_ROOT / "docs" / "auditing.md"
+
+
+# ---------------------------------------------------------------------------------------------
+# A known dataset, through the real worker: three contracts (one held by a second contractor), a
+# correction (7.5 h -> 6 h: a reversal entry and a new credit), a conflict caught by the
+# cross-contractor check (the same person, day and hours claimed by two contractors: both claims
+# are flagged, the one already counted by a reversal and a flagged credit), a duplicate and two
+# malformed events.
+
+OTHER_CONTRACTOR = with_check_digit("5523406700001")
+
+
+class Dataset:
+    def __init__(self) -> None:
+        self.sheets: dict[str, list[dict]] = {}
+        self.correction_event: dict = {}
+        self.flagged_event: dict = {}
+        # The entries the worker recorded for them, read from the ledger topic.
+        self.reversal: dict = {}  # of the corrected timesheet
+        self.correction: dict = {}  # its new credit
+        self.flagged: dict = {}  # the second contractor's claim (gpe-c002)
+        self.unflagged: dict = {}  # the reversal of the first contractor's counted claim (gpe-c003)
+        self.reflagged: dict = {}  # and its flagged credit
+        self.entries = 0  # distinct entries in the ledger
+
+    @staticmethod
+    def counted_hours() -> dict[str, Decimal]:
+        # gpe-c001: 7.5 + 8 + 7, the 7.5 corrected to 6; gpe-c002: 6.5 + 7 (its 7 h of 2024-05-06
+        # flagged); gpe-c003: 3 x 7 h, but its 7 h of 2024-05-06 are flagged too.
+        return {"gpe-c001": Decimal("21.00"), "gpe-c002": Decimal("13.50"), "gpe-c003": Decimal("14.00")}
+
+
+def topics_visible(cfg, timeout: float = 30) -> None:
+    """Wait until the broker's metadata lists the pipeline's topics with their partitions.
+
+    A loader whose consumer joins its group before its own metadata of freshly created topics
+    arrived is assigned no partition, and stays idle until its next metadata refresh (5 minutes):
+    a race in streams.loader (kafka-python subscribes in the constructor), which these tests work
+    around: topics first, then the loader, started again if it got nothing.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
+    try:
+        deadline = time.monotonic() + timeout
+        topics = (cfg.intake_topic, cfg.ledger_topic, cfg.rejections_topic)
+        while not (set(topics) <= consumer.topics() and all(consumer.partitions_for_topic(t) for t in topics)):
+            assert time.monotonic() < deadline, f"topics {topics} not in the broker's metadata"
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
+def start_loader(pipeline, attempts: int = 4, wait: float = 10) -> None:
+    """Start the loader, again if its consumer got no partitions (see topics_visible)."""
+    for _ in range(attempts):
+        pipeline.start_loader()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if pipeline.loader.consumer.assignment():
+                return
+            time.sleep(0.2)
+        pipeline.stop_loader()
+    raise AssertionError(f"the loader got no partitions of {pipeline.cfg.ledger_topic} in {attempts} attempts")
+
+
+def started(pipeline_factory, **settings_changes):
+    """A pipeline (worker, loader, producer) started once its topics are visible and the loader has
+    its partitions."""
+    pipeline = pipeline_factory(start=False)
+    if settings_changes:
+        pipeline.cfg = pipeline.cfg.model_copy(update=settings_changes)
+    topics_visible(pipeline.cfg)
+    pipeline.start_worker()
+    start_loader(pipeline)
+    return pipeline
+
+
+@pytest.fixture
+def running(pipeline_factory):
+    return started(pipeline_factory)
+
+
+def ledger_cli(pipeline, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """`ledger ARGS` in this process, configured like the pipeline (its topics and database)."""
+    for name, value in pipeline.env().items():
+        if name.startswith("LEDGER_"):
+            monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    capsys.readouterr()
+    try:
+        code = cli.main(list(args))
+    finally:
+        settings.cache_clear()
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def send_ledger_records(pipeline, records: list[dict], partition: int = 0) -> None:
+    producer = KafkaProducer(bootstrap_servers=pipeline.cfg.bootstrap_servers, acks="all")
+    try:
+        producer.send(pipeline.cfg.ledger_topic, json.dumps(records).encode(), partition=partition).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def derived_entry(original: dict, **changes) -> dict:
+    record = dict(original, entry_id=str(uuid.uuid4()), **changes)
+    if not isinstance(original["hours"], str):  # the same JSON type as the worker's entries
+        record["hours"] = float(record["hours"])
+    return record
+
+
+def wait_entries(pipeline, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while pipeline.rows("SELECT count() AS n FROM ledger_entries FINAL")[0]["n"] < count:
+        assert time.monotonic() < deadline, f"fewer than {count} entries loaded"
+        time.sleep(0.2)
+
+
+def load_dataset(pipeline) -> Dataset:
+    data = Dataset()
+    pipeline.post(programme(), contract("gpe-c001", lot="GC-01"),
+                  contract("gpe-c002", lot="GC-02", target_hours=500, start_date="2024-02-01",
+                           end_date="2025-12-31", contractor_siret=OTHER_CONTRACTOR),
+                  contract("gpe-c003", operation_id="L16", lot="GC-03", target_hours=2000,
+                           start_date="2023-06-01", end_date="2027-06-30"),
+                  enrolment("b-00000001"), enrolment("b-00000002"), enrolment("b-00000003"))
+    pipeline.wait_accounted()
+    data.sheets = {
+        "gpe-c001": [timesheet("gpe-c001", "b-00000001", "2024-03-04", 7.5),
+                     timesheet("gpe-c001", "b-00000001", "2024-03-05", 8),
+                     timesheet("gpe-c001", "b-00000002", "2024-03-05", 7)],
+        "gpe-c002": [timesheet("gpe-c002", "b-00000002", "2024-04-02", 6.5),
+                     timesheet("gpe-c002", "b-00000003", "2024-04-03", 7)],
+        "gpe-c003": [timesheet("gpe-c003", "b-00000003", f"2024-05-{d:02d}", 7, mode="temp_agency_etti",
+                               siae_siret=ETTI) for d in (6, 7, 8)],
+    }
+    sheets = [s for group in data.sheets.values() for s in group]
+    duplicate = dict(data.sheets["gpe-c001"][0])
+    malformed = '{"type": "timesheet.submitted", "hours": '
+    wrong_type = dict(timesheet("gpe-c001", "b-00000001", "2024-03-07"), hours=True)
+    # Another contractor claims the same person, day and hours as gpe-c003's first timesheet.
+    data.flagged_event = timesheet("gpe-c002", "b-00000003", "2024-05-06", 7)
+    pipeline.post(*sheets, duplicate, malformed, wrong_type, data.flagged_event)
+    pipeline.wait_accounted()
+    original = data.sheets["gpe-c001"][0]
+    data.correction_event = event("timesheet.corrected", original_event_id=original["event_id"],
+                                  **{k: original[k] for k in ("contract_id", "beneficiary_id", "work_date", "mode",
+                                                              "submitted_at")}, hours=6)
+    pipeline.post(data.correction_event)
+    pipeline.wait_accounted()
+    data.entries = len(sheets) + 3 + 2  # + the conflict's three entries + the correction's two
+
+    by_source: dict[tuple[str, str, str], dict] = {}
+    for message in read_topic(pipeline.cfg, pipeline.cfg.ledger_topic):
+        for record in json.loads(message.value):
+            if record.get("record") == "entry":
+                by_source[(record["source_event_id"], record["kind"], record["contract_id"])] = record
+    assert len(by_source) == data.entries
+    data.reversal = by_source[(data.correction_event["event_id"], "reversal", "gpe-c001")]
+    data.correction = by_source[(data.correction_event["event_id"], "credit", "gpe-c001")]
+    assert data.reversal["reverses_entry_id"] == by_source[(original["event_id"], "credit", "gpe-c001")]["entry_id"]
+    conflict = data.flagged_event["event_id"]
+    data.flagged = by_source[(conflict, "credit", "gpe-c002")]
+    data.unflagged = by_source[(conflict, "reversal", "gpe-c003")]
+    data.reflagged = by_source[(conflict, "credit", "gpe-c003")]
+    for entry in (data.flagged, data.reflagged):
+        assert (entry["status"], entry["reason"]) == ("flagged", "claimed_by_two_contractors")
+    first = data.sheets["gpe-c003"][0]["event_id"]
+    assert data.unflagged["reverses_entry_id"] == by_source[(first, "credit", "gpe-c003")]["entry_id"]
+    wait_entries(pipeline, data.entries)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# ledger sql
+
+
+def test_one_statement_ignores_quoted_and_commented_semicolons_and_refuses_two():
+    assert one_statement("SELECT ';' AS s -- ; here\n;  ") == "SELECT ';' AS s -- ; here"
+    assert one_statement("SELECT `a;b` FROM t /* ; */") == "SELECT `a;b` FROM t /* ; */"
+    for bad in ("SELECT 1; SELECT 2", "SELECT 1; DROP TABLE ledger_entries", " ; ", ""):
+        with pytest.raises(NotOneStatement):
+            one_statement(bad)
+
+
+def test_sql_prints_a_table_or_csv_and_the_engine_refuses_any_write(running, monkeypatch, capsys):
+    pipeline = running
+    load_dataset(pipeline)
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql",
+                                "SELECT contract_id, target_hours, hours_done FROM contract_progress "
+                                "ORDER BY contract_id")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["contract_id", "target_hours", "hours_done"]
+    assert lines[2].split() == ["gpe-c001", "1,000.00", "21.00"]  # 7.5 + 8 + 7, then 7.5 corrected to 6
+    assert lines[3].split() == ["gpe-c002", "500.00", "13.50"]  # the flagged 7 h do not count
+    assert lines[4].split() == ["gpe-c003", "2,000.00", "14.00"]  # its 7 h of 2024-05-06 flagged too
+    assert lines[-1] == "(3 rows)"
+
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "--csv",
+                                "SELECT contract_id, hours_done, start_date FROM contract_progress "
+                                "ORDER BY contract_id;")
+    assert code == 0, err
+    assert out.splitlines() == ["contract_id,hours_done,start_date", "gpe-c001,21.00,2024-01-01",
+                                "gpe-c002,13.50,2024-02-01", "gpe-c003,14.00,2023-06-01"]
+
+    before = pipeline.rows("SELECT count() AS n FROM rejections FINAL")[0]["n"]
+    for write in ("INSERT INTO rejections (rejection_id, reason) VALUES (generateUUIDv4(), 'forged')",
+                  "ALTER TABLE ledger_entries DELETE WHERE 1", "DROP TABLE rejections",
+                  "CREATE TABLE forged (x UInt8) ENGINE = Memory", "SELECT 1 SETTINGS readonly = 0"):
+        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", write)
+        assert code == 1 and "readonly" in err.lower(), (write, code, out, err)
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "SELECT 1; DROP TABLE rejections")
+    assert code == 2 and "one statement" in err
+    assert pipeline.rows("SELECT count() AS n FROM rejections FINAL")[0]["n"] == before == 3
+    # The store still serves the loader's writes afterwards: the refusal was the query's, not the store's.
+    assert read_only_query(pipeline.store, "SELECT getSetting('readonly') AS r").rows == [(1,)]
+    assert pipeline.rows("SELECT getSetting('readonly') AS r")[0]["r"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# ledger reconcile
+
+
+def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(running, monkeypatch, capsys):
+    pipeline = running
+    data = load_dataset(pipeline)
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    assert code == 0, out + err
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("gpe-", "TOTAL"))}
+    expected = data.counted_hours()
+    for contract_id, hours in expected.items():
+        # contract, kafka h, clickhouse h, difference, kafka entries, clickhouse entries, check
+        assert rows[contract_id][1:4] == [f"{hours:,.2f}", f"{hours:,.2f}", "0.00"]
+        assert rows[contract_id][-1] == "ok"
+    assert rows["gpe-c001"][4:6] == ["5", "5"]  # 3 credits, a reversal, the corrected credit
+    assert rows["gpe-c002"][4:6] == ["3", "3"]  # 2 credits and a flagged one
+    assert rows["gpe-c003"][4:6] == ["5", "5"]  # 3 credits, the reversal of one, its flagged credit
+    assert rows["TOTAL"][1:3] == ["48.50", "48.50"]
+    assert re.search(r"rejections duplicate_event\s+1\s+1\s+ok", out)
+    assert re.search(r"rejections \(all\)\s+3\s+3\s+ok", out)
+    assert re.search(r"beneficiary records\s+3\s+3\s+ok", out)
+    assert out.strip().splitlines()[-1].startswith(
+        f"OK: ClickHouse equals the Kafka ledger: {data.entries} entries, 48.50 counted hours, 7 other records, "
+        f"3 rejections")
+
+    # Kafka ahead of the store: a record the (stopped) loader has not written yet.
+    pipeline.stop_loader()
+    late = derived_entry(data.correction, kind="credit", source_event_id=str(uuid.uuid4()), hours="4.00",
+                         work_date="2024-03-06", contract_id="gpe-c002", lot="GC-02")
+    send_ledger_records(pipeline, [late])
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    assert code == 1, out + err
+    assert "MISMATCH: 2 difference(s)" in out
+    assert "contract gpe-c002 counted hours: kafka 17.50, clickhouse 13.50" in out
+    assert "contract gpe-c002 entries: kafka 4, clickhouse 3" in out
+    assert "has not yet committed 1 message(s)" in out
+
+    # Once the loader caught up, the two agree again.
+    start_loader(pipeline)
+    wait_entries(pipeline, data.entries + 1)
+    deadline = time.monotonic() + 30
+    while True:
+        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+        if code == 0 and "not yet committed" not in out or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert code == 0, out + err
+
+    # A row written into ClickHouse behind the ledger's back (and a rejection erased from view).
+    forged = derived_entry(data.correction, hours="100.00", contract_id="gpe-c003", lot="GC-03",
+                           operation_id="L16", version=0)
+    pipeline.store.insert_json_rows("ledger_entries", json.dumps(forged).encode())
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    assert code == 1
+    assert "contract gpe-c003 counted hours: kafka 14.00, clickhouse 114.00" in out
+    assert "contract gpe-c003 entries: kafka 5, clickhouse 6" in out
+    assert re.search(r"gpe-c003\s+14\.00\s+114\.00\s+100\.00\s+5\s+6\s+DIFFERENT", out)
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/auditing.md
+
+
+def sql_blocks(path: Path) -> list[str]:
+    return [block.strip() for block in re.findall(r"```sql\n(.*?)```", path.read_text(), re.S)]
+
+
+def block_named(blocks: list[str], words: str) -> str:
+    found = [b for b in blocks if words.lower() in b.splitlines()[0].lower()]
+    assert len(found) == 1, f"one ```sql block of docs/auditing.md must start with a comment naming {words!r}"
+    return found[0]
+
+
+def test_every_query_of_the_auditing_guide_runs_read_only_and_the_trace_finds_the_entries(running):
+    pipeline = running
+    data = load_dataset(pipeline)
+    blocks = sql_blocks(AUDITING_MD)
+    assert len(blocks) >= 6
+    results = {}
+    for block in blocks:
+        try:
+            results[block] = read_only_query(pipeline.store, block).as_dicts()
+        except Exception as error:  # name the query that failed
+            pytest.fail(f"docs/auditing.md query failed: {error}\n{block}")
+
+    # Trace: the contract's total, entry by entry, each with the event it comes from.
+    trace = results[block_named(blocks, "trace")]
+    sheets = data.sheets["gpe-c001"]
+    want = [(sheets[0]["event_id"], "credit", Decimal("7.50")), (sheets[1]["event_id"], "credit", Decimal("8.00")),
+            (sheets[2]["event_id"], "credit", Decimal("7.00")),
+            (data.reversal["source_event_id"], "reversal", Decimal("-7.50")),
+            (data.correction["source_event_id"], "credit", Decimal("6.00"))]
+    got = sorted((str(r["source_event_id"]), r["kind"], r["hours"]) for r in trace)
+    assert got == sorted(want)
+    assert [r["running_total"] for r in trace][-1] == Decimal("21.00")
+    total = results[block_named(blocks, "contract's total")]
+    assert [(r["contract_id"], r["hours_done"]) for r in total] == [("gpe-c001", Decimal("21.00"))]
+
+    corrections = results[block_named(blocks, "corrections")]
+    assert [(r["contract_id"], str(r["reversal_entry_id"]), str(r["reverses_entry_id"]), r["correcting_event_type"],
+             r["reversed_hours"], r["reversal_hours"], r["replacement_hours"], r["replacement_status"])
+            for r in corrections] == [
+        ("gpe-c001", data.reversal["entry_id"], data.reversal["reverses_entry_id"], "timesheet.corrected",
+         Decimal("7.50"), Decimal("-7.50"), Decimal("6.00"), "counted"),
+        ("gpe-c003", data.unflagged["entry_id"], data.unflagged["reverses_entry_id"], "timesheet.submitted",
+         Decimal("7.00"), Decimal("-7.00"), Decimal("7.00"), "flagged")]
+    assert str(corrections[0]["original_event_id"]) == sheets[0]["event_id"]
+    assert str(corrections[0]["correcting_event_id"]) == data.correction_event["event_id"]
+    assert str(corrections[1]["original_event_id"]) == data.sheets["gpe-c003"][0]["event_id"]
+    assert str(corrections[1]["correcting_event_id"]) == data.flagged_event["event_id"]
+
+    flagged = results[block_named(blocks, "list flagged claims")]
+    assert [(r["contract_id"], str(r["entry_id"]), r["reason"], r["hours"]) for r in flagged] == [
+        ("gpe-c002", data.flagged["entry_id"], "claimed_by_two_contractors", Decimal("7.00")),
+        ("gpe-c003", data.reflagged["entry_id"], "claimed_by_two_contractors", Decimal("7.00"))]
+    competing = results[block_named(blocks, "claims on the same person and day")]
+    assert sorted((r["contract_id"], r["status"], r["kind"], r["hours"]) for r in competing) == [
+        ("gpe-c002", "flagged", "credit", Decimal("7.00")), ("gpe-c003", "counted", "credit", Decimal("7.00")),
+        ("gpe-c003", "counted", "reversal", Decimal("-7.00")), ("gpe-c003", "flagged", "credit", Decimal("7.00"))]
+
+    checked = results[block_named(blocks, "trajectory views against the ledger")]
+    assert [(r["contract_id"], r["difference"]) for r in checked] == \
+        [("gpe-c001", 0), ("gpe-c002", 0), ("gpe-c003", 0)]
+    assert {r["contract_id"]: r["ledger_hours"] for r in checked} == data.counted_hours()
+
+    by_reason = results[block_named(blocks, "rejections by reason")]
+    assert {r["reason"]: r["events"] for r in by_reason} == {"duplicate_event": 1, "invalid_json": 1,
+                                                           "invalid_event": 1}
+
+
+def test_the_auditing_guide_names_every_table_and_view_of_the_store(running):
+    pipeline = running
+    names = {r["name"] for r in pipeline.rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+    text = AUDITING_MD.read_text()
+    missing = sorted(n for n in names if f"`{n}`" not in text)
+    assert not missing, f"docs/auditing.md does not describe: {', '.join(missing)}"
