@@ -43,10 +43,30 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=2015)
     generate.add_argument("--beneficiaries", type=int, default=None)
 
+    replay = commands.add_parser("replay", help="recompute the ledger from the Kafka history under another rulebook "
+                                                "into a separate database, and print the differences per contract")
+    replay.add_argument("--rulebook", type=Path, required=True, help="the rulebook file (rules/*.toml)")
+    replay.add_argument("--database", help="target database (default: <database>_replay_<version>)")
+
     kafka = commands.add_parser("kafka", help="a local Apache Kafka broker (KRaft, 127.0.0.1)")
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.add_argument("--data-dir", type=Path, default=Path(".ledger/kafka"))
     kafka.add_argument("--port", type=int, default=9092)
+
+    from streams.gateway.commands import add_parsers as add_gateway_parsers  # gateway, token, openapi
+    add_gateway_parsers(commands)
+
+    reconcile = commands.add_parser("reconcile", help="recompute totals from the Kafka ledger topic and compare "
+                                                      "them with ClickHouse; exit 1 on any difference")
+    reconcile.add_argument("--timeout", type=float, default=300, help="seconds to read the topics to their end")
+
+    sql = commands.add_parser("sql", help="run one read-only query (readonly=1) on the store and print a table")
+    sql.add_argument("query", help='one statement, e.g. "SELECT * FROM contract_progress"')
+    sql.add_argument("--csv", action="store_true", help="print CSV (header row, then one line a row)")
+
+    report = commands.add_parser("report", help="a self-contained HTML report of progress vs trajectory")
+    report.add_argument("--html", type=Path, required=True, help="the HTML page to write")
+    report.add_argument("--csv", type=Path, default=None, help="also write the per-contract table as CSV")
 
     args = parser.parse_args(argv)
     level = logging.WARNING if not args.verbose else logging.INFO
@@ -156,6 +176,24 @@ def _generate(args) -> int:
     return 0
 
 
+def _replay(args) -> int:
+    from ledger.rulebook import Rulebook
+    from streams.report import table
+    from streams.replay import compare, replay, total
+    from streams.store import Store
+
+    cfg = settings()
+    rulebook = Rulebook.from_toml(args.rulebook.read_text())
+    database = args.database or f"{cfg.clickhouse_database}_replay_{rulebook.version.replace('.', '_')}"
+    result = replay(cfg, rulebook, database)
+    rows = compare(Store.from_settings(cfg, create=False), database)
+    print(f"replayed {result.messages} intake messages under rulebook {rulebook.version} into {database}")
+    print(table([r for r in rows if r["difference"]], [("contract_id", "contract"), ("current", "current h"),
+                                                     ("replayed", f"{rulebook.version} h"), ("difference", "difference h")]))
+    print(f"total: {total(rows, 'current'):,.2f} h now, {total(rows, 'replayed'):,.2f} h under {rulebook.version}")
+    return 0
+
+
 def _kafka(args) -> int:
     from streams.localkafka import LocalKafka
 
@@ -172,6 +210,53 @@ def _kafka(args) -> int:
     return 0
 
 
+def _reconcile(args) -> int:
+    from streams.audit import open_store, reconcile
+
+    cfg = settings()
+    store = open_store(cfg)
+    try:
+        result = reconcile(cfg, store, timeout=args.timeout)
+    finally:
+        store.close()
+    print(result.render())
+    return 0 if result.ok else 1
+
+
+def _sql(args) -> int:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from streams.audit import NotOneStatement, open_store, read_only_query, render_csv, render_table
+
+    store = open_store(settings())
+    try:
+        result = read_only_query(store, args.query)
+    except NotOneStatement as error:
+        print(f"ledger sql: {error}", file=sys.stderr)
+        return 2
+    except ClickHouseError as error:
+        print(f"ledger sql: {error}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    sys.stdout.write(render_csv(result) if args.csv else render_table(result) + "\n")
+    return 0
+
+
+def _report(args) -> int:
+    from streams.audit import open_store
+    from streams.report_html import write_report
+
+    store = open_store(settings())
+    try:
+        written = write_report(store, args.html, csv_path=args.csv)
+    finally:
+        store.close()
+    for path in written:
+        print(path)
+    return 0
+
+
 def _json_default(value):
     if isinstance(value, Decimal):
         return str(value)
@@ -179,7 +264,11 @@ def _json_default(value):
 
 
 COMMANDS = {"demo": _demo, "worker": _worker, "loader": _loader, "topics": _topics, "progress": _progress,
-            "post": _post, "schemas": _schemas, "generate": _generate, "kafka": _kafka}
+            "post": _post, "schemas": _schemas, "generate": _generate, "replay": _replay, "kafka": _kafka,
+            "reconcile": _reconcile, "sql": _sql, "report": _report}
+
+from streams.gateway.commands import COMMANDS as GATEWAY_COMMANDS  # noqa: E402  (gateway, token, openapi)
+COMMANDS.update(GATEWAY_COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -191,15 +191,18 @@ def let_time_pass(cfg: Settings, until: dt.datetime) -> None:
 
     For tests and benchmarks that wait for pending timesheets to expire without waiting the
     rulebook's days: a tick is the workers' clock (streams.agents.tick), and only a client with
-    write access to the intake topic can send one.
+    write access to the intake topic can send one. Kafka refuses timestamps more than an hour ahead
+    (log.message.timestamp.after.max.ms), so `until` must be within that.
     """
     from streams.codec import TICK, TICK_HEADER
 
     producer = KafkaProducer(bootstrap_servers=cfg.bootstrap_servers, acks="all", client_id="ledger-clock")
     try:
-        for partition in sorted(producer.partitions_for(cfg.intake_topic)):
-            producer.send(cfg.intake_topic, value=TICK, partition=partition, timestamp_ms=int(until.timestamp() * 1000),
-                          headers=[(TICK_HEADER, b"clock")])
+        futures = [producer.send(cfg.intake_topic, value=TICK, partition=partition,
+                                 timestamp_ms=int(until.timestamp() * 1000), headers=[(TICK_HEADER, b"clock")])
+                   for partition in sorted(producer.partitions_for(cfg.intake_topic))]
         producer.flush()
+        for future in futures:
+            future.get(timeout=30)  # raises if the broker refused the tick
     finally:
         producer.close()

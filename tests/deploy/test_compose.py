@@ -28,7 +28,7 @@ CONTAINER_USERS_DIR = "/etc/clickhouse-server/users.d"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA_DATASOURCES = ROOT / "deploy" / "grafana" / "provisioning" / "datasources"
 
-SERVICES = {"kafka", "clickhouse", "worker", "loader", "prometheus", "grafana"}
+SERVICES = {"kafka", "clickhouse", "worker", "loader", "prometheus", "grafana", "gateway", "simulator"}
 READ_ONLY_USERS = ("auditor", "grafana")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}, $VAR; $$ is a literal $.
 VARIABLE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -476,3 +476,49 @@ def test_grafana_uses_the_clickhouse_plugin_and_the_read_only_user(services, use
         assert ds["jsonData"]["username"] in READ_ONLY_USERS
         for variable in variables(ds.get("secureJsonData", {})):
             assert variable in env_of(grafana), f"grafana does not receive {variable}"
+
+
+# --- the HTTP gateway and the simulator ----------------------------------------------------------
+
+def test_gateway_serves_on_loopback_after_kafka_with_its_stores_on_a_volume(services):
+    gateway = services["gateway"]
+    assert command_of(gateway) == ["ledger", "gateway"]
+    assert "build" in gateway
+    assert gateway.get("ports") == ["127.0.0.1:8000:8000"]
+    env = env_of(gateway)
+    assert env["LEDGER_GATEWAY_HOST"] == "0.0.0.0" and env["LEDGER_GATEWAY_PORT"] == "8000"
+    assert depends_on(gateway)["kafka"]["condition"] == "service_healthy"
+    dsn = urlparse(env["LEDGER_KAFKA_DSN"])
+    advertised = env_of(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    assert f"INTERNAL://{dsn.netloc}" in advertised.split(","), "the gateway must use kafka's internal listener"
+    volumes = {target: source for kind, source, target in volume_mounts(gateway) if kind == "volume"}
+    assert volumes, "the token and idempotency stores must outlive the container"
+    for variable in ("LEDGER_GATEWAY_TOKENS", "LEDGER_GATEWAY_IDEMPOTENCY"):
+        assert any(env[variable].startswith(target.rstrip("/") + "/") for target in volumes), \
+            f"{variable}={env[variable]} is not on a volume"
+    # The image's only writable directory is /app/.ledger (owned by the `ledger` user): a named volume
+    # mounted there starts with that owner; one mounted on a path the image lacks would be root's.
+    assert set(volumes) <= {"/app/.ledger"}
+    probe = " ".join(gateway["healthcheck"]["test"])
+    assert "/readyz" in probe and ":8000" in probe
+
+
+def test_simulator_is_optional_and_shares_the_gateways_token_store(services):
+    simulator = services["simulator"]
+    assert simulator.get("profiles") == ["simulator"], "the simulator must not start with `docker compose up`"
+    assert command_of(simulator)[:3] == ["python", "-m", "streams.gateway.simulator"]
+    assert "http://gateway:8000" in command_of(simulator)
+    assert (ROOT / "streams" / "gateway" / "simulator.py").is_file()
+    assert depends_on(simulator)["gateway"]["condition"] == "service_healthy"
+    shared = {(s, t) for kind, s, t in volume_mounts(simulator) if kind == "volume"}
+    assert shared & {(s, t) for kind, s, t in volume_mounts(services["gateway"]) if kind == "volume"}
+    assert env_of(simulator)["LEDGER_GATEWAY_TOKENS"] == env_of(services["gateway"])["LEDGER_GATEWAY_TOKENS"]
+
+
+def test_gateway_settings_in_compose_are_real_settings():
+    from streams.gateway.config import GatewaySettings
+
+    fields = {f"LEDGER_GATEWAY_{name.upper()}" for name in GatewaySettings.model_fields}
+    compose_text = COMPOSE_FILE.read_text()
+    used = set(re.findall(r"\bLEDGER_GATEWAY_[A-Z_]+", compose_text))
+    assert used and used <= fields, f"unknown gateway settings in docker-compose.yml: {used - fields}"

@@ -1,0 +1,390 @@
+"""The ledger's benchmark: every figure measured in one run, on this machine, on a synthetic programme.
+
+    .venv/bin/python bench/run.py --size default      # Grand Paris: 20,000 beneficiaries, ~2M timesheets
+    .venv/bin/python bench/run.py --size small        # ~0.2M timesheets, a few minutes
+
+Writes bench/results/pipeline.json (or --out) and prints a table. Figures:
+
+- generation: seconds and peak memory of ledger.synthetic.generate at this size;
+- parse_attribute_rate: events/s of bytes -> decide() with MemoryBooks -> entry (and with the
+  worker's output encoding), one process, no I/O: the ceiling of a Python worker;
+- pipeline_rate for 1 and 2 workers: events/s from the first send to Kafka to the last row present
+  in ClickHouse (producer -> intake topic -> Faust worker -> ledger topic -> loader -> chDB), all on
+  this machine (the producer, the broker, the workers and the loader share its 2 cores), then the
+  totals checked against the generator's to the hour; the ratio to parse_attribute_rate;
+- freshness p50/p99 at a steady rate (default 1,000 events/s): loaded_at (the ClickHouse insert) -
+  submitted_at, which the paced producer sets to the moment it sends the event;
+- replay_seconds: a fresh loader (new consumer group, fresh chDB store and database) rebuilding the
+  whole projection from the ledger and rejection topics' history;
+- peak RSS (VmHWM) of each worker and of the loader process; CPU seconds of each process during the
+  pipeline phase (what saturates); optionally a py-spy profile of the 1-worker run's worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.harness import (PENDING_TIMEOUT, SIZES, settle_pending, StoreProcess, compare, ensure_changelog_topics, messages,  # noqa: E402
+                           start_worker, stop_process)
+from bench.storeproc import peak_rss_mb  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _desk():
+    """(decide(raw, position) -> list of decisions, rulebook), for the intake desk of this version."""
+    from ledger import intake
+    from streams import settings as settings_module
+
+    if hasattr(settings_module, "load_rulebook"):
+        rulebook = settings_module.load_rulebook(settings_module.Settings())
+    else:
+        from ledger.rules import Rulebook
+        rulebook = Rulebook()
+    if hasattr(intake, "Desk"):
+        desk = intake.Desk(intake.MemoryBooks(), rulebook)
+        return desk.decide, rulebook
+    books = intake.MemoryBooks()
+    return (lambda raw, position: [intake.decide(raw, position, books, rulebook)]), rulebook
+
+
+def parse_attribute_rate(msgs, limit: int) -> dict:
+    from ledger.entries import Position
+    from streams.codec import encode_accepted
+
+    decide, rulebook = _desk()
+    reference = [v for v, _ in msgs.reference]
+    activity = [v for v, _ in msgs.activity[:limit]]
+    for n, raw in enumerate(reference):
+        decide(raw, Position(topic="bench", partition=0, offset=n))
+    base = len(reference)
+    started = time.perf_counter()
+    decisions = [decide(raw, Position(topic="bench", partition=0, offset=base + n)) for n, raw in enumerate(activity)]
+    decide_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for d in decisions:
+        encode_accepted(d, rulebook)
+    encode_s = time.perf_counter() - started
+    return {"events": len(activity), "accepted": sum(all(x.accepted for x in d) for d in decisions),
+            "decide_seconds": round(decide_s, 2), "parse_attribute_rate": round(len(activity) / decide_s),
+            "with_output_encoding_rate": round(len(activity) / (decide_s + encode_s))}
+
+
+def post(producer, items) -> None:
+    futures = []
+    for value, key in items:
+        future = producer.send(value, key)
+        if future is not None:
+            futures.append(future)
+    futures.extend(producer.send_pending())
+    producer.flush()
+    for f in futures:
+        f.get(timeout=60)
+
+
+def paced(producer, events: list[dict], rate: float, linger: float) -> float:
+    """Send `events` at `rate` per second. Each is stamped submitted_at = the moment it is due (as
+    if a contractor system created it then); the producer sends what is due every `linger` seconds,
+    so its batching delay counts in the freshness measured."""
+    from bench.harness import key_of
+
+    started = time.time()
+    sent = 0
+    while sent < len(events):
+        now = time.time()
+        due = min(len(events), int((now - started) * rate) + 1)
+        for i in range(sent, due):
+            stamp = dt.datetime.fromtimestamp(started + i / rate, dt.timezone.utc).isoformat(timespec="milliseconds")
+            event = dict(events[i], submitted_at=stamp)
+            producer.send(json.dumps(event, separators=(",", ":")).encode(), key_of(event))
+        sent = due
+        producer.send_pending()
+        time.sleep(max(0.0, linger - (time.time() - now)))
+    producer.flush()
+    return time.time() - started
+
+
+def profile_top(raw_path: Path, top: int = 18) -> dict:
+    """Self and inclusive sample shares per function from py-spy's collapsed stacks."""
+    own, inclusive, total = collections.Counter(), collections.Counter(), 0
+    for line in raw_path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [_frame(f) for f in stack.split(";")]
+        own[frames[-1]] += n
+        for f in set(frames):
+            inclusive[f] += n
+    share = lambda c: [[f, round(100 * n / total, 1)] for f, n in c.most_common(top)]  # noqa: E731
+    return {"samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
+
+
+def _frame(frame: str) -> str:
+    # "decide (ledger/intake.py:78)" -> "decide (ledger/intake.py)"
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/work/main/", str(REPO) + "/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})" if path else name
+
+
+def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers: int, profile: bool) -> dict:
+    from streams.producer import ContractorProducer
+    from streams.topics import ensure_topics
+
+    name = f"bench-{int(time.time())}-w{workers}"
+    run_dir = workdir / name
+    run_dir.mkdir(parents=True)
+    cfg = base_cfg.model_copy(update={
+        "topic_prefix": name, "worker_id": name, "loader_group": f"{name}-loader",
+        "clickhouse_dsn": f"chdb://{run_dir / 'store'}", "clickhouse_database": "bench"})
+    ensure_topics(cfg)
+    ensure_changelog_topics(cfg)
+    store = StoreProcess(cfg, run_dir)
+    procs = [start_worker(cfg, run_dir, n) for n in range(workers)]
+    result: dict = {"workers": workers, "topic_prefix": name}
+    try:
+        with ContractorProducer(cfg, batch_events=args.batch) as producer:
+            started = time.time()
+            post(producer, msgs.reference)
+            store.wait_accounted(len(msgs.reference), timeout=600, workers=procs)
+            result["reference_seconds"] = round(time.time() - started, 1)
+            # Every worker has its partitions now (the reference events went through all of them).
+
+            main = msgs.activity
+            expected_rows = msgs.posted - len(freshness_events)
+            pids = {"producer (bench)": os.getpid(), "loader": store.pid, "broker": args.broker_pid,
+                    **{f"worker-{n}": p.pid for n, p in enumerate(procs)}}
+            cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
+            spy = None
+            if profile:
+                spy_out = run_dir / "worker.pyspy.txt"
+                spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(procs[0].pid),
+                                        "-d", str(args.profile_seconds), "-r", "100", "-f", "raw", "-o", str(spy_out),
+                                        "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            started = time.time()
+            post(producer, main)
+            produced = time.time()
+            visible = store.wait_accounted(expected_rows, timeout=args.timeout, workers=procs)["time"]
+            events = len(main)
+            result.update({
+                "events": events, "produce_seconds": round(produced - started, 1),
+                "seconds": round(visible - started, 1), "pipeline_rate": round(events / (visible - started)),
+                "cpu_seconds": {k: round(cpu_seconds(p) - cpu_before[k], 1) for k, p in pids.items()
+                                if cpu_before[k] is not None and cpu_seconds(p) is not None},
+            })
+            if spy is not None:
+                spy.wait(timeout=args.profile_seconds + 60)
+                if spy_out.exists():
+                    result["profile"] = profile_top(spy_out)
+                    result["profile"]["file"] = str(spy_out)
+
+            if freshness_events:
+                since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+                time.sleep(0.01)
+                took = paced(producer, freshness_events, args.freshness_rate, args.freshness_linger)
+                settle_pending(cfg)
+                store.wait_accounted(msgs.posted, timeout=300, workers=procs)
+                fresh = store.ask("freshness", since=since)
+                result["freshness"] = {"rate": args.freshness_rate, "events": len(freshness_events),
+                                       "achieved_rate": round(len(freshness_events) / took), **fresh}
+
+        settle_pending(cfg)
+        totals = store.wait_accounted(msgs.posted, timeout=300, workers=procs)
+        problems = compare(totals, msgs.expected())
+        result["totals"] = {"accepted": totals["accepted"], "rejected": totals["rejected"], "hours": totals["hours"],
+                            "equal_to_expected": not problems, "problems": problems[:10]}
+        result["peak_rss_mb"] = {f"worker-{n}": peak_rss_mb(p.pid) for n, p in enumerate(procs)}
+    finally:
+        for p in procs:
+            stop_process(p)
+        last = store.stop()
+    result["peak_rss_mb"] = {**result.get("peak_rss_mb", {}), "loader": last.get("peak_rss_mb")}
+    result["cfg"] = cfg
+    return result
+
+
+def replay(msgs, cfg, workdir: Path, timeout: float) -> dict:
+    """A new loader group into a fresh store rebuilds the projection from the topics' history."""
+    replay_dir = workdir / "replay"
+    replay_dir.mkdir()
+    cfg = cfg.model_copy(update={"loader_group": cfg.loader_group + "-replay",
+                                 "clickhouse_dsn": f"chdb://{replay_dir / 'store'}",
+                                 "clickhouse_database": "replay"})
+    started = time.time()
+    store = StoreProcess(cfg, replay_dir)
+    try:
+        totals = store.wait_accounted(msgs.posted, timeout=timeout)
+        visible = totals["time"]
+    finally:
+        last = store.stop()
+    problems = compare(totals, msgs.expected())
+    return {"replay_seconds": round(visible - started, 1), "records": msgs.posted,
+            "records_per_second": round(msgs.posted / (visible - started)),
+            "peak_rss_mb_loader": last.get("peak_rss_mb"), "equal_to_expected": not problems,
+            "problems": problems[:10]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(SIZES), default="default")
+    parser.add_argument("--seed", type=int, default=2015)
+    parser.add_argument("--workers", default="1,2", help="pipeline runs, by number of workers")
+    parser.add_argument("--batch", type=int, default=500,
+                        help="events per Kafka message at the producer (1 = one event per message)")
+    parser.add_argument("--parse-limit", type=int, default=500_000, help="activity events for parse_attribute_rate")
+    parser.add_argument("--freshness-rate", type=float, default=1000)
+    parser.add_argument("--freshness-seconds", type=float, default=30)
+    parser.add_argument("--freshness-linger", type=float, default=0.05,
+                        help="the paced producer sends what is due every this many seconds")
+    parser.add_argument("--profile-seconds", type=int, default=0, help="py-spy the 1-worker run's worker this long")
+    parser.add_argument("--no-replay", action="store_true")
+    parser.add_argument("--timeout", type=float, default=3600, help="most seconds a pipeline run may take")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
+    parser.add_argument("--workdir", type=Path, default=None, help="broker and stores (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    from kafka.record import util as kafka_record_util
+
+    from streams.localkafka import LocalKafka
+    from streams.settings import Settings
+
+    size = SIZES[args.size]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "command": "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "kafka_python_crc32c_in_c": kafka_record_util.crc32c_c is not None},
+        "size": args.size, "size_params": {k: str(v) for k, v in asdict(size).items()},
+        "producer_batch_events": args.batch,
+    }
+
+    def say(text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    started = time.perf_counter()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    msgs = messages(size, args.seed)
+    timesheets = sum(1 for e in msgs.programme.activity if isinstance(e, dict))
+    results["generation"] = {"seconds": round(time.perf_counter() - started, 1),
+                             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                             "peak_rss_growth_mb": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                                          - rss_before) / 1024),
+                             "reference_events": len(msgs.reference), "timesheet_events": timesheets,
+                             "activity_lines": len(msgs.activity), "expected": {
+                                 k: v for k, v in msgs.expected().items() if k != "hours_by_contract"}}
+    say(f"generated {args.size}: {results['generation']}")
+
+    results["parse"] = parse_attribute_rate(msgs, args.parse_limit)
+    say(f"parse/attribute: {results['parse']}")
+
+    # The freshness phase sends the programme's last timesheets, paced; the rest goes at full speed.
+    fresh_n = int(args.freshness_rate * args.freshness_seconds)
+    fresh_idx = [i for i in range(len(msgs.activity) - 1, -1, -1) if msgs.activity[i][1] is not None][:fresh_n]
+    freshness_events = [msgs.programme.activity[i] for i in sorted(fresh_idx)]
+    held = set(fresh_idx)
+    msgs.activity = [m for i, m in enumerate(msgs.activity) if i not in held]
+    msgs_posted_total = len(msgs.reference) + len(msgs.activity) + len(freshness_events)
+
+    class _Msgs:  # the same programme, with the freshness events counted as posted
+        reference, activity, programme = msgs.reference, msgs.activity, msgs.programme
+        posted = msgs_posted_total
+        expected = msgs.expected
+
+    base = Settings(**PENDING_TIMEOUT)
+    broker = LocalKafka(workdir / "kafka", base.kafka_version, base.kafka_cache, heap="1g")
+    base = base.model_copy(update={"kafka_dsn": broker.start()})
+    args.broker_pid = broker.pid()
+    say(f"Kafka at {base.kafka_dsn}, work dir {workdir}")
+    runs = []
+    try:
+        for workers in [int(w) for w in args.workers.split(",") if w]:
+            run = run_pipeline(args, _Msgs, freshness_events, base, workdir, workers,
+                               profile=bool(args.profile_seconds) and not runs)
+            runs.append(run)
+            say(f"{workers} worker(s): {json.dumps({k: v for k, v in run.items() if k not in ('cfg', 'profile')})}")
+        results["pipeline"] = [{k: v for k, v in r.items() if k != "cfg"} for r in runs]
+        if runs and not args.no_replay:
+            results["replay"] = replay(_Msgs, runs[0]["cfg"], workdir, args.timeout)
+            say(f"replay: {results['replay']}")
+    finally:
+        broker.stop()
+    parse_rate = results["parse"]["parse_attribute_rate"]
+    for r in results.get("pipeline", []):
+        r["ratio_to_parse_attribute_rate"] = round(r["pipeline_rate"] / parse_rate, 3)
+    results["total_seconds"] = round(time.perf_counter() - started)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(table(results))
+    print(f"\nwritten {args.out}")
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    ok = all(r["totals"]["equal_to_expected"] for r in results.get("pipeline", [])) and \
+        results.get("replay", {}).get("equal_to_expected", True)
+    return 0 if ok else 1
+
+
+def table(results: dict) -> str:
+    g, p = results["generation"], results["parse"]
+    rows = [("size", f"{results['size']}: {g['reference_events']:,} reference + {g['activity_lines']:,} activity "
+                     f"events ({g['timesheet_events']:,} timesheets)"),
+            ("producer batch", f"{results['producer_batch_events']} events per Kafka message"),
+            ("generation", f"{g['seconds']} s, peak RSS {g['peak_rss_mb']} MiB"),
+            ("parse_attribute_rate", f"{p['parse_attribute_rate']:,} events/s (with output encoding "
+                                     f"{p['with_output_encoding_rate']:,}/s; {p['events']:,} events)")]
+    for r in results.get("pipeline", []):
+        w = r["workers"]
+        rows.append((f"pipeline_rate, {w} worker(s)", f"{r['pipeline_rate']:,} events/s ({r['events']:,} events in "
+                                                       f"{r['seconds']} s; ratio {r['ratio_to_parse_attribute_rate']})"))
+        if "freshness" in r:
+            f = r["freshness"]
+            rows.append((f"freshness, {w} worker(s)", f"p50 {f['p50']} s, p99 {f['p99']} s at {f['achieved_rate']:,}/s "
+                                                      f"({f['entries']:,} entries)"))
+        rows.append((f"peak RSS, {w} worker(s)", ", ".join(f"{k} {v:.0f} MiB" for k, v in r["peak_rss_mb"].items()
+                                                          if v is not None)))
+        rows.append((f"CPU s during run, {w} worker(s)", ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())))
+        rows.append((f"totals, {w} worker(s)", "equal to the generator's, to the hour" if r["totals"]["equal_to_expected"]
+                     else f"MISMATCH {r['totals']['problems']}"))
+    if "replay" in results:
+        rp = results["replay"]
+        rows.append(("replay_seconds", f"{rp['replay_seconds']} s ({rp['records_per_second']:,} records/s, "
+                                       f"{'equal' if rp['equal_to_expected'] else 'MISMATCH'})"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

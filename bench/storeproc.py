@@ -1,0 +1,169 @@
+"""A process that owns one embedded ClickHouse store (chDB): the loader, and queries on request.
+
+chDB lets one process open one path, and only that process may read it. The benchmark and the
+fault tests therefore run the loader here, in a process of its own, and ask this process what the
+store holds: one JSON command per line on stdin, one JSON answer per line on stdout.
+
+    python -m bench.storeproc [--no-loader]      (settings from the LEDGER_* environment)
+
+Commands: {"cmd": "counts"} rows present (no FINAL: cheap, for progress), {"cmd": "totals"} the
+accounting, hours by contract and rejections by reason (FINAL), {"cmd": "freshness", "since": ISO}
+quantiles of loaded_at - submitted_at of the entries loaded since then, {"cmd": "stop"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from decimal import Decimal
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident set size (VmHWM) of a process, in MiB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def counts(store) -> dict:
+    row = store.query(
+        "SELECT (SELECT count() FROM ledger_entries) AS entries, (SELECT count() FROM rejections) AS rejections,"
+        " (SELECT count() FROM programme_definitions) + (SELECT count() FROM contract_registrations)"
+        " + (SELECT count() FROM beneficiary_enrolments) AS reference").named_results()
+    return dict(next(iter(row)))
+
+
+def totals(store) -> dict:
+    accounting = store.rows("accounting")[0]
+    return {
+        "time": time.time(), "pending": int(accounting.get("pending") or 0),
+        "accepted": int(accounting["accepted"]), "rejected": int(accounting["rejected"]),
+        "duplicates": int(accounting["duplicates"]), "hours": str(accounting["hours"]),
+        "hours_by_contract": {r["contract_id"]: str(r["hours"]) for r in store.rows("hours_by_contract")},
+        "rejections_by_reason": {r["reason"]: int(r["events"]) for r in store.query(
+            "SELECT reason, events FROM rejections_by_reason").named_results()},
+        "rejections_without_reason": int(store.query(
+            "SELECT count() FROM rejections FINAL WHERE reason = '' OR detail = ''").result_rows[0][0]),
+    }
+
+
+def freshness(store, since: str) -> dict:
+    row = store.query(
+        "SELECT count() AS n, quantilesExact(0.5, 0.9, 0.99, 1)(dateDiff('millisecond', submitted_at, loaded_at)) AS q"
+        " FROM ledger_entries WHERE loaded_at >= parseDateTime64BestEffort({since:String}, 3)",
+        {"since": since}).named_results()
+    r = next(iter(row))
+    q = [v / 1000 for v in r["q"]] if r["n"] else [None] * 4
+    return {"entries": int(r["n"]), "p50": q[0], "p90": q[1], "p99": q[2], "max": q[3]}
+
+
+def inject_faults(loader, store) -> None:
+    """Faults for the fault-injection tests, chosen by environment variables (none by default).
+
+    BENCH_FAULT_KILL_AT_COMMIT=N: SIGKILL this process when the loader is about to commit its
+    offsets for the Nth time, i.e. after its Nth ClickHouse write and before Kafka learns of it.
+    BENCH_FAULT_STORE_DOWN=N:SECONDS: from the Nth insert on, every insert raises ConnectionError
+    for SECONDS (the embedded engine cannot be stopped from outside, so unavailability is simulated
+    here, at the store's insert; the loader's own retry and backoff are what is tested).
+    """
+    import os
+    import signal
+    import threading
+
+    kill_at = int(os.environ.get("BENCH_FAULT_KILL_AT_COMMIT") or 0)
+    if kill_at:
+        commit, commits = loader.consumer.commit, [0]
+
+        def commit_or_die(*a, **kw):
+            commits[0] += 1
+            if commits[0] >= kill_at:
+                sys.stderr.write(f"fault: SIGKILL before offset commit {commits[0]}\n")
+                sys.stderr.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return commit(*a, **kw)
+
+        loader.consumer.commit = commit_or_die
+
+    down = os.environ.get("BENCH_FAULT_STORE_DOWN")
+    if down:
+        nth, seconds = down.split(":")
+        insert, state, lock = store.insert_json_rows, {"calls": 0, "since": None, "failed": 0}, threading.Lock()
+
+        def flaky_insert(table, rows):
+            with lock:
+                state["calls"] += 1
+                if state["calls"] >= int(nth) and state["since"] is None:
+                    state["since"] = time.monotonic()
+                failing = state["since"] is not None and time.monotonic() - state["since"] < float(seconds)
+                if failing:
+                    state["failed"] += 1
+            if failing:
+                raise ConnectionError(f"store unavailable (injected fault, failure {state['failed']})")
+            return insert(table, rows)
+
+        store.insert_json_rows = flaky_insert
+        loader.fault_state = state
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-loader", action="store_true", help="only answer queries")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+
+    from streams.loader import Loader, run_in_thread
+    from streams.settings import Settings
+    from streams.store import Store
+
+    cfg = Settings()
+    store = Store.from_settings(cfg)
+    store.apply_schema()
+    loader = thread = None
+    if not args.no_loader:
+        loader = Loader(cfg, store)
+        inject_faults(loader, store)
+        thread = run_in_thread(loader)
+    out = sys.stdout
+
+    def answer(obj) -> None:
+        out.write(json.dumps(obj, default=lambda v: str(v) if isinstance(v, Decimal) else repr(v)) + "\n")
+        out.flush()
+
+    answer({"ready": True, "started": time.time()})
+    for line in sys.stdin:
+        try:
+            command = json.loads(line)
+            cmd = command["cmd"]
+            if cmd == "counts":
+                answer({**counts(store), "loaded": loader.records_loaded if loader else 0, "time": time.time(),
+                        "loader_alive": thread.is_alive() if thread else None,
+                        "faults": getattr(loader, "fault_state", None)})
+            elif cmd == "totals":
+                answer(totals(store))
+            elif cmd == "freshness":
+                answer(freshness(store, command["since"]))
+            elif cmd == "stop":
+                break
+            else:
+                answer({"error": f"unknown command {cmd}"})
+        except Exception as error:  # answer, and keep the store's owner alive
+            answer({"error": f"{type(error).__name__}: {error}"})
+    if loader is not None:
+        loader.stop()
+        thread.join(timeout=60)
+    answer({"stopped": True, "peak_rss_mb": peak_rss_mb()})
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

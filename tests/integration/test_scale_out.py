@@ -1,0 +1,108 @@
+"""Scale-out: two worker processes in one consumer group share the intake partitions, and the totals
+stay exact when a worker joins in the middle of a stream and another leaves (SIGTERM) in the middle.
+
+Ground truth is the synthetic generator's (ledger.synthetic), as in `ledger demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from kafka import KafkaAdminClient
+
+from ledger.synthetic import Size, generate
+from streams.demo import check, start_worker, stop_worker
+from streams.settings import Settings
+from tests.integration.test_gateway import changelogs_first
+
+pytestmark = pytest.mark.integration
+
+SIZE = replace(Size(), operations=2, contracts=6, contractors=3, partners=4, beneficiaries=40,
+               days_per_beneficiary=24, months=3, malformed_lines=4)
+CHUNKS = 8
+
+
+def group_members(cfg: Settings) -> tuple[str, int]:
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
+    try:
+        group = admin.describe_groups([cfg.worker_id])[cfg.worker_id]
+    finally:
+        admin.close()
+    return group.get("group_state", ""), len(group.get("members") or [])
+
+
+def wait_members(cfg: Settings, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    state = members = None
+    while time.monotonic() < deadline:
+        state, members = group_members(cfg)
+        if state == "Stable" and members == count:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"consumer group {cfg.worker_id}: {members} members ({state}), {count} expected")
+
+
+def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(pipeline_factory, tmp_path):
+    pipeline = pipeline_factory(start=False)
+    # The stream below takes longer than the fixture's few seconds of patience for late reference
+    # data (a worker starting, another stopping): timesheets whose enrolment comes at the end of
+    # the activity (the generator's late enrolments) must still be waiting for it.
+    pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 60 / 3600})
+    cfg = pipeline.cfg
+    assert cfg.partitions >= 2, "the intake topic must have partitions to share"
+    changelogs_first(pipeline)
+    pipeline.start_worker()
+    pipeline.start_loader()
+    first = pipeline.worker
+
+    prog = generate(seed=7, size=SIZE)
+    phases = dict(prog.phases)  # reference, activity, follow_up, resolutions (the demo's order)
+    lines = [json.dumps(e) if isinstance(e, dict) else e for e in phases.pop("activity")]
+    assert len(lines) > 500 and prog.expected.total_hours > 0
+
+    pipeline.post(*phases.pop("reference"), validate=True)
+    pipeline.wait_accounted(timeout=180)
+    wait_members(cfg, 1)
+
+    size = -(-len(lines) // CHUNKS)
+    chunks = [lines[i:i + size] for i in range(0, len(lines), size)]
+    second = None
+    try:
+        for n, chunk in enumerate(chunks):
+            pipeline.post(*chunk)  # as the lines are, malformed ones included: the worker rejects those
+            if n == 1:
+                # A second worker joins the group while the stream flows: the partitions are shared.
+                second = start_worker(cfg.model_copy(update={"worker_datadir": tmp_path / "worker-b"}),
+                                      tmp_path / "worker-b.log")
+            elif n == 3:
+                wait_members(cfg, 2)
+            elif n == 5:
+                # The first worker leaves (SIGTERM) in the middle of the stream: the second takes over
+                # its partitions, their tables restored from the changelogs.
+                stop_worker(first)
+                assert first.returncode is not None
+                pipeline.worker = second
+            time.sleep(0.3)
+        pipeline.wait_accounted(timeout=300)
+        for events in phases.values():  # follow-ups (corrections, retractions...), then resolutions
+            pipeline.post(*events)
+            pipeline.wait_accounted(timeout=180)
+        accounting = pipeline.wait_settled(timeout=300)
+        assert second.poll() is None, "the second worker stopped"
+
+        stored = {r["contract_id"]: r["hours"] for r in pipeline.store.rows("hours_by_contract")}
+        expected = {c: h for c, h in prog.expected.hours_by_contract.items() if h}
+        assert stored == expected
+        assert sum(stored.values(), Decimal(0)) == prog.expected.total_hours
+        assert check(pipeline.store, prog, pipeline.posted, accounting), "see MISMATCH lines above"
+        assert accounting["accepted"] == prog.expected.accepted
+        assert accounting["accepted"] + accounting["rejected"] == pipeline.posted
+    finally:
+        if second is not None:
+            stop_worker(second)
+        if pipeline.worker is second:
+            pipeline.worker = None
