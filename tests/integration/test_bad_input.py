@@ -206,8 +206,11 @@ def test_hostile_stream_every_event_decided_and_the_worker_survives(kafka_dsn, t
         assert totals["accepted"] == len(reference) + stream.valid
         assert Decimal(totals["hours"]) == stream.valid_hours
         assert totals["rejections_without_reason"] == 0
+        # A random mutation is sometimes a valid timesheet naming a contract or person nobody
+        # registered: it waits, then is rejected for that (settle_pending above).
         assert set(totals["rejections_by_reason"]) <= {"invalid_json", "invalid_event", "processing_error",
-                                                       "duplicate_event"}, totals["rejections_by_reason"]
+                                                       "duplicate_event", "unknown_contract",
+                                                       "unknown_beneficiary"}, totals["rejections_by_reason"]
 
         # Still alive and still counting after all that.
         last = stream.timesheet()
