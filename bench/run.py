@@ -119,7 +119,8 @@ def paced(producer, events: list[dict], rate: float, linger: float) -> float:
         due = min(len(events), int((now - started) * rate) + 1)
         for i in range(sent, due):
             stamp = dt.datetime.fromtimestamp(started + i / rate, dt.timezone.utc).isoformat(timespec="milliseconds")
-            event = dict(events[i], submitted_at=stamp)
+            # Stamped as created when due; events without a submitted_at (enrolments, resolutions) as they are.
+            event = dict(events[i], submitted_at=stamp) if "submitted_at" in events[i] else events[i]
             producer.send(json.dumps(event, separators=(",", ":")).encode(), key_of(event))
         sent = due
         producer.send_pending()
@@ -313,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     # The freshness phase sends the programme's last timesheets, paced; the rest goes at full speed.
     fresh_n = int(args.freshness_rate * args.freshness_seconds)
     fresh_idx = [i for i in range(len(msgs.activity) - 1, -1, -1) if msgs.activity[i][1] is not None][:fresh_n]
-    freshness_events = [msgs.programme.activity[i] for i in sorted(fresh_idx)]
+    # msgs.activity is every phase after the reference data, in posting order (bench.harness.messages).
+    prog = msgs.programme
+    later = prog.activity + prog.follow_up + prog.resolutions
+    freshness_events = [later[i] for i in sorted(fresh_idx)]
     held = set(fresh_idx)
     msgs.activity = [m for i, m in enumerate(msgs.activity) if i not in held]
     msgs_posted_total = len(msgs.reference) + len(msgs.activity) + len(freshness_events)
