@@ -141,37 +141,14 @@ def decide_message(value: bytes, topic: str, partition: int, offset: int, timest
     now = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc) if timestamp else None
     if tick:
         return desk.tick(partition, now) if now else []
-    import dataclasses
-
-    from ledger.entries import Reason, Rejection, rejection_id
-
-    def safely(raw: bytes, position: Position) -> list[Decision]:
-        try:
-            return decide_safely(raw, position, now)
-        except BooksUnavailable:
-            raise
-        except Exception as error:  # the desk's own failure path failed too (e.g. RecursionError on a JSON bomb)
-            log.exception("processing failed twice at %s", position)
-            return [Decision(position, rejection=Rejection(
-                rejection_id=rejection_id(position), reason=Reason.PROCESSING_ERROR,
-                detail=f"{type(error).__name__}: {error}"[:500], event_id=None, event_type=None, position=position,
-                payload=raw[:65536].decode("utf-8", errors="replace"), payload_truncated=len(raw) > 65536))]
-
-    try:
-        items = split_message(value)
-    except Exception:  # e.g. RecursionError on deeply nested arrays: decided (and rejected) as one event
-        items = None
+    # A malformed array (even a JSON bomb) is decided as one event: split_message returns None for it.
+    items = split_message(value)
     if items is None:
-        decisions = safely(value, Position(topic=topic, partition=partition, offset=offset))
-    else:
-        decisions = []
-        for i, item in enumerate(items):
-            decisions += safely(item, Position(topic=topic, partition=partition, offset=offset, index=i))
-    # A rejection travels as one Kafka message: its detail (a line per validation error, which a
-    # hostile event can multiply) is cut so that the message stays far below Kafka's 1 MB limit.
-    return [d if d.rejection is None or len(d.rejection.detail) <= 8000 else dataclasses.replace(
-        d, rejection=d.rejection.model_copy(update={"detail": d.rejection.detail[:8000] + " [cut]"}))
-        for d in decisions]
+        return decide_safely(value, Position(topic=topic, partition=partition, offset=offset), now)
+    decisions = []
+    for i, item in enumerate(items):
+        decisions += decide_safely(item, Position(topic=topic, partition=partition, offset=offset, index=i), now)
+    return decisions
 
 
 def decide_safely(raw: bytes, position: Position, now: dt.datetime | None) -> list[Decision]:
