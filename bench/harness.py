@@ -171,8 +171,7 @@ def ensure_changelog_topics(cfg: Settings, timeout: float = 60) -> list[str]:
 
 
 def start_worker(cfg: Settings, workdir: Path, n: int = 0, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A worker process with a data directory of its own; `env` adds variables (e.g. Faust's own
-    BROKER_SESSION_TIMEOUT)."""
+    """A worker process with a data directory of its own; `env` adds variables."""
     cfg = cfg.model_copy(update={"worker_datadir": workdir / f"worker-{n}"})
     log = open(workdir / f"worker-{n}.log", "ab")
     try:

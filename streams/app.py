@@ -28,6 +28,11 @@ app = faust.App(
     producer_linger=cfg.worker_linger_seconds,
     producer_max_batch_size=1024 * 1024,
     consumer_auto_offset_reset="earliest",
+    # A killed worker's partitions stay idle until the group gives up on it: Faust's 60 s for both
+    # waits is longer than Kafka's own default session (45 s); the setting lets tests shorten it.
+    broker_session_timeout=cfg.worker_session_timeout_seconds,
+    broker_rebalance_timeout=cfg.worker_session_timeout_seconds,
+    broker_heartbeat_interval=min(3.0, cfg.worker_session_timeout_seconds / 10),
     web_enabled=False,
     autodiscover=False,
 )
@@ -45,7 +50,7 @@ beneficiaries = app.Table("beneficiaries", key_type=str, value_type=str, default
 memos = app.Table("memos", key_type=str, value_type=str, default=None)  # event_id -> first delivery, decision
 claims = app.Table("claims", key_type=str, value_type=str, default=None)  # timesheet -> standing entries
 days = app.Table("days", key_type=str, value_type=str, default=None)  # beneficiary|date -> claims that day
-training = app.Table("training", key_type=str, value_type=str, default=None)  # beneficiary -> training hours
+training = app.Table("training", key_type=str, value_type=str, default=None)  # beneficiary -> training claims
 pending = app.Table("pending", key_type=str, value_type=str, default=None)  # event_id -> parked timesheet
 assert {t.name for t in (contracts, beneficiaries, memos, claims, days, training, pending)} == set(WORKER_TABLES)
 

@@ -93,7 +93,7 @@ def _worker(args) -> int:
     metrics.serve(cfg.metrics_port, cfg.metrics_addr)
     from streams.app import app
 
-    faust.Worker(app, loglevel="warning" if not args.verbose else "info").execute_from_commandline()
+    faust.Worker(app, loglevel="info" if args.verbose else cfg.log_level).execute_from_commandline()
     return 0
 
 

@@ -28,9 +28,12 @@ class Settings(BaseSettings):
     worker_id: str = Field("insertion-ledger", description="Faust app id: the workers' consumer group")
     worker_datadir: Path = Path(".ledger/worker")
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    worker_session_timeout_seconds: float = Field(
+        45.0, description="how long the group waits for a silent worker (and for rejoins) before moving its partitions")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)")
+    log_level: str = Field("warning", description="worker log level (debug, info, warning, error); -v sets info")
 
     loader_group: str = "insertion-ledger-loader"
     loader_batch_size: int = Field(5000, description="most records per ClickHouse insert")

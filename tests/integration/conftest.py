@@ -6,6 +6,7 @@ they share the broker and isolate themselves by topic prefix and consumer group.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -89,11 +90,23 @@ class Pipeline:
 
     def wait_accounted(self, timeout: float = 120) -> dict:
         """Until every posted event is accepted, rejected or pending."""
-        return wait_accounted(self.store, self.posted, self.worker, timeout=timeout)
+        with self._worker_log_on_timeout():
+            return wait_accounted(self.store, self.posted, self.worker, timeout=timeout)
 
     def wait_settled(self, timeout: float = 120) -> dict:
         """Until every posted event is accepted or rejected (pending ones resolved or expired)."""
-        return wait_settled(self.store, self.posted, self.worker, timeout=timeout)
+        with self._worker_log_on_timeout():
+            return wait_settled(self.store, self.posted, self.worker, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _worker_log_on_timeout(self, lines: int = 40):
+        # CI keeps only pytest's output: a stalled pipeline must say there what its worker was doing.
+        try:
+            yield
+        except TimeoutError as timeout:
+            log = self.workdir / "worker.log"
+            tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else []
+            raise TimeoutError(f"{timeout}\nlast lines of {log}:\n" + "\n".join(tail)) from None
 
     def rows(self, sql: str, **parameters) -> list[dict]:
         result = self.store.query(sql, parameters)
@@ -134,7 +147,11 @@ def pipeline_factory(kafka_dsn, chdb_path, tmp_path):
                        topic_prefix=name, worker_id=f"{name}-worker", loader_group=f"{name}-loader",
                        worker_datadir=tmp_path / f"worker-{n}", loader_batch_seconds=0.2,
                        # Late reference data waits seconds, not days, so that tests see it expire.
-                       pending_timeout_hours=PENDING_TIMEOUT_S / 3600, tick_seconds=0.5)
+                       pending_timeout_hours=PENDING_TIMEOUT_S / 3600, tick_seconds=0.5,
+                       # worker.log in the test's tmp dir tells what a failed run's worker did
+                       log_level="info",
+                       # a killed worker's partitions move on after 10 s, not 45
+                       worker_session_timeout_seconds=10)
         pipeline = Pipeline(cfg, tmp_path)
         made.append(pipeline)
         if start:

@@ -37,7 +37,6 @@ SCALE = float(os.environ.get("LEDGER_FAULT_SCALE", "1"))
 SEED = int(os.environ.get("LEDGER_FAULT_SEED", "0")) or random.SystemRandom().randrange(1, 10**6)
 # A SIGKILLed worker stays in its consumer group until its session times out (Faust's default:
 # 60 s); the tests' workers use a short one so that a restarted worker takes over sooner.
-FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "8", "BROKER_HEARTBEAT_INTERVAL": "1"}
 ACCOUNTED_TIMEOUT_S = 300 * max(1.0, SCALE)
 
 
@@ -49,13 +48,14 @@ class Rig:
     """One pipeline on one broker: worker processes, the store process, a batching producer."""
 
     def __init__(self, kafka_dsn: str, workdir: Path, n_beneficiaries: int, store_env: dict | None = None,
-                 seed: int = 2015, batch: int = 200):
+                 seed: int = 2015, batch: int = 200, **settings):
         name = f"f{os.getpid()}-{int(time.time() * 1000) % 10**8}"
         self.workdir = workdir
         self.cfg = Settings(kafka_dsn=kafka_dsn, clickhouse_dsn=f"chdb://{workdir / 'store'}",
                             clickhouse_database="faults", topic_prefix=name, worker_id=f"{name}-worker",
                             loader_group=f"{name}-loader", loader_batch_seconds=0.2,
-                            loader_batch_size=2000, **PENDING_TIMEOUT)
+                            loader_batch_size=2000, worker_session_timeout_seconds=8,
+                            **{**PENDING_TIMEOUT, **settings})
         ensure_topics(self.cfg)
         ensure_changelog_topics(self.cfg)
         self.msgs = messages(size_with(n_beneficiaries), seed)
@@ -66,7 +66,7 @@ class Rig:
         self.posted = 0
 
     def start_worker(self):
-        worker = start_worker(self.cfg, self.workdir, self.started_workers, env=FAST_FAILOVER)
+        worker = start_worker(self.cfg, self.workdir, self.started_workers)
         self.started_workers += 1
         self.workers.append(worker)
         return worker
@@ -182,7 +182,7 @@ def test_broker_killed_and_restarted_mid_stream(tmp_path):
     dsn = broker.start()
     rig = None
     try:
-        rig = Rig(dsn, tmp_path, beneficiaries(300))
+        rig = Rig(dsn, tmp_path, beneficiaries(300), log_level="info")
         rig.start_worker()
         rig.post(rig.msgs.reference)
         rig.store.wait_accounted(rig.posted, timeout=120, workers=rig.workers)
