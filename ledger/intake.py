@@ -50,15 +50,18 @@ from ledger.events import (
 )
 from ledger.rulebook import Rulebook
 from ledger.rules import (
-    CLAIMED_TWICE,
-    DAILY_MAXIMUM,
+    ELIGIBLE_ON_CONTRACT,
     FACILITATOR_RESOLUTION,
     REVERSAL,
     SIAE_INVOICE_CONVERSION,
     DayClaim,
+    Part,
+    TrainingClaim,
     Verdict,
-    evaluate,
+    cross_check,
     invoice_hours,
+    share_training_cap,
+    withheld,
 )
 
 MAX_KEPT_PAYLOAD = 64 * 1024  # bytes of a rejected payload kept for the sender; the rest is cut
@@ -79,7 +82,7 @@ class Memo(BaseModel):
 
 
 class Claim(BaseModel):
-    """The hours currently on the ledger for one timesheet (or invoice), to reverse or re-evaluate."""
+    """One timesheet's hours as they stand on the ledger, kept to reverse or re-evaluate them."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -88,14 +91,15 @@ class Claim(BaseModel):
     contract_id: str
     contractor_siret: str
     work_date: dt.date
+    mode: Mode
+    hours: Decimal  # as declared
     timesheet: str  # the event's JSON, to evaluate again under new reference data
+    # (rule, reason) when the timesheet's own rules (contract period, eligibility, permanent hire)
+    # keep all its hours from counting: such hours are not work the day's checks weigh.
+    withheld: tuple[str, str] | None = None
     entries: tuple[LedgerEntry, ...] = ()  # the standing credits; empty once reversed
     superseded_by: UUID | None = None
-    resolved: bool = False  # a facilitator decided it: the cross-contractor checks leave it alone
-
-    @property
-    def hours(self) -> Decimal:
-        return sum((e.hours for e in self.entries), Decimal(0))
+    resolution: ClaimDecision | None = None  # a facilitator decided it: the day's checks leave it alone
 
     @property
     def status(self) -> EntryStatus:
@@ -105,8 +109,10 @@ class Claim(BaseModel):
                 return status
         return EntryStatus.NOT_COUNTED
 
-    def counted_training(self) -> Decimal:
-        return sum((e.hours for e in self.entries if e.mode == Mode.TRAINING and e.counts), Decimal(0))
+    @property
+    def weighs_on_its_day(self) -> bool:
+        """Work the cross-contractor checks count: its own rules let it count and no facilitator refused it."""
+        return self.withheld is None and self.resolution is not ClaimDecision.REFUSE
 
 
 class Parked(BaseModel):
@@ -132,8 +138,8 @@ class Books(Protocol):
     def claims_of(self, beneficiary_id: str) -> list[Claim]: ...
     def day(self, beneficiary_id: str, day: dt.date) -> list[UUID]: ...
     def put_day(self, beneficiary_id: str, day: dt.date, claim_ids: list[UUID]) -> None: ...
-    def training(self, beneficiary_id: str) -> Decimal: ...
-    def put_training(self, beneficiary_id: str, hours: Decimal) -> None: ...
+    def training(self, beneficiary_id: str) -> list[UUID]: ...  # the person's standing training claims
+    def put_training(self, beneficiary_id: str, claim_ids: list[UUID]) -> None: ...
     def park(self, parked: Parked) -> None: ...
     def parked(self, partition: int) -> list[Parked]: ...
     def unpark(self, parked: Parked) -> None: ...
@@ -240,7 +246,7 @@ class Desk:
                 return Decision(position, event=event, entries=self._invoice(event))
             return Decision(position, event=event, entries=self._record(event, cause=event))
         if isinstance(event, (TimesheetCorrected, TimesheetRetracted)):
-            return self._correct(event, raw, position)
+            return self._correct(event, raw, position, now)
         if isinstance(event, ClaimResolved):
             return self._resolve(event, raw, position)
         previous = self.books.beneficiary(event.beneficiary_id) if isinstance(event, BeneficiaryEnrolled) else None
@@ -248,7 +254,7 @@ class Desk:
         entries = self._reevaluate(event) if previous is not None else ()
         return Decision(position, event=event, entries=entries)
 
-    def _missing_reference(self, event: TimesheetSubmitted | SiaeInvoice) -> tuple[str, str] | None:
+    def _missing_reference(self, event: TimesheetSubmitted | TimesheetCorrected | SiaeInvoice) -> tuple[str, str] | None:
         if self.books.contract(event.contract_id) is None:
             return Reason.UNKNOWN_CONTRACT.value, f"contract:{event.contract_id}"
         if isinstance(event, TimesheetSubmitted) and self.books.beneficiary(event.beneficiary_id) is None:
@@ -256,50 +262,96 @@ class Desk:
         return None
 
     # -- timesheets -----------------------------------------------------------------------------
+    #
+    # Which of a person's hours count depends on their other claims: those of the same day (the
+    # cross-contractor checks) and their training (the cap). So every change (a new timesheet, a
+    # correction, a retraction, a resolution, a new enrolment) settles what it touched: each claim
+    # of the days involved, and of the person's training when training is involved, is brought to
+    # the verdict the rules give for the claims standing now, as a set. Arrival order decides
+    # nothing; a claim whose verdict changed is reversed and credited again, as of the change.
 
-    def _record(self, timesheet: Timesheet, cause: Event, subject: str = "") -> tuple[LedgerEntry, ...]:
-        """Evaluate a timesheet and put its hours on the ledger as a standing claim."""
+    def _record(self, timesheet: Timesheet, cause: Event) -> tuple[LedgerEntry, ...]:
+        """Put a timesheet's hours on the ledger as a standing claim, then settle its day."""
+        claim = self._claim(timesheet)
+        self._index(claim)
+        return self._settle(claim.beneficiary_id, cause, {claim.work_date}, claim.mode is Mode.TRAINING,
+                            first=claim.event_id, timesheet=timesheet)
+
+    def _claim(self, timesheet: Timesheet) -> Claim:
         contract = self.books.contract(timesheet.contract_id)
-        beneficiary = self.books.beneficiary(timesheet.beneficiary_id)
-        verdict = evaluate(timesheet, contract, beneficiary, self.rulebook,
-                           self.books.training(timesheet.beneficiary_id), self._same_day(timesheet))
-        entries = self._credits(timesheet, contract, verdict, cause, subject)
-        claim = Claim(event_id=timesheet.event_id, beneficiary_id=timesheet.beneficiary_id,
-                      contract_id=contract.contract_id, contractor_siret=contract.contractor_siret,
-                      work_date=timesheet.work_date, timesheet=timesheet.model_dump_json(), entries=entries)
-        conflicting = self._conflicting(claim, verdict)
-        self._stand(claim)
-        return entries + self._flag(conflicting, verdict.parts[0][3], cause)
+        return Claim(event_id=timesheet.event_id, beneficiary_id=timesheet.beneficiary_id,
+                     contract_id=contract.contract_id, contractor_siret=contract.contractor_siret,
+                     work_date=timesheet.work_date, mode=timesheet.mode, hours=timesheet.hours,
+                     timesheet=timesheet.model_dump_json(), withheld=self._withheld(timesheet, contract))
 
-    def _conflicting(self, claim: Claim, verdict: Verdict) -> list[Claim]:
-        """The other side of a cross-contractor conflict: flagged too, so that which claim arrived
-        first does not decide which one counts."""
-        reason = verdict.parts[0][3]
-        if reason not in ("claimed_by_two_contractors", "daily_maximum_exceeded"):
-            return []
-        others = []
-        for claim_id in self.books.day(claim.beneficiary_id, claim.work_date):
-            other = self.books.claim(claim_id)
-            if other is None or other.event_id == claim.event_id or other.resolved \
-                    or other.status is not EntryStatus.COUNTED:
+    def _withheld(self, timesheet: Timesheet, contract: ContractRegistered) -> tuple[str, str] | None:
+        part = withheld(timesheet, contract, self.books.beneficiary(timesheet.beneficiary_id), self.rulebook)
+        return None if part is None else (part[2], part[3])
+
+    def _param(self, name: str, claim: Claim) -> Decimal:
+        return self.rulebook.for_contract(name, self.books.contract(claim.contract_id), claim.work_date)
+
+    def _settle(self, beneficiary_id: str, cause: Event, days: set[dt.date], training: bool,
+                first: UUID | None = None, timesheet: Timesheet | None = None) -> tuple[LedgerEntry, ...]:
+        """Bring the claims of `days` (and with `training`, all the person's training claims) to
+        their verdicts. `first` is written first; `timesheet` is its event, already parsed."""
+        scope: dict[UUID, Claim] = {}
+        for day in sorted(days):
+            for claim_id in self.books.day(beneficiary_id, day):
+                claim = self.books.claim(claim_id)
+                if claim is not None:
+                    scope[claim_id] = claim
+        flags: dict[str, Part] = {}
+        for day in days:
+            flags |= cross_check([
+                DayClaim(str(c.event_id), c.contractor_siret, c.hours, self._param("daily_max_hours", c),
+                         resolved=c.resolution is ClaimDecision.COUNT)
+                for c in scope.values() if c.work_date == day and c.weighs_on_its_day])
+        elsewhere: set[UUID] = set()  # training claims on other days: their days' verdicts stand
+        if training or any(c.mode is Mode.TRAINING for c in scope.values()):
+            for claim_id in self.books.training(beneficiary_id):
+                claim = None if claim_id in scope else self.books.claim(claim_id)
+                if claim is not None:
+                    scope[claim_id] = claim
+                    elsewhere.add(claim_id)
+
+        verdicts: dict[UUID, Verdict] = {}
+        sharing: list[TrainingClaim] = []
+        for claim in scope.values():
+            if claim.withheld is not None:
+                verdict = Verdict.one(claim.hours, EntryStatus.NOT_COUNTED, *claim.withheld)
+            elif claim.resolution is ClaimDecision.REFUSE:
+                verdict = Verdict.one(claim.hours, EntryStatus.NOT_COUNTED, FACILITATOR_RESOLUTION,
+                                      "refused_by_facilitator")
+            elif claim.event_id in elsewhere and claim.status is EntryStatus.FLAGGED:
+                verdict = Verdict(tuple((e.hours, e.status, e.rule, e.reason) for e in claim.entries))
+            elif str(claim.event_id) in flags:
+                verdict = Verdict((flags[str(claim.event_id)],))
+            elif claim.mode is Mode.TRAINING:
+                sharing.append(TrainingClaim(str(claim.event_id), claim.work_date, claim.hours,
+                                             self._param("training_cap_hours", claim)))
                 continue
-            if reason == "daily_maximum_exceeded" or (
-                    other.contractor_siret != claim.contractor_siret and other.hours == claim.hours):
-                others.append(other)
-        return others
+            else:
+                verdict = Verdict.one(claim.hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
+            verdicts[claim.event_id] = verdict
+        verdicts |= {UUID(k): v for k, v in share_training_cap(sharing).items()}
 
-    def _flag(self, claims: list[Claim], reason: str, cause: Event) -> tuple[LedgerEntry, ...]:
         entries: list[LedgerEntry] = []
-        for claim in claims:
-            reversals = self._withdraw(claim, cause, subject=f"{claim.event_id}:")
-            rule = CLAIMED_TWICE if reason == "claimed_by_two_contractors" else DAILY_MAXIMUM
-            flagged = tuple(e.model_copy(update={
-                "entry_id": entry_id(cause.event_id, EntryKind.CREDIT, f"flag:{e.entry_id}"),
-                "status": EntryStatus.FLAGGED, "reason": reason, "source_event_id": cause.event_id,
-                "source_event_type": cause.type, "rule": rule, "rulebook_version": self.rulebook.version})
-                for e in claim.entries)
-            self._stand(claim.model_copy(update={"entries": flagged, "superseded_by": None}))
-            entries += [*reversals, *flagged]
+        order = {claim_id: n for n, claim_id in enumerate(scope)}
+        for claim in sorted(scope.values(), key=lambda c: (c.event_id != first, c.work_date, order[c.event_id])):
+            parts = verdicts[claim.event_id].parts
+            if claim.resolution is not None:  # the facilitator's decision, whatever the cap leaves of it
+                parts = tuple((hours, status, FACILITATOR_RESOLUTION, reason) for hours, status, _, reason in parts)
+            if [(e.hours, e.status, e.reason) for e in claim.entries] == [(h, s, r) for h, s, _, r in parts]:
+                continue
+            own = claim.event_id == cause.event_id
+            reversals = self._reverse(claim, cause, subject="" if own else f"{claim.event_id}:")
+            sheet = timesheet if timesheet is not None and claim.event_id == timesheet.event_id \
+                else _TIMESHEET.validate_json(claim.timesheet)
+            credits = self._credits(sheet, self.books.contract(claim.contract_id), Verdict(parts), cause,
+                                    subject="" if own else str(claim.event_id))
+            self.books.put_claim(claim.model_copy(update={"entries": credits}))
+            entries += [*reversals, *credits]
         return tuple(entries)
 
     def _credits(self, timesheet: Timesheet, contract: ContractRegistered, verdict: Verdict, cause: Event,
@@ -317,39 +369,35 @@ class Desk:
                 rulebook_version=self.rulebook.version, submitted_at=timesheet.submitted_at))
         return tuple(entries)
 
-    def _same_day(self, timesheet: Timesheet) -> list[DayClaim]:
-        others = []
-        for claim_id in self.books.day(timesheet.beneficiary_id, timesheet.work_date):
-            claim = self.books.claim(claim_id)
-            if claim is not None and claim.entries and claim_id != timesheet.event_id:
-                others.append(DayClaim(str(claim_id), claim.contractor_siret, claim.hours, claim.status))
-        return others
-
-    def _stand(self, claim: Claim) -> None:
-        """Make a claim the standing one: in the day index and the training total."""
+    def _index(self, claim: Claim) -> None:
+        """A standing claim: in its day's list, and in the person's training list."""
         self.books.put_claim(claim)
         ids = self.books.day(claim.beneficiary_id, claim.work_date)
         if claim.event_id not in ids:
             self.books.put_day(claim.beneficiary_id, claim.work_date, [*ids, claim.event_id])
-        if claim.counted_training():
-            self.books.put_training(claim.beneficiary_id,
-                                    self.books.training(claim.beneficiary_id) + claim.counted_training())
+        if claim.mode is Mode.TRAINING:
+            ids = self.books.training(claim.beneficiary_id)
+            if claim.event_id not in ids:
+                self.books.put_training(claim.beneficiary_id, [*ids, claim.event_id])
 
-    def _withdraw(self, claim: Claim, cause: Event, subject: str = "",
-                  superseded_by: UUID | None = None) -> tuple[LedgerEntry, ...]:
-        """Reverse a claim's standing entries: never an update, always a new, opposite entry."""
-        reversals = tuple(
+    def _reverse(self, claim: Claim, cause: Event, subject: str = "") -> tuple[LedgerEntry, ...]:
+        """Never an update: a new, opposite entry for each of the claim's standing entries."""
+        return tuple(
             e.model_copy(update={
                 "entry_id": entry_id(cause.event_id, EntryKind.REVERSAL, f"{subject}{e.entry_id}"),
                 "kind": EntryKind.REVERSAL, "source_event_id": cause.event_id, "source_event_type": cause.type,
                 "reverses_entry_id": e.entry_id, "hours": -e.hours, "rule": REVERSAL,
                 "rulebook_version": self.rulebook.version})
             for e in claim.entries)
-        if claim.counted_training():
-            self.books.put_training(claim.beneficiary_id,
-                                    self.books.training(claim.beneficiary_id) - claim.counted_training())
+
+    def _withdraw(self, claim: Claim, cause: Event, superseded_by: UUID) -> tuple[LedgerEntry, ...]:
+        """Reverse a claim and take it off its day and the person's training."""
+        reversals = self._reverse(claim, cause)
         ids = [i for i in self.books.day(claim.beneficiary_id, claim.work_date) if i != claim.event_id]
         self.books.put_day(claim.beneficiary_id, claim.work_date, ids)
+        if claim.mode is Mode.TRAINING:
+            ids = [i for i in self.books.training(claim.beneficiary_id) if i != claim.event_id]
+            self.books.put_training(claim.beneficiary_id, ids)
         self.books.put_claim(claim.model_copy(update={"entries": (), "superseded_by": superseded_by}))
         return reversals
 
@@ -371,16 +419,23 @@ class Desk:
                            str(event.event_id), event.type)
         return claim
 
-    def _correct(self, event: TimesheetCorrected | TimesheetRetracted, raw: bytes, position: Position) -> Decision:
+    def _correct(self, event: TimesheetCorrected | TimesheetRetracted, raw: bytes, position: Position,
+                 now: dt.datetime) -> Decision:
         claim = self._original(event, raw, position, event.original_event_id)
         if isinstance(claim, Decision):
             return claim
         if isinstance(event, TimesheetCorrected) and self.books.contract(event.contract_id) is None:
-            return _reject(position, raw, Reason.UNKNOWN_CONTRACT, f"contract {event.contract_id} is not registered",
-                           str(event.event_id), event.type)
+            # Like a timesheet: its contract may travel on another partition and arrive later.
+            return self._park(event, raw, position, now, Reason.UNKNOWN_CONTRACT.value, f"contract:{event.contract_id}")
         entries = self._withdraw(claim, event, superseded_by=event.event_id)
+        days, training = {claim.work_date}, claim.mode is Mode.TRAINING
         if isinstance(event, TimesheetCorrected):
-            entries += self._record(event, cause=event)
+            new = self._claim(event)
+            self._index(new)
+            days.add(new.work_date)
+            training = training or new.mode is Mode.TRAINING
+        entries += self._settle(claim.beneficiary_id, event, days, training, first=event.event_id,
+                                timesheet=event if isinstance(event, TimesheetCorrected) else None)
         return Decision(position, event=event, entries=entries)
 
     def _resolve(self, event: ClaimResolved, raw: bytes, position: Position) -> Decision:
@@ -390,50 +445,23 @@ class Desk:
         if claim.status is not EntryStatus.FLAGGED:
             return _reject(position, raw, Reason.NOTHING_TO_RESOLVE,
                            f"timesheet {event.flagged_event_id} is not flagged", str(event.event_id), event.type)
-        reversals = self._withdraw(claim, event)
-        credits = []
-        for e in claim.entries:
-            parts = [(e.hours, EntryStatus.NOT_COUNTED, "refused_by_facilitator")]
-            if event.decision is ClaimDecision.COUNT:
-                parts = [(e.hours, EntryStatus.COUNTED, "")]
-                if e.mode == Mode.TRAINING.value:  # counted hours still count against the training cap
-                    contract = self.books.contract(e.contract_id)
-                    cap = self.rulebook.for_contract("training_cap_hours", contract, e.work_date)
-                    room = min(e.hours, max(Decimal(0), cap - self.books.training(e.beneficiary_id)))
-                    parts = [(room, EntryStatus.COUNTED, ""),
-                             (e.hours - room, EntryStatus.NOT_COUNTED, "training_cap_reached")]
-            for n, (hours, status, reason) in enumerate(p for p in parts if p[0]):
-                credits.append(e.model_copy(update={
-                    "entry_id": entry_id(event.event_id, EntryKind.CREDIT, f"{e.entry_id}" + (f":part{n + 1}" if n else "")),
-                    "status": status, "reason": reason, "hours": hours, "source_event_id": event.event_id,
-                    "source_event_type": event.type, "rule": FACILITATOR_RESOLUTION,
-                    "rulebook_version": self.rulebook.version}))
-        self._stand(claim.model_copy(update={"entries": tuple(credits), "resolved": True}))
-        return Decision(position, event=event, entries=reversals + tuple(credits))
+        self.books.put_claim(claim.model_copy(update={"resolution": event.decision}))
+        entries = self._settle(claim.beneficiary_id, event, {claim.work_date}, claim.mode is Mode.TRAINING,
+                               first=claim.event_id)
+        return Decision(position, event=event, entries=entries)
 
     def _reevaluate(self, enrolment: BeneficiaryEnrolled) -> tuple[LedgerEntry, ...]:
         """A changed enrolment (e.g. retroactive eligibility dates) re-evaluates the person's claims:
         each whose verdict changes is reversed and recorded again, as of this enrolment."""
-        entries: list[LedgerEntry] = []
-        for claim in sorted(self.books.claims_of(enrolment.beneficiary_id), key=lambda c: (c.work_date, str(c.event_id))):
-            if not claim.entries or claim.superseded_by is not None or not claim.beneficiary_id:
+        days = set()
+        for claim in self.books.claims_of(enrolment.beneficiary_id):
+            if not claim.entries:
                 continue
-            timesheet = _TIMESHEET.validate_json(claim.timesheet)
-            if claim.status is EntryStatus.FLAGGED:
-                continue  # a facilitator holds it: their resolution decides
-            reversals = self._withdraw(claim, enrolment, subject=f"{claim.event_id}:")
-            contract = self.books.contract(claim.contract_id)
-            verdict = evaluate(timesheet, contract, self.books.beneficiary(claim.beneficiary_id), self.rulebook,
-                               self.books.training(claim.beneficiary_id), self._same_day(timesheet))
-            unchanged = [(e.hours, e.status, e.reason) for e in claim.entries] == \
-                        [(hours, status, reason) for hours, status, _, reason in verdict.parts]
-            if unchanged:
-                self._stand(claim)  # nothing to write: put it back as it stood
-                continue
-            credits = self._credits(timesheet, contract, verdict, enrolment, subject=str(claim.event_id))
-            self._stand(claim.model_copy(update={"entries": credits, "superseded_by": None}))
-            entries += [*reversals, *credits]
-        return tuple(entries)
+            days.add(claim.work_date)
+            now = self._withheld(_TIMESHEET.validate_json(claim.timesheet), self.books.contract(claim.contract_id))
+            if now != claim.withheld:
+                self.books.put_claim(claim.model_copy(update={"withheld": now}))
+        return self._settle(enrolment.beneficiary_id, enrolment, days, training=True) if days else ()
 
     # -- SIAE invoices ---------------------------------------------------------------------------
 
@@ -456,7 +484,7 @@ class Desk:
 
     # -- pending ---------------------------------------------------------------------------------
 
-    def _park(self, event: TimesheetSubmitted | SiaeInvoice, raw: bytes, position: Position, now: dt.datetime,
+    def _park(self, event: TimesheetSubmitted | TimesheetCorrected | SiaeInvoice, raw: bytes, position: Position, now: dt.datetime,
               reason: str, waiting_for: str) -> Decision:
         contract = self.books.contract(event.contract_id)
         timeout = self.rulebook.param("pending_timeout_hours", now.date(),
@@ -487,9 +515,16 @@ class Desk:
             if waiting is None:
                 self.books.unpark(parked)
                 record = parked.record.model_copy(update={"state": PendingState.RESOLVED})
-                entries = self._invoice(event) if isinstance(event, SiaeInvoice) else self._record(event, cause=event)
-                self.books.remember(event.event_id, Memo(at=str(parked.position), entries=entries))
-                decisions.append(Decision(parked.position, event=event, entries=entries, pending=record))
+                if isinstance(event, TimesheetCorrected):  # its original may have changed meanwhile
+                    decided = self._correct(event, parked.raw.encode(), parked.position, now)
+                    decided = Decision(parked.position, event=decided.event, entries=decided.entries,
+                                       rejection=decided.rejection, pending=record)
+                else:
+                    entries = self._invoice(event) if isinstance(event, SiaeInvoice) else self._record(event, cause=event)
+                    decided = Decision(parked.position, event=event, entries=entries, pending=record)
+                self.books.remember(event.event_id, Memo(at=str(parked.position), entries=decided.entries,
+                                                         rejection=decided.rejection))
+                decisions.append(decided)
             elif now is not None and now >= parked.record.expires_at:
                 self.books.unpark(parked)
                 record = parked.record.model_copy(update={"state": PendingState.EXPIRED, "reason": waiting[0]})
@@ -546,7 +581,7 @@ class MemoryBooks:
         self.claims: dict[UUID, Claim] = {}
         self.claims_by_beneficiary: dict[str, set[UUID]] = {}
         self.days: dict[tuple[str, dt.date], list[UUID]] = {}
-        self.trainings: dict[str, Decimal] = {}
+        self.trainings: dict[str, list[UUID]] = {}
         self.pending: dict[UUID, Parked] = {}
 
     def contract(self, contract_id: str) -> ContractRegistered | None:
@@ -583,11 +618,11 @@ class MemoryBooks:
     def put_day(self, beneficiary_id: str, day: dt.date, claim_ids: list[UUID]) -> None:
         self.days[(beneficiary_id, day)] = list(claim_ids)
 
-    def training(self, beneficiary_id: str) -> Decimal:
-        return self.trainings.get(beneficiary_id, Decimal(0))
+    def training(self, beneficiary_id: str) -> list[UUID]:
+        return list(self.trainings.get(beneficiary_id, ()))
 
-    def put_training(self, beneficiary_id: str, hours: Decimal) -> None:
-        self.trainings[beneficiary_id] = hours
+    def put_training(self, beneficiary_id: str, claim_ids: list[UUID]) -> None:
+        self.trainings[beneficiary_id] = list(claim_ids)
 
     def park(self, parked: Parked) -> None:
         self.pending[parked.record.event_id] = parked

@@ -148,15 +148,20 @@ class Rulebook:
         return target_hours_from_amount(contract.amount_eur, share, rate, cost)
 
     def eligible_until(self, beneficiary: BeneficiaryEnrolled) -> dt.date:
-        """Last eligible day: the explicit end, else the window after eligible_from; never past the
-        validity of the proof."""
+        """Last eligible day: the explicit end, else the window after validation; never past the
+        validity of the proof.
+
+        The window runs from the facilitator's validation (domain.md: "eligibility window after
+        validation"), or from eligible_from when that comes later or no validation day is given. A
+        validation recorded after the hire (common) leaves eligible_from as the first counted day."""
         from ledger.rules import add_months  # local: rules imports this module
 
         if beneficiary.eligible_until is not None:
             until = beneficiary.eligible_until
         else:
-            months = self.param("eligibility_window_months", beneficiary.eligible_from)
-            until = add_months(beneficiary.eligible_from, months) - dt.timedelta(days=1)
+            start = max(beneficiary.eligible_from, beneficiary.validated_on or beneficiary.eligible_from)
+            months = self.param("eligibility_window_months", start)
+            until = add_months(start, months) - dt.timedelta(days=1)
         if beneficiary.proof_valid_until is not None:
             until = min(until, beneficiary.proof_valid_until)
         return until

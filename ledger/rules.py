@@ -35,11 +35,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+Part = tuple[Decimal, EntryStatus, str, str]  # (hours, status, rule, reason)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """How a timesheet's hours are recorded: one or two parts (a cap may split them)."""
 
-    parts: tuple[tuple[Decimal, EntryStatus, str, str], ...]  # (hours, status, rule, reason)
+    parts: tuple[Part, ...]
 
     @classmethod
     def one(cls, hours: Decimal, status: EntryStatus, rule: str, reason: str = "") -> Verdict:
@@ -48,46 +51,97 @@ class Verdict:
 
 @dataclass(frozen=True)
 class DayClaim:
-    """Another claim on the same person and day, as the cross-contractor checks see it."""
+    """A claim on one person's day that is work on the ledger (its own rules let it count, and no
+    facilitator refused it), as the cross-contractor checks see it."""
 
     event_id: str
     contractor_siret: str
     hours: Decimal
-    status: EntryStatus
+    daily_max: Decimal  # that of the claim's own contract, on that day
+    resolved: bool = False  # a facilitator counted it: it weighs on the day but is never flagged
+
+
+@dataclass(frozen=True)
+class TrainingClaim:
+    """Training hours whose own rules and day let them count, in the order the cap is shared out."""
+
+    event_id: str
+    work_date: dt.date
+    hours: Decimal
+    cap: Decimal  # the training cap of the claim's own contract, on that day
 
 
 Timesheet = TimesheetSubmitted | TimesheetCorrected
 
 
-def evaluate(timesheet: Timesheet, contract: ContractRegistered, beneficiary: BeneficiaryEnrolled,
-             rulebook: Rulebook, training_counted: Decimal, same_day: list[DayClaim]) -> Verdict:
-    """The rules, in order; the first that withholds the hours decides why."""
+def withheld(timesheet: Timesheet, contract: ContractRegistered, beneficiary: BeneficiaryEnrolled,
+             rulebook: Rulebook) -> Part | None:
+    """The rules on the timesheet alone, in order: why none of its hours can count, or None."""
     hours, day = timesheet.hours, timesheet.work_date
     if not contract.start_date <= day <= contract.end_date:
-        return Verdict.one(hours, EntryStatus.NOT_COUNTED, CONTRACT_PERIOD, "outside_contract_period")
-    until = rulebook.eligible_until(beneficiary)
-    if not beneficiary.eligible_from <= day <= until:
-        return Verdict.one(hours, EntryStatus.NOT_COUNTED, ELIGIBILITY_WINDOW, "not_eligible_on_work_date")
+        return hours, EntryStatus.NOT_COUNTED, CONTRACT_PERIOD, "outside_contract_period"
+    if not beneficiary.eligible_from <= day <= rulebook.eligible_until(beneficiary):
+        return hours, EntryStatus.NOT_COUNTED, ELIGIBILITY_WINDOW, "not_eligible_on_work_date"
     if timesheet.hire_type is HireType.PERMANENT:
         months = rulebook.for_contract("permanent_hire_months_counted", contract, day)
         if day >= add_months(timesheet.hire_date, months):
-            return Verdict.one(hours, EntryStatus.NOT_COUNTED, PERMANENT_HIRE_CAP, "permanent_hire_cap_reached")
+            return hours, EntryStatus.NOT_COUNTED, PERMANENT_HIRE_CAP, "permanent_hire_cap_reached"
+    return None
 
-    daily_max = rulebook.for_contract("daily_max_hours", contract, day)
-    held = [c for c in same_day if c.status is not EntryStatus.NOT_COUNTED]
-    if any(c.contractor_siret != contract.contractor_siret and c.hours == hours for c in held):
-        return Verdict.one(hours, EntryStatus.FLAGGED, CLAIMED_TWICE, "claimed_by_two_contractors")
-    if sum((c.hours for c in held), hours) > daily_max:
-        return Verdict.one(hours, EntryStatus.FLAGGED, DAILY_MAXIMUM, "daily_maximum_exceeded")
 
-    if timesheet.mode is Mode.TRAINING:
-        room = max(Decimal(0), rulebook.for_contract("training_cap_hours", contract, day) - training_counted)
-        if hours > room:
-            parts = [(hours - room, EntryStatus.NOT_COUNTED, TRAINING_CAP, "training_cap_reached")]
+def cross_check(day: list[DayClaim]) -> dict[str, Part]:
+    """The flagged claims of one person's day, by event id.
+
+    A function of the day's claims as a set, so that the order they arrived in decides nothing: a
+    claim is flagged when a claim of another contractor has the same hours, else when the day's
+    total is over its own contract's daily maximum. Resolved claims are never flagged again."""
+    total = sum((c.hours for c in day), Decimal(0))
+    flags: dict[str, Part] = {}
+    for claim in day:
+        if claim.resolved:
+            continue
+        if any(o is not claim and o.contractor_siret != claim.contractor_siret and o.hours == claim.hours
+               for o in day):
+            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, CLAIMED_TWICE, "claimed_by_two_contractors")
+        elif total > claim.daily_max:
+            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, DAILY_MAXIMUM, "daily_maximum_exceeded")
+    return flags
+
+
+def share_training_cap(claims: list[TrainingClaim], already: Decimal = Decimal(0)) -> dict[str, Verdict]:
+    """The cap shared out by work date (then event id): the earliest training counts first, whatever
+    order the timesheets arrived in. `already`: training hours counted before these claims."""
+    used, verdicts = already, {}
+    for claim in sorted(claims, key=lambda c: (c.work_date, c.event_id)):
+        room = max(Decimal(0), claim.cap - used)
+        if claim.hours <= room:
+            verdicts[claim.event_id] = Verdict.one(claim.hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
+        else:
+            parts = [(claim.hours - room, EntryStatus.NOT_COUNTED, TRAINING_CAP, "training_cap_reached")]
             if room:
                 parts.insert(0, (room, EntryStatus.COUNTED, TRAINING_CAP, ""))
-            return Verdict(tuple(parts))
-    return Verdict.one(hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
+            verdicts[claim.event_id] = Verdict(tuple(parts))
+        used += min(claim.hours, room)
+    return verdicts
+
+
+def evaluate(timesheet: Timesheet, contract: ContractRegistered, beneficiary: BeneficiaryEnrolled,
+             rulebook: Rulebook, training_counted: Decimal, same_day: list[DayClaim]) -> Verdict:
+    """One timesheet's verdict among the other claims of its day, after `training_counted` hours of
+    training: the timesheet's own rules, then the day's checks, then the training cap."""
+    part = withheld(timesheet, contract, beneficiary, rulebook)
+    if part is not None:
+        return Verdict((part,))
+    day = timesheet.work_date
+    me = DayClaim(str(timesheet.event_id), contract.contractor_siret, timesheet.hours,
+                  rulebook.for_contract("daily_max_hours", contract, day))
+    flag = cross_check([me, *same_day]).get(me.event_id)
+    if flag is not None:
+        return Verdict((flag,))
+    if timesheet.mode is Mode.TRAINING:
+        cap = rulebook.for_contract("training_cap_hours", contract, day)
+        return share_training_cap([TrainingClaim(me.event_id, day, timesheet.hours, cap)], training_counted)[me.event_id]
+    return Verdict.one(timesheet.hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
 
 
 def invoice_hours(amount_eur: Decimal, labour_share: Decimal, hourly_cost_eur: Decimal) -> Decimal:

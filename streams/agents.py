@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import time
-from decimal import Decimal
 from uuid import UUID
 
 from ledger.entries import Position
@@ -90,11 +89,11 @@ class TableBooks:
     def put_day(self, beneficiary_id: str, day: dt.date, claim_ids: list[UUID]) -> None:
         days[f"{beneficiary_id}|{day}"] = json.dumps([str(i) for i in claim_ids])
 
-    def training(self, beneficiary_id: str) -> Decimal:
-        return Decimal(training.get(beneficiary_id) or 0)
+    def training(self, beneficiary_id: str) -> list[UUID]:
+        return [UUID(i) for i in json.loads(training.get(beneficiary_id) or "[]")]
 
-    def put_training(self, beneficiary_id: str, hours: Decimal) -> None:
-        training[beneficiary_id] = str(hours)
+    def put_training(self, beneficiary_id: str, claim_ids: list[UUID]) -> None:
+        training[beneficiary_id] = json.dumps([str(i) for i in claim_ids])
 
     def park(self, parked: Parked) -> None:
         pending[str(parked.record.event_id)] = parked.model_dump_json()

@@ -14,6 +14,7 @@ here. Properties checked:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -436,14 +437,9 @@ def test_two_claims_on_a_day_give_the_same_totals_in_either_order(claims):
     assert not {"counted", "flagged"} <= statuses
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ledger/intake.py Desk._conflicting: a claimed-twice verdict flags only "
-                                       "the claims of equal hours, while the daily-maximum check adds up flagged "
-                                       "claims too; with three claims on a day, a claim that arrives after a "
-                                       "flagged pair is flagged, the same claim arriving first stays counted")
 def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
-    # gpe-c001 2 h (contractor A), gpe-c002 5 h (B), gpe-c003 5 h (A). 2 then 5 then 5: 2 + 5 = 7 counted, then
-    # 5 = 5 from B: the two 5 h flagged, 2 h counted. 5, 5, then 2: the 5 h pair flagged, then 2 + 5 + 5 = 12 > 10:
-    # the 2 h flagged too.
+    # gpe-c001 2 h (contractor A), gpe-c002 5 h (B), gpe-c003 5 h (A): the two 5 h of two contractors are
+    # claimed twice, and the day's 2 + 5 + 5 = 12 h are over 10, which flags the 2 h too, in every order.
     claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
                "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
                "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
@@ -453,13 +449,11 @@ def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
         ledger = Ledger()
         ledger.post_all([*reference_events(), SAME_CONTRACTOR, *order])
         return ledger.totals()
-    assert totals(claims) == totals(claims[::-1])
+    flagged = {("gpe-c001", "flagged"): Decimal(2), ("gpe-c002", "flagged"): Decimal(5),
+               ("gpe-c003", "flagged"): Decimal(5)}
+    assert all(totals([claims[i] for i in order]) == flagged for order in itertools.permutations(range(3)))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ledger/intake.py Desk._record: the daily maximum is that of the LATER "
-                                       "claim's contract; with a contract override (12 h on gpe-c001, 10 h "
-                                       "elsewhere), 8 h on gpe-c001 then 4 h on gpe-c002 flags both, the other "
-                                       "order counts both")
 def test_claims_under_different_daily_maximums_give_the_same_totals_in_either_order():
     rulebook = Rulebook.from_dict({"version": "t", "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
     claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
@@ -471,8 +465,66 @@ def test_claims_under_different_daily_maximums_give_the_same_totals_in_either_or
         ledger = Ledger(rulebook)
         ledger.post_all([*reference_events(), *order])
         return ledger.totals()
-    # 8 + 4 = 12: within gpe-c001's 12, over gpe-c002's 10.
-    assert totals(claims) == totals(claims[::-1])
+    # 8 + 4 = 12: within gpe-c001's 12, over gpe-c002's 10. Each claim is held to its own contract's maximum.
+    expected = {("gpe-c001", "counted"): Decimal(8), ("gpe-c002", "flagged"): Decimal(4)}
+    assert totals(claims) == totals(claims[::-1]) == expected
+
+
+@st.composite
+def a_persons_week(draw):
+    """Up to six timesheets of one person over three days, on three contracts of two contractors (one
+    with its own daily maximum), direct hire or training (under a 20 h cap), some retracted later."""
+    who = draw(st.sampled_from(list(PEOPLE)))
+    sheets = []
+    for n in range(draw(st.integers(1, 6))):
+        day = dt.date(2024, 6, 3) + dt.timedelta(days=draw(st.integers(0, 2)))
+        sheets.append({"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-d000-{n + 1:012d}",
+                       "schema_version": 1, "contract_id": draw(st.sampled_from(["gpe-c001", "gpe-c002", "gpe-c003"])),
+                       "beneficiary_id": who, "work_date": str(day), "hours": float(draw(small_hours)),
+                       "mode": draw(st.sampled_from(["direct_hire", "training"])),
+                       "submitted_at": f"{day}T18:00:00+00:00"})
+    retracted = draw(st.lists(st.sampled_from(sheets), unique_by=lambda s: s["event_id"], max_size=len(sheets)))
+    retractions = [{"type": "timesheet.retracted", "event_id": f"00000000-0000-4000-e000-{n + 1:012d}",
+                    "schema_version": 1, "original_event_id": sheet["event_id"], "beneficiary_id": who,
+                    "submitted_at": f"{sheet['work_date']}T19:00:00+00:00"} for n, sheet in enumerate(retracted)]
+    return sheets, retractions
+
+
+@settings(max_examples=300, deadline=None)
+@given(a_persons_week(), st.data())
+def test_a_persons_claims_give_the_same_totals_in_any_order(week, data):
+    """(a) for everything that depends on a person's other claims (claimed twice, the daily maximum,
+    each contract's own maximum, the training cap, retractions freeing a day or training room): any
+    order of the timesheets, then of the retractions, gives the same totals as the order posted."""
+    sheets, retractions = week
+    rulebook = Rulebook.from_dict({"version": "t", "defaults": {"training_cap_hours": 20},
+                                   "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
+
+    def post(order) -> Ledger:
+        ledger = Ledger(rulebook)
+        ledger.post_all([*reference_events(), SAME_CONTRACTOR, *order])
+        check_not_negative(ledger)
+        check_accounting(ledger, len(reference_events()) + 1 + len(order), settled=True)
+        assert ledger.accounting()["accepted"] == len(reference_events()) + 1 + len(order)
+        return ledger
+    in_order = post([*sheets, *retractions])
+    shuffled = post([*data.draw(st.permutations(sheets), label="sheets"),
+                     *data.draw(st.permutations(retractions), label="retractions")])
+    assert shuffled.totals() == in_order.totals()
+    # What stands is what was declared and not retracted, on its own contract, counting or not.
+    gone = {r["original_event_id"] for r in retractions}
+    declared = defaultdict(Decimal)
+    for sheet in sheets:
+        if sheet["event_id"] not in gone:
+            declared[sheet["contract_id"]] += Decimal(str(sheet["hours"]))
+    net = defaultdict(Decimal)
+    for e in shuffled.entries:
+        net[e.contract_id] += e.hours
+    assert +Counter(net) == +Counter(declared)
+    # Never more counted training than the cap, whichever order.
+    training = sum((e.hours for e in shuffled.entries if e.mode == "training" and e.status is EntryStatus.COUNTED),
+                   Decimal(0))
+    assert training <= 20
 
 
 json_values = st.recursive(

@@ -15,7 +15,8 @@ from ledger import rules
 from ledger.entries import EntryStatus
 from ledger.events import parse_event
 from ledger.rulebook import Rulebook
-from ledger.rules import DayClaim, Verdict, add_months, evaluate, invoice_hours
+from ledger.rules import (DayClaim, TrainingClaim, Verdict, add_months, cross_check, evaluate, invoice_hours,
+                          share_training_cap)
 
 D = dt.date.fromisoformat
 COUNTED, NOT_COUNTED, FLAGGED = EntryStatus.COUNTED, EntryStatus.NOT_COUNTED, EntryStatus.FLAGGED
@@ -192,7 +193,7 @@ LATER_RULES = [
     ({"hours": 4}, {}, 0, [(OTHER, "8", COUNTED)], [("4", FLAGGED, rules.DAILY_MAXIMUM, "daily_maximum_exceeded")]),
     ({"hours": 2.01}, {}, 0, [(A, "8", COUNTED)], [("2.01", FLAGGED, rules.DAILY_MAXIMUM, "daily_maximum_exceeded")]),
     ({"hours": 4}, {"daily_max_hours": 12}, 0, [(OTHER, "8", COUNTED)], [("4", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
-    # claims that do not count are not work on the ledger; flagged ones still are
+    # claims withheld by their own rules are not work on the ledger; flagged ones still are
     ({"hours": 4}, {}, 0, [(OTHER, "8", NOT_COUNTED)], [("4", COUNTED, rules.ELIGIBLE_ON_CONTRACT, "")]),
     ({"hours": 4}, {}, 0, [(OTHER, "3", COUNTED), (OTHER, "4", FLAGGED)],
      [("4", FLAGGED, rules.CLAIMED_TWICE, "claimed_by_two_contractors")]),
@@ -216,7 +217,9 @@ LATER_RULES = [
 def test_rules_after_eligibility(ev, changes, overrides, trained, same_day, parts):
     changes = {"hours": 7.5, **changes}
     rulebook = Rulebook().with_overrides(**overrides)
-    claims = [DayClaim(f"claim-{n}", siret, Decimal(hours), status) for n, (siret, hours, status) in enumerate(same_day)]
+    # The desk gives `evaluate` only the day's work: claims withheld by their own rules are not.
+    claims = [DayClaim(f"claim-{n}", siret, Decimal(hours), daily_max=Decimal(10))
+              for n, (siret, hours, status) in enumerate(same_day) if status is not NOT_COUNTED]
     verdict = evaluate(sheet(ev, **changes), agreement(ev), enrolment(ev, "2024-03-15"), rulebook,
                        Decimal(trained), claims)
     assert verdict == Verdict(tuple((Decimal(h), status, rule, reason) for h, status, rule, reason in parts))
@@ -225,12 +228,55 @@ def test_rules_after_eligibility(ev, changes, overrides, trained, same_day, part
 
 def test_a_contract_override_of_the_daily_maximum(ev):
     rulebook = Rulebook.from_dict({"version": "t", "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
-    claims = [DayClaim("other", OTHER, Decimal(8), COUNTED)]
+    claims = [DayClaim("other", OTHER, Decimal(8), daily_max=Decimal(10))]
     person = enrolment(ev, "2024-03-15")
     assert evaluate(sheet(ev, hours=4), agreement(ev), person, rulebook, Decimal(0), claims).parts[0][1] is COUNTED
     elsewhere = agreement(ev, contract_id="gpe-c002")
     assert evaluate(sheet(ev, hours=4, contract_id="gpe-c002"), elsewhere, person, rulebook, Decimal(0),
                     claims).parts[0][1] is FLAGGED
+
+
+# A day's claims as (contractor, hours, own daily maximum, resolved) -> the flagged ones' reasons, by index.
+CROSS_CHECKS = [
+    ([(A, "8", 10, False)], {}),
+    ([(A, "8", 10, False), (OTHER, "2", 10, False)], {}),  # 10 h: not over
+    ([(A, "8", 10, False), (OTHER, "4", 10, False)], {0: "daily_maximum_exceeded", 1: "daily_maximum_exceeded"}),
+    ([(A, "8", 12, False), (OTHER, "4", 10, False)], {1: "daily_maximum_exceeded"}),  # each its own maximum
+    ([(A, "5", 10, False), (OTHER, "5", 10, False)], {0: "claimed_by_two_contractors", 1: "claimed_by_two_contractors"}),
+    ([(A, "5", 10, False), (A, "5", 10, False)], {}),  # one contractor on two contracts: 10 h, not over
+    ([(A, "2", 10, False), (OTHER, "5", 10, False), (A, "5", 10, False)],  # a pair claimed twice, and 12 h
+     {0: "daily_maximum_exceeded", 1: "claimed_by_two_contractors", 2: "claimed_by_two_contractors"}),
+    ([(A, "8", 10, True), (OTHER, "4", 10, False)], {1: "daily_maximum_exceeded"}),  # resolved: weighs, never flagged
+    ([(A, "7", 10, True), (OTHER, "7", 10, False)], {1: "claimed_by_two_contractors"}),
+]
+
+
+@pytest.mark.parametrize("day, flagged", CROSS_CHECKS)
+def test_cross_check_flags_depend_on_the_day_as_a_set(day, flagged):
+    claims = [DayClaim(f"c{n}", siret, Decimal(h), Decimal(most), resolved) for n, (siret, h, most, resolved) in enumerate(day)]
+    for order in (claims, claims[::-1]):
+        flags = cross_check(order)
+        assert {k: part[3] for k, part in flags.items()} == {f"c{n}": reason for n, reason in flagged.items()}
+        assert all(part[0] == claims[int(k[1:])].hours and part[1] is FLAGGED for k, part in flags.items())
+
+
+def test_training_cap_is_shared_out_by_work_date_then_event_id():
+    day = dt.date(2024, 6, 3)
+    claims = [TrainingClaim("b", day + dt.timedelta(days=1), Decimal(8), Decimal(20)),
+              TrainingClaim("c", day, Decimal(8), Decimal(20)),
+              TrainingClaim("a", day + dt.timedelta(days=1), Decimal(8), Decimal(20)),
+              TrainingClaim("d", day + dt.timedelta(days=2), Decimal(8), Decimal(20))]
+    verdicts = share_training_cap(claims)
+    # c (day 0) 8, a (day 1, first by id) 8, b (day 1) 4 + 4 withheld, d (day 2) 8 withheld
+    assert [(h, st, reason) for h, st, _, reason in verdicts["c"].parts] == [(Decimal(8), COUNTED, "")]
+    assert [(h, st, reason) for h, st, _, reason in verdicts["a"].parts] == [(Decimal(8), COUNTED, "")]
+    assert [(h, st, reason) for h, st, _, reason in verdicts["b"].parts] == \
+        [(Decimal(4), COUNTED, ""), (Decimal(4), NOT_COUNTED, "training_cap_reached")]
+    assert [(h, st, reason) for h, st, _, reason in verdicts["d"].parts] == \
+        [(Decimal(8), NOT_COUNTED, "training_cap_reached")]
+    assert share_training_cap(claims[::-1]) == verdicts
+    # hours counted before these claims take their room first
+    assert share_training_cap(claims, already=Decimal(20))["c"].parts[0][1] is NOT_COUNTED
 
 
 @pytest.mark.parametrize("amount, share, cost, expected", [
