@@ -275,7 +275,7 @@ class Desk:
         claim = self._claim(timesheet)
         self._index(claim)
         return self._settle(claim.beneficiary_id, cause, {claim.work_date}, claim.mode is Mode.TRAINING,
-                            first=claim.event_id, timesheet=timesheet)
+                            first=claim.event_id, timesheet=timesheet, new=claim)
 
     def _claim(self, timesheet: Timesheet) -> Claim:
         contract = self.books.contract(timesheet.contract_id)
@@ -292,13 +292,15 @@ class Desk:
         return self.rulebook.for_contract(name, self.books.contract(claim.contract_id), claim.work_date)
 
     def _settle(self, beneficiary_id: str, cause: Event, days: set[dt.date], training: bool,
-                first: UUID | None = None, timesheet: Timesheet | None = None) -> tuple[LedgerEntry, ...]:
+                first: UUID | None = None, timesheet: Timesheet | None = None,
+                new: Claim | None = None) -> tuple[LedgerEntry, ...]:
         """Bring the claims of `days` (and with `training`, all the person's training claims) to
-        their verdicts. `first` is written first; `timesheet` is its event, already parsed."""
+        their verdicts. `first` is written first; `timesheet` is its event and `new` its claim when
+        just indexed (the books would only give them back)."""
         scope: dict[UUID, Claim] = {}
         for day in sorted(days):
             for claim_id in self.books.day(beneficiary_id, day):
-                claim = self.books.claim(claim_id)
+                claim = new if new is not None and claim_id == new.event_id else self.books.claim(claim_id)
                 if claim is not None:
                     scope[claim_id] = claim
         flags: dict[str, Part] = {}
@@ -310,7 +312,7 @@ class Desk:
         elsewhere: set[UUID] = set()  # training claims on other days: their days' verdicts stand
         if training or any(c.mode is Mode.TRAINING for c in scope.values()):
             for claim_id in self.books.training(beneficiary_id):
-                claim = None if claim_id in scope else self.books.claim(claim_id)
+                claim = None if claim_id in scope else self.books.claim(claim_id)  # `new` is in scope already
                 if claim is not None:
                     scope[claim_id] = claim
                     elsewhere.add(claim_id)
@@ -370,8 +372,8 @@ class Desk:
         return tuple(entries)
 
     def _index(self, claim: Claim) -> None:
-        """A standing claim: in its day's list, and in the person's training list."""
-        self.books.put_claim(claim)
+        """A new standing claim: in its day's list, and in the person's training list. The claim
+        itself is written once settled, with its entries."""
         ids = self.books.day(claim.beneficiary_id, claim.work_date)
         if claim.event_id not in ids:
             self.books.put_day(claim.beneficiary_id, claim.work_date, [*ids, claim.event_id])
@@ -434,8 +436,10 @@ class Desk:
             self._index(new)
             days.add(new.work_date)
             training = training or new.mode is Mode.TRAINING
+        else:
+            new = None
         entries += self._settle(claim.beneficiary_id, event, days, training, first=event.event_id,
-                                timesheet=event if isinstance(event, TimesheetCorrected) else None)
+                                timesheet=event if new is not None else None, new=new)
         return Decision(position, event=event, entries=entries)
 
     def _resolve(self, event: ClaimResolved, raw: bytes, position: Position) -> Decision:

@@ -129,3 +129,32 @@ def test_corrections_late_enrolment_over_claims_resolution_and_pooling(pipeline)
     assert (pooled["c-3"]["received_hours"], pooled["c-3"]["hours_pooled"]) == (Decimal("3.50"), Decimal("3.50"))
     assert pooled["c-2"]["hours_pooled"] == Decimal("4.00")
     assert sum(r["hours_pooled"] for r in pooled.values()) == Decimal("17.50")  # no hour counted twice
+
+
+def test_a_retraction_ends_a_conflict_and_a_correction_waits_for_its_contract(pipeline):
+    pipeline.post(programme(), contract("c-1"), contract("c-2", contractor_siret=OTHER_CONTRACTOR),
+                  enrolment("b-00000002"))
+    pipeline.wait_accounted()
+    a = timesheet("c-1", "b-00000002", "2024-04-02", 7)
+    b = timesheet("c-2", "b-00000002", "2024-04-02", 7)  # the same 7 h from another contractor
+    pipeline.post(a, b)
+    pipeline.wait_accounted()
+    assert withheld(pipeline) == {("flagged", "claimed_by_two_contractors"): Decimal("14.00")}
+
+    # b was a mistake: its retraction leaves a alone on its day, counted again. Then a moves to a
+    # contract registered later: the correction waits for it, and only then applies.
+    pipeline.post(event("timesheet.retracted", original_event_id=b["event_id"], beneficiary_id="b-00000002",
+                        submitted_at="2024-04-03T09:00:00+00:00"),
+                  event("timesheet.corrected", original_event_id=a["event_id"],
+                        **{k: v for k, v in a.items() if k not in ("type", "event_id")} | {"contract_id": "c-9",
+                                                                                          "hours": 6}))
+    assert pipeline.wait_accounted()["pending"] == 1
+    assert counted(pipeline).get("c-1") == Decimal("7.00") and withheld(pipeline) == {}
+    pipeline.post(contract("c-9"))
+    accounting = pipeline.wait_settled()
+    assert {c: h for c, h in counted(pipeline).items() if h} == {"c-9": Decimal("6.00")}
+    assert accounting["accepted"] == pipeline.posted and accounting["rejected"] == 0
+    states = pipeline.rows("SELECT state, reason FROM pending_timesheets FINAL ORDER BY state")
+    assert states == [{"state": "pending", "reason": "unknown_contract"},
+                      {"state": "resolved", "reason": "unknown_contract"}]
+    assert pipeline.rows("SELECT * FROM pending_now") == []
