@@ -16,12 +16,11 @@ from streams.app import (
     app,
     beneficiaries,
     cfg,
-    claims,
     contracts,
     days,
+    events,
     intake_topic,
     ledger_topic,
-    memos,
     pending,
     rejections_topic,
     rulebook,
@@ -33,10 +32,36 @@ log = logging.getLogger(__name__)
 
 
 class TableBooks:
-    """`ledger.intake.Books` over Faust tables (values are JSON), with parsed models cached."""
+    """`ledger.intake.Books` over Faust tables (values are JSON), with parsed models cached.
+
+    Every table write is a Kafka send to its changelog, the worker's main cost. So writes wait in
+    a buffer until `flush()` (once per intake message): a key written twice in a message is sent
+    once, and an event's decision (memo) and its claim share one value of the `events` table.
+    Reference data is written at once: other partitions' pending timesheets wait for it."""
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[str, str], tuple[str, object]] = {}
+        self._writes: dict[tuple[str, str], tuple[object, str | None]] = {}  # (table, key) -> (table, value)
+
+    def _get(self, table, key: str) -> str | None:
+        buffered = self._writes.get((table.name, key))
+        return table.get(key) if buffered is None else buffered[1]
+
+    def _set(self, table, key: str, value: str | None) -> None:
+        self._writes[(table.name, key)] = (table, value)
+
+    def _values(self, table):
+        """The table's values as they will be once flushed."""
+        buffered = {key: value for (name, key), (_, value) in self._writes.items() if name == table.name}
+        yield from buffered.values()
+        for key, value in table.items():
+            if key not in buffered:
+                yield value
+
+    def flush(self) -> None:
+        writes, self._writes = self._writes, {}
+        for (_, key), (table, value) in writes.items():
+            table[key] = value
 
     def _model(self, table, kind: str, key: str, model):
         raw = table.get(key)
@@ -64,46 +89,56 @@ class TableBooks:
     def reference_version(self) -> int:
         return len(contracts) + len(beneficiaries)
 
+    # An `events` value is the memo's JSON, a newline, then the claim's JSON (or nothing): JSON
+    # text never holds a raw newline, and each half parses on its own.
+    def _event(self, event_id: UUID) -> tuple[str, str]:
+        raw = self._get(events, str(event_id))
+        memo, _, claim = (raw or "").partition("\n")
+        return memo, claim
+
     def memo(self, event_id: UUID) -> Memo | None:
-        raw = memos.get(str(event_id))
-        return None if raw is None else Memo.model_validate_json(raw)
+        memo, _ = self._event(event_id)
+        return Memo.model_validate_json(memo) if memo else None
 
     def remember(self, event_id: UUID, memo: Memo) -> None:
-        memos[str(event_id)] = memo.model_dump_json()
+        _, claim = self._event(event_id)
+        self._set(events, str(event_id), f"{memo.model_dump_json()}\n{claim}")
 
     def claim(self, event_id: UUID) -> Claim | None:
-        raw = claims.get(str(event_id))
-        return None if raw is None else Claim.model_validate_json(raw)
+        _, claim = self._event(event_id)
+        return Claim.model_validate_json(claim) if claim else None
 
     def put_claim(self, claim: Claim) -> None:
-        claims[str(claim.event_id)] = claim.model_dump_json()
+        memo, _ = self._event(claim.event_id)
+        self._set(events, str(claim.event_id), f"{memo}\n{claim.model_dump_json()}")
 
     def claims_of(self, beneficiary_id: str) -> list[Claim]:
         # A scan, but only when an enrolment changes: rare next to timesheets.
         needle = f'"beneficiary_id":"{beneficiary_id}"'
-        return [Claim.model_validate_json(raw) for raw in claims.values() if needle in raw]
+        found = (raw.partition("\n")[2] for raw in self._values(events) if raw)
+        return [Claim.model_validate_json(claim) for claim in found if needle in claim]
 
     def day(self, beneficiary_id: str, day: dt.date) -> list[UUID]:
-        return [UUID(i) for i in json.loads(days.get(f"{beneficiary_id}|{day}") or "[]")]
+        return [UUID(i) for i in json.loads(self._get(days, f"{beneficiary_id}|{day}") or "[]")]
 
     def put_day(self, beneficiary_id: str, day: dt.date, claim_ids: list[UUID]) -> None:
-        days[f"{beneficiary_id}|{day}"] = json.dumps([str(i) for i in claim_ids])
+        self._set(days, f"{beneficiary_id}|{day}", json.dumps([str(i) for i in claim_ids]))
 
     def training(self, beneficiary_id: str) -> list[UUID]:
-        return [UUID(i) for i in json.loads(training.get(beneficiary_id) or "[]")]
+        return [UUID(i) for i in json.loads(self._get(training, beneficiary_id) or "[]")]
 
     def put_training(self, beneficiary_id: str, claim_ids: list[UUID]) -> None:
-        training[beneficiary_id] = json.dumps([str(i) for i in claim_ids])
+        self._set(training, beneficiary_id, json.dumps([str(i) for i in claim_ids]))
 
     def park(self, parked: Parked) -> None:
-        pending[str(parked.record.event_id)] = parked.model_dump_json()
+        self._set(pending, str(parked.record.event_id), parked.model_dump_json())
 
     def parked(self, partition: int) -> list[Parked]:
-        found = (Parked.model_validate_json(raw) for raw in pending.values() if raw is not None)
+        found = (Parked.model_validate_json(raw) for raw in self._values(pending) if raw is not None)
         return [p for p in found if p.position.partition == partition]
 
     def unpark(self, parked: Parked) -> None:
-        pending[str(parked.record.event_id)] = None  # a tombstone in the changelog
+        self._set(pending, str(parked.record.event_id), None)  # a tombstone in the changelog
 
 
 class GuardedBooks:
@@ -167,6 +202,7 @@ async def attribute(stream):
         try:
             decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset,
                                        message.timestamp, is_tick(message.value, message.headers))
+            desk.books.flush()  # the tables' changes first, then the outputs that follow from them
             # Same partition number as the intake message: one beneficiary's records stay in order.
             # One ledger message per intake message, split in order while it would pass ~900 kB (an
             # intake message near Kafka's 1 MB limit gives ~1.7 times as many bytes of entries).

@@ -47,12 +47,12 @@ rejections_topic = app.topic(cfg.rejections_topic, key_serializer="raw", value_s
 # Names as in streams.topics.WORKER_TABLES, which creates their changelogs first.
 contracts = app.GlobalTable("contracts", key_type=str, value_type=str, default=None)
 beneficiaries = app.Table("beneficiaries", key_type=str, value_type=str, default=None)
-memos = app.Table("memos", key_type=str, value_type=str, default=None)  # event_id -> first delivery, decision
-claims = app.Table("claims", key_type=str, value_type=str, default=None)  # timesheet -> standing entries
+# event_id -> its first delivery's decision and, for a timesheet, its standing claim
+events = app.Table("events", key_type=str, value_type=str, default=None)
 days = app.Table("days", key_type=str, value_type=str, default=None)  # beneficiary|date -> claims that day
 training = app.Table("training", key_type=str, value_type=str, default=None)  # beneficiary -> training claims
 pending = app.Table("pending", key_type=str, value_type=str, default=None)  # event_id -> parked timesheet
-assert {t.name for t in (contracts, beneficiaries, memos, claims, days, training, pending)} == set(WORKER_TABLES)
+assert {t.name for t in (contracts, beneficiaries, events, days, training, pending)} == set(WORKER_TABLES)
 
 rulebook = load_rulebook(cfg)
 

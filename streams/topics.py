@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # The worker's Faust tables (streams/app.py). Their changelog topics are created here, before Faust
 # starts: with several tables Faust could create one too late for its own metadata check and then
 # refuse every write to it ("changelog topic has 0 partitions").
-WORKER_TABLES = ("contracts", "beneficiaries", "memos", "claims", "days", "training", "pending")
+WORKER_TABLES = ("contracts", "beneficiaries", "events", "days", "training", "pending")
 
 
 def changelog_topic(cfg: Settings, table: str) -> str:
