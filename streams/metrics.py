@@ -18,6 +18,8 @@ LOADER_BATCH_RECORDS = Histogram("ledger_loader_batch_records", "Records per Cli
 LOADER_WRITE_SECONDS = Histogram("ledger_loader_write_seconds", "Duration of one ClickHouse write")
 LOADER_RECORDS = Counter("ledger_loader_records_total", "Records written to ClickHouse, by table", ["table"])
 LOADER_WRITE_FAILURES = Counter("ledger_loader_write_failures_total", "ClickHouse writes that failed and were retried")
+LOADER_COMMIT_FAILURES = Counter("ledger_loader_commit_failures_total",
+                                 "Kafka offset commits that failed (broker or group unavailable) and were retried")
 FRESHNESS = Histogram("ledger_freshness_seconds", "From a ledger message's timestamp to its write in ClickHouse",
                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 
