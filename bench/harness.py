@@ -104,12 +104,14 @@ PENDING_TIMEOUT = {"pending_timeout_hours": 0.5, "tick_seconds": 1.0}
 
 
 def settle_pending(cfg: Settings) -> None:
-    """Stream time jumps past every pending deadline: what still waits is rejected."""
+    """Stream time jumps past every pending deadline (cfg's timeout): what still waits is rejected."""
     import datetime as dt
 
     from streams.producer import let_time_pass
 
-    let_time_pass(cfg, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=PENDING_TIMEOUT["pending_timeout_hours"], minutes=1))
+    if cfg.pending_timeout_hours is None:
+        raise ValueError("settle_pending needs the workers' pending_timeout_hours in the settings")
+    let_time_pass(cfg, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=cfg.pending_timeout_hours, minutes=1))
 
 
 def child_env(cfg: Settings) -> dict[str, str]:
@@ -191,6 +193,38 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
             proc.wait()
 
 
+def wait_workers_assigned(cfg: Settings, workers: list[subprocess.Popen], timeout: float = 180) -> None:
+    """Wait until every worker is a member of the consumer group with intake partitions of its
+    own, and the group is stable. Posting before that measures a rebalance (a worker that starts
+    late takes partitions from one that is busy), not the steady pipeline."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="bench-admin")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                group = admin.describe_groups([cfg.worker_id])[cfg.worker_id]
+            except KafkaError as error:
+                if not error.retriable:  # e.g. no coordinator yet: the group does not exist until a worker joins
+                    raise
+                group = {}
+            owned = [sorted(p for a in (m.get("member_assignment") or {}).get("assigned_partitions", ())
+                            if a["topic"] == cfg.intake_topic for p in a["partitions"])
+                     for m in group.get("members", ())]
+            if group.get("group_state") == "Stable" and len(owned) == len(workers) and all(owned) \
+                    and sorted(p for ps in owned for p in ps) == list(range(cfg.partitions)):
+                return
+            _check_alive(workers)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"group {cfg.worker_id} not settled after {timeout}s: "
+                                   f"{group.get('group_state')}, intake partitions by member {owned}")
+            time.sleep(0.5)
+    finally:
+        admin.close()
+
+
 def _check_alive(workers) -> None:
     for w in workers:
         if w.poll() is not None:
@@ -245,17 +279,21 @@ class StoreProcess:
                 raise TimeoutError(f"{c} after {timeout}s; waiting for {rows} rows")
             time.sleep(poll)
 
-    def wait_accounted(self, posted: int, timeout: float, workers=(), poll: float = 1.0) -> dict:
-        """Wait until accepted + rejected (the store's own accounting, FINAL) reaches `posted`.
+    def wait_accounted(self, posted: int, timeout: float, workers=(), poll: float = 1.0, settled: bool = True) -> dict:
+        """Wait until the store's own accounting (FINAL) covers `posted` events: accepted + rejected
+        with none pending (`settled`), or accepted + rejected + pending (every event decided, some
+        maybe still waiting for reference data that comes later, or for `settle_pending`).
 
-        Cheap row counts first (an event is at least one row once decided, except while parked),
-        so that the FINAL queries do not compete with the pipeline for most of the wait. Returns the
-        totals, with "time" (time.time()) the moment they were read.
+        Cheap row counts first, so that the FINAL queries do not compete with the pipeline for most
+        of the wait. Totals read while the loader was writing are not trusted: a batch half written
+        can show a released timesheet both pending and accepted. Returns the totals, with "time"
+        (time.time()) the moment they were read.
         """
         deadline = time.monotonic() + timeout
         while True:
             c = self.ask("counts")
-            if c["entries"] + c["rejections"] + c["reference"] >= 0.95 * posted:
+            # A decided event is at least one row (an entry, a rejection, reference data, a pending record).
+            if c["entries"] + c["rejections"] + c["reference"] + c["pending"] >= 0.95 * posted:
                 break
             _check_alive(workers)
             if time.monotonic() > deadline:
@@ -263,12 +301,14 @@ class StoreProcess:
             time.sleep(poll / 2)
         while True:
             t = self.ask("totals")
-            if t["accepted"] + t["rejected"] >= posted:
+            done = t["accepted"] + t["rejected"] + (0 if settled else t["pending"])
+            if t["consistent"] and done >= posted and not (settled and t["pending"]):
                 return t
             _check_alive(workers)
             if time.monotonic() > deadline:
-                raise TimeoutError(f"accepted {t['accepted']} + rejected {t['rejected']} < posted {posted} "
-                                   f"after {timeout}s")
+                raise TimeoutError(f"accepted {t['accepted']}, rejected {t['rejected']}, pending {t['pending']} "
+                                   f"after {timeout}s; waiting for {posted} events "
+                                   + ("settled" if settled else "decided"))
             time.sleep(poll)
 
     def stop(self, timeout: float = 90) -> dict:

@@ -7,8 +7,9 @@ store holds: one JSON command per line on stdin, one JSON answer per line on std
     python -m bench.storeproc [--no-loader]      (settings from the LEDGER_* environment)
 
 Commands: {"cmd": "counts"} rows present (no FINAL: cheap, for progress), {"cmd": "totals"} the
-accounting, hours by contract and rejections by reason (FINAL), {"cmd": "freshness", "since": ISO}
-quantiles of loaded_at - submitted_at of the entries loaded since then, {"cmd": "stop"}.
+accounting, hours by contract and rejections by reason (FINAL), with "consistent": false when the
+loader wrote while they were read, {"cmd": "freshness", "since": ISO, "until": ISO} quantiles of
+loaded_at - submitted_at of the entries of events submitted between the two, {"cmd": "stop"}.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def counts(store) -> dict:
     row = store.query(
         "SELECT (SELECT count() FROM ledger_entries) AS entries, (SELECT count() FROM rejections) AS rejections,"
         " (SELECT count() FROM programme_definitions) + (SELECT count() FROM contract_registrations)"
-        " + (SELECT count() FROM beneficiary_enrolments) AS reference").named_results()
+        " + (SELECT count() FROM beneficiary_enrolments) AS reference,"
+        " (SELECT count() FROM pending_timesheets) AS pending").named_results()
     return dict(next(iter(row)))
 
 
@@ -55,11 +57,15 @@ def totals(store) -> dict:
     }
 
 
-def freshness(store, since: str) -> dict:
+def freshness(store, since: str, until: str) -> dict:
+    # Entries of events sent in [since, until] only: a timesheet posted earlier and released by a
+    # late enrolment meanwhile is loaded then too, but carries its own (generated) submitted_at.
     row = store.query(
         "SELECT count() AS n, quantilesExact(0.5, 0.9, 0.99, 1)(dateDiff('millisecond', submitted_at, loaded_at)) AS q"
-        " FROM ledger_entries WHERE loaded_at >= parseDateTime64BestEffort({since:String}, 3)",
-        {"since": since}).named_results()
+        " FROM ledger_entries WHERE loaded_at >= parseDateTime64BestEffort({since:String}, 3)"
+        " AND submitted_at BETWEEN parseDateTime64BestEffort({since:String}, 3)"
+        " AND parseDateTime64BestEffort({until:String}, 3)",
+        {"since": since, "until": until}).named_results()
     r = next(iter(row))
     q = [v / 1000 for v in r["q"]] if r["n"] else [None] * 4
     return {"entries": int(r["n"]), "p50": q[0], "p90": q[1], "p99": q[2], "max": q[3]}
@@ -128,9 +134,20 @@ def main(argv: list[str] | None = None) -> int:
     store = Store.from_settings(cfg)
     store.apply_schema()
     loader = thread = None
+    writes = [0]  # odd while the loader writes a batch: totals read across a write may be torn
     if not args.no_loader:
         loader = Loader(cfg, store)
         inject_faults(loader, store)
+        write = loader.sink.write
+
+        def counted_write(batch):
+            writes[0] += 1
+            try:
+                return write(batch)
+            finally:
+                writes[0] += 1
+
+        loader.sink.write = counted_write
         thread = run_in_thread(loader)
     out = sys.stdout
 
@@ -148,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                         "loader_alive": thread.is_alive() if thread else None,
                         "faults": getattr(loader, "fault_state", None)})
             elif cmd == "totals":
-                answer(totals(store))
+                before = writes[0]
+                answer({**totals(store), "consistent": before % 2 == 0 and writes[0] == before})
             elif cmd == "freshness":
-                answer(freshness(store, command["since"]))
+                answer(freshness(store, command["since"], command["until"]))
             elif cmd == "stop":
                 break
             else:

@@ -96,6 +96,9 @@ class Rulebook:
     defaults: dict[str, Periods] = field(default_factory=_built_in)
     programmes: dict[str, dict[str, Periods]] = field(default_factory=dict)
     contracts: dict[str, dict[str, Periods]] = field(default_factory=dict)
+    # Last day of the eligibility window opening on a date: every timesheet asks, for a few
+    # thousand distinct dates.
+    _window_ends: dict[dt.date, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_toml(cls, text: str) -> Rulebook:
@@ -154,14 +157,16 @@ class Rulebook:
         The window runs from the facilitator's validation (domain.md: "eligibility window after
         validation"), or from eligible_from when that comes later or no validation day is given. A
         validation recorded after the hire (common) leaves eligible_from as the first counted day."""
-        from ledger.rules import add_months  # local: rules imports this module
-
         if beneficiary.eligible_until is not None:
             until = beneficiary.eligible_until
         else:
             start = max(beneficiary.eligible_from, beneficiary.validated_on or beneficiary.eligible_from)
-            months = self.param("eligibility_window_months", start)
-            until = add_months(start, months) - dt.timedelta(days=1)
+            until = self._window_ends.get(start)
+            if until is None:
+                from ledger.rules import add_months  # local: rules imports this module
+
+                months = self.param("eligibility_window_months", start)
+                until = self._window_ends[start] = add_months(start, months) - dt.timedelta(days=1)
         if beneficiary.proof_valid_until is not None:
             until = min(until, beneficiary.proof_valid_until)
         return until

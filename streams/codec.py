@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from pydantic_core import to_json
+
 from ledger.entries import Rejection
 from ledger.events import (
     BeneficiaryEnrolled,
@@ -47,16 +49,17 @@ def reference_record(event: Event, rulebook: Rulebook) -> dict:
 def encode_accepted(decisions: list[Decision], rulebook: Rulebook) -> bytes | None:
     parts = []
     for d in decisions:
-        parts += [e.model_dump_json().encode() for e in d.entries]
+        # The bytes of model_dump_json(), without its str round trip and per-call keyword handling.
+        parts += map(to_json, d.entries)
         if d.pending is not None:
-            parts.append(d.pending.model_dump_json().encode())
+            parts.append(to_json(d.pending))
         if d.rejection is None and d.event is not None and type(d.event) in REFERENCE_RECORDS:
             parts.append(json.dumps(reference_record(d.event, rulebook), separators=(",", ":")).encode())
     return b"[" + b",".join(parts) + b"]" if parts else None
 
 
 def encode_rejection(rejection: Rejection) -> bytes:
-    return rejection.model_dump_json().encode()
+    return to_json(rejection)
 
 
 def decode_records(value: bytes) -> list[dict]:
