@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import time
 from uuid import UUID
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ledger.entries import Position
 from ledger.events import BeneficiaryEnrolled, ContractRegistered, Event
@@ -27,6 +30,7 @@ from streams.app import (
     training,
 )
 from streams.codec import TICK, TICK_HEADER, encode_accepted, encode_rejection
+from streams.topics import changelog_topic
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class TableBooks:
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[str, str], tuple[str, object]] = {}
+        # Contracts other workers registered, read from the contracts changelog (follow_contracts).
+        self.followed: dict[str, str] = {}
         self._writes: dict[tuple[str, str], tuple[object, str | None]] = {}  # (table, key) -> (table, value)
 
     def _get(self, table, key: str) -> str | None:
@@ -63,8 +69,7 @@ class TableBooks:
         for (_, key), (table, value) in writes.items():
             table[key] = value
 
-    def _model(self, table, kind: str, key: str, model):
-        raw = table.get(key)
+    def _model(self, raw: str | None, kind: str, key: str, model):
         if raw is None:
             return None
         cached = self._parsed.get((kind, key))
@@ -75,10 +80,11 @@ class TableBooks:
         return parsed
 
     def contract(self, contract_id: str) -> ContractRegistered | None:
-        return self._model(contracts, "c", contract_id, ContractRegistered)
+        raw = contracts.get(contract_id) or self.followed.get(contract_id)
+        return self._model(raw, "c", contract_id, ContractRegistered)
 
     def beneficiary(self, beneficiary_id: str) -> BeneficiaryEnrolled | None:
-        return self._model(beneficiaries, "b", beneficiary_id, BeneficiaryEnrolled)
+        return self._model(beneficiaries.get(beneficiary_id), "b", beneficiary_id, BeneficiaryEnrolled)
 
     def keep_reference(self, event: Event) -> None:
         if isinstance(event, ContractRegistered):
@@ -87,7 +93,7 @@ class TableBooks:
             beneficiaries[event.beneficiary_id] = event.model_dump_json()
 
     def reference_version(self) -> int:
-        return len(contracts) + len(beneficiaries)
+        return len(contracts) + len(beneficiaries) + len(self.followed)
 
     # An `events` value is the memo's JSON, a newline, then the claim's JSON (or nothing): JSON
     # text never holds a raw newline, and each half parses on its own.
@@ -160,7 +166,8 @@ class GuardedBooks:
         return guarded
 
 
-desk = Desk(GuardedBooks(TableBooks()), rulebook)
+books = TableBooks()
+desk = Desk(GuardedBooks(books), rulebook)
 
 
 def is_tick(value: bytes, headers) -> bool:
@@ -241,3 +248,36 @@ async def tick() -> None:
     for tp in app.consumer.assignment():
         if tp.topic == cfg.intake_topic:
             await intake_topic.send(value=TICK, partition=tp.partition, headers=[(TICK_HEADER, cfg.worker_id.encode())])
+
+
+@app.task
+async def follow_contracts() -> None:
+    """Every worker must know every contract: a timesheet on one worker's partitions may name a
+    contract registered through another's. A GlobalTable copies all of its changelog when a worker
+    starts, but its copies stop following each other's writes once workers run side by side
+    (faust#716; measured here: two workers, half the timesheets rejected as unknown_contract). So
+    each worker also reads the whole contracts changelog, from its start and then as it grows; a
+    timesheet that arrives first waits as pending, released when the contract is read."""
+    topic = changelog_topic(cfg, contracts.name)
+    backoff = 1.0
+    while True:
+        consumer = AIOKafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", group_id=None)
+        try:
+            await consumer.start()
+            consumer.assign([TopicPartition(topic, p) for p in range(cfg.partitions)])
+            while True:
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        if record.key is not None and record.value is not None:
+                            # Faust's str tables store JSON-encoded strings, keys and values alike.
+                            books.followed[json.loads(record.key)] = json.loads(record.value)
+                backoff = 1.0
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a broker outage: read again from the start once it is back
+            log.warning("following %s failed; again in %.0fs", topic, backoff, exc_info=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+        finally:
+            await consumer.stop()

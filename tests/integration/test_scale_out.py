@@ -13,10 +13,12 @@ from decimal import Decimal
 
 import pytest
 from kafka import KafkaAdminClient
+from kafka.errors import CoordinatorNotAvailableError
 
 from ledger.synthetic import Size, generate
 from streams.demo import check, start_worker, stop_worker
 from streams.settings import Settings
+from tests.integration.events import contract, enrolment, timesheet
 from tests.integration.test_gateway import changelogs_first
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,8 @@ def group_members(cfg: Settings) -> tuple[str, int]:
     admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
     try:
         group = admin.describe_groups([cfg.worker_id])[cfg.worker_id]
+    except CoordinatorNotAvailableError:  # no member has joined yet
+        return "", 0
     finally:
         admin.close()
     return group.get("group_state", ""), len(group.get("members") or [])
@@ -106,3 +110,29 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
             stop_worker(second)
         if pipeline.worker is second:
             pipeline.worker = None
+
+
+def test_each_worker_learns_the_contracts_registered_through_the_others_partitions(pipeline_factory, tmp_path):
+    """Two workers in a stable group (no rebalance to copy the GlobalTable again): contracts keyed
+    to one worker's partitions are named by timesheets on the other's. Nothing is rejected as
+    unknown_contract, and every hour counts."""
+    pipeline = pipeline_factory(start=False)
+    cfg = pipeline.cfg
+    changelogs_first(pipeline)
+    pipeline.start_worker()
+    pipeline.start_loader()
+    second = start_worker(cfg.model_copy(update={"worker_datadir": tmp_path / "worker-b"}), tmp_path / "worker-b.log")
+    try:
+        wait_members(cfg, 2)
+        contracts = [f"c-{n}" for n in range(12)]  # spread over the partitions by their keys
+        people = [f"b-{n:08d}" for n in range(12)]
+        pipeline.post(*[contract(c) for c in contracts], *[enrolment(b) for b in people])
+        pipeline.wait_accounted()
+        pipeline.post(*[timesheet(c, b, f"2024-05-{n + 1:02d}", 1) for n, c in enumerate(contracts) for b in people])
+        accounting = pipeline.wait_settled(timeout=180)
+        assert accounting["rejected"] == 0 and accounting["accepted"] == pipeline.posted
+        assert {r["contract_id"]: r["hours"] for r in pipeline.store.rows("hours_by_contract")} == \
+            {c: Decimal("12.00") for c in contracts}
+        assert group_members(cfg) == ("Stable", 2)  # no rebalance helped
+    finally:
+        stop_worker(second)
