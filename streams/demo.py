@@ -184,7 +184,9 @@ def wait_accounted(store: Store, posted: int, worker: subprocess.Popen | None = 
     while True:
         accounting = store.rows("accounting")[0]
         done = accounting["accepted"] + accounting["rejected"] + (0 if settled else accounting["pending"])
-        if done >= posted:
+        # Settled also means no pending row: a released timesheet's entries and its pending record
+        # are separate inserts, and a check between the two would see it both accepted and pending.
+        if done >= posted and not (settled and accounting["pending"]):
             return accounting
         if worker is not None and worker.poll() is not None:
             raise RuntimeError(f"the worker exited with {worker.returncode}")
