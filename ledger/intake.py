@@ -121,6 +121,10 @@ class Parked(BaseModel):
     position: Position
     raw: str
     record: PendingRecord
+    # The offset of the message that released it (its record then says how). A released timesheet
+    # stays here until that message's outputs are known durable (its offset committed): a worker
+    # killed before sending them sends them again when it restarts from the last commit.
+    released_by: int | None = None
 
 
 class BooksUnavailable(RuntimeError):
@@ -196,12 +200,34 @@ class Desk:
         """The decision for this delivery, then those of pending timesheets it released."""
         now = self._advance(position.partition, stream_time)
         decision = self._decide(raw, position, now)
-        return [decision, *self.release(position.partition)]
+        return [decision, *self.release(position.partition, position.offset)]
 
-    def tick(self, partition: int, stream_time: dt.datetime) -> list[Decision]:
+    def tick(self, partition: int, stream_time: dt.datetime, offset: int) -> list[Decision]:
         """Time passes on a partition with no event: release or expire what waits there."""
         self._advance(partition, stream_time)
-        return self.release(partition)
+        return self.release(partition, offset)
+
+    def released_since(self, partition: int, offset: int) -> list[Decision]:
+        """The decisions of timesheets released by the partition's messages from `offset` on, as
+        they were made: for a worker that starts again from `offset`, the last committed one."""
+        out = []
+        for parked in sorted(self.books.parked(partition), key=lambda p: (p.released_by or 0, p.position.offset,
+                                                                           p.position.index)):
+            if parked.released_by is None or parked.released_by < offset:
+                continue
+            memo = self.books.memo(parked.record.event_id)
+            if memo is None:
+                continue
+            event = parse_event(parked.raw) if memo.rejection is None else None
+            out.append(Decision(parked.position, event=event, entries=memo.entries, rejection=memo.rejection,
+                                pending=parked.record))
+        return out
+
+    def forget_released(self, partition: int, below: int) -> None:
+        """The messages before `below` have their outputs durable: what they released is done."""
+        for parked in self.books.parked(partition):
+            if parked.released_by is not None and parked.released_by < below:
+                self.books.unpark(parked)
 
     def _advance(self, partition: int, stream_time: dt.datetime | None) -> dt.datetime:
         known = self.clock.get(partition)
@@ -504,40 +530,42 @@ class Desk:
             self._checked[position.partition] = (checked[0], deadline)
         return Decision(position, event=event, pending=record)
 
-    def release(self, partition: int) -> list[Decision]:
+    def release(self, partition: int, offset: int) -> list[Decision]:
         """Pending timesheets of a partition whose reference data arrived, or whose time ran out."""
         now = self.clock.get(partition)
         version = self.books.reference_version()
         checked = self._checked.get(partition)
         if checked is not None and checked[0] == version and (checked[1] is None or now is None or now < checked[1]):
             return []
-        waiting_list = sorted(self.books.parked(partition), key=lambda p: (p.position.offset, p.position.index))
+        waiting_list = sorted((p for p in self.books.parked(partition) if p.released_by is None),
+                              key=lambda p: (p.position.offset, p.position.index))
         decisions = []
         for parked in waiting_list:
             event = parse_event(parked.raw)
             waiting = self._missing_reference(event)
             if waiting is None:
-                self.books.unpark(parked)
                 record = parked.record.model_copy(update={"state": PendingState.RESOLVED})
-                if isinstance(event, TimesheetCorrected):  # its original may have changed meanwhile
-                    decided = self._correct(event, parked.raw.encode(), parked.position, now)
-                    decided = Decision(parked.position, event=decided.event, entries=decided.entries,
-                                       rejection=decided.rejection, pending=record)
-                else:
-                    entries = self._invoice(event) if isinstance(event, SiaeInvoice) else self._record(event, cause=event)
-                    decided = Decision(parked.position, event=event, entries=entries, pending=record)
-                self.books.remember(event.event_id, Memo(at=str(parked.position), entries=decided.entries,
-                                                         rejection=decided.rejection))
-                decisions.append(decided)
             elif now is not None and now >= parked.record.expires_at:
-                self.books.unpark(parked)
                 record = parked.record.model_copy(update={"state": PendingState.EXPIRED, "reason": waiting[0]})
+            else:
+                continue
+            self.books.park(parked.model_copy(update={"record": record, "released_by": offset}))
+            if record.state is PendingState.EXPIRED:
                 rejected = _reject(parked.position, parked.raw.encode(), Reason(waiting[0]),
                                    f"{waiting[1].replace(':', ' ')} still unknown after waiting until "
                                    f"{parked.record.expires_at.isoformat()}", str(event.event_id), event.type)
-                self.books.remember(event.event_id, Memo(at=str(parked.position), rejection=rejected.rejection))
-                decisions.append(Decision(parked.position, rejection=rejected.rejection, pending=record))
-        still = [p.record.expires_at for p in self.books.parked(partition)]
+                decided = Decision(parked.position, rejection=rejected.rejection, pending=record)
+            elif isinstance(event, TimesheetCorrected):  # its original may have changed meanwhile
+                decided = self._correct(event, parked.raw.encode(), parked.position, now)
+                decided = Decision(parked.position, event=decided.event, entries=decided.entries,
+                                   rejection=decided.rejection, pending=record)
+            else:
+                entries = self._invoice(event) if isinstance(event, SiaeInvoice) else self._record(event, cause=event)
+                decided = Decision(parked.position, event=event, entries=entries, pending=record)
+            self.books.remember(event.event_id, Memo(at=str(parked.position), entries=decided.entries,
+                                                     rejection=decided.rejection))
+            decisions.append(decided)
+        still = [p.record.expires_at for p in self.books.parked(partition) if p.released_by is None]
         self._checked[partition] = (self.books.reference_version(), min(still) if still else None)
         return decisions
 

@@ -29,6 +29,7 @@ from streams.app import (
     rulebook,
     training,
 )
+from streams.offsets import Admission, IntakeOffsets
 from streams.codec import TICK, TICK_HEADER, encode_accepted, encode_rejection
 from streams.topics import changelog_topic
 
@@ -181,7 +182,7 @@ def decide_message(value: bytes, topic: str, partition: int, offset: int, timest
                    tick: bool = False) -> list[Decision]:
     now = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc) if timestamp else None
     if tick:
-        return desk.tick(partition, now) if now else []
+        return desk.tick(partition, now, offset) if now else []
     # A malformed array (even a JSON bomb) is decided as one event: split_message returns None for it.
     items = split_message(value)
     if items is None:
@@ -206,39 +207,83 @@ def decide_safely(raw: bytes, position: Position, now: dt.datetime | None) -> li
 async def attribute(stream):
     async for event in stream.events():
         message = event.message
-        try:
-            decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset,
-                                       message.timestamp, is_tick(message.value, message.headers))
-            desk.books.flush()  # the tables' changes first, then the outputs that follow from them
-            # Same partition number as the intake message: one beneficiary's records stay in order.
-            # One ledger message per intake message, split in order while it would pass ~900 kB (an
-            # intake message near Kafka's 1 MB limit gives ~1.7 times as many bytes of entries).
-            parts = [decisions]
-            while parts:
-                part = parts.pop()
-                accepted = encode_accepted(part, rulebook)
-                if accepted is not None and len(accepted) > 900_000 and len(part) > 1:
-                    parts += [part[len(part) // 2:], part[:len(part) // 2]]
-                elif accepted is not None:
-                    await ledger_topic.send(value=accepted, partition=message.partition)
-            for d in decisions:
-                if d.rejection is not None:
-                    await rejections_topic.send(value=encode_rejection(d.rejection), partition=message.partition)
-                    log.debug("rejected %s at %s: %s", d.rejection.reason.value, d.position, d.rejection.detail)
-        except Exception as error:
-            # Decisions never raise but for BooksUnavailable: this is the state or the output path
-            # failing. Going on would skip this message, so the worker stops, uncommitted, and a
-            # restart processes the message again.
-            log.critical("cannot process %s/%s@%s: stopping the worker", message.topic, message.partition,
-                         message.offset, exc_info=True)
-            await app.crash(error)
-            raise
-        try:
-            # A tick's timestamp is the clock's, not an event's: no intake delay for it.
-            tick = is_tick(message.value, message.headers)
-            metrics.observe_decisions(decisions, None if tick else message.timestamp, time.time())
-        except Exception:  # metrics must never stop the ledger
-            log.exception("metrics failed")
+        async with intake.lock:
+            admission = await intake.admit(message.partition, message.offset)
+            if admission is Admission.GAP:  # Faust lost messages before this one: they come first
+                async for lost in intake.lost_before(message.partition, message.offset):
+                    await decide_in_turn(lost)
+                admission = intake.progress.admit(message.partition, message.offset)
+            if admission is Admission.DECIDE:
+                await decide_in_turn(message)
+
+
+async def decide_in_turn(message) -> None:
+    decisions = await decide_and_send(message, intake.newly_committed(message.partition))
+    intake.decided(message.partition, message.offset)
+    try:
+        # A tick's timestamp is the clock's, not an event's: no intake delay for it.
+        tick = is_tick(message.value, message.headers)
+        metrics.observe_decisions(decisions, None if tick else message.timestamp, time.time())
+    except Exception:  # metrics must never stop the ledger
+        log.exception("metrics failed")
+
+
+async def decide_and_send(message, committed: int | None) -> list[Decision]:
+    """`committed`: the partition's offset last committed, if it moved on (the outputs of the
+    messages before it are durable: what they released from pending no longer needs keeping)."""
+    try:
+        if committed is not None:
+            desk.forget_released(message.partition, below=committed)
+        decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset,
+                                   message.timestamp, is_tick(message.value, message.headers))
+        desk.books.flush()  # the tables' changes first, then the outputs that follow from them
+        await send(decisions, message.partition)
+        return decisions
+    except Exception as error:
+        # Decisions never raise but for BooksUnavailable: this is the state or the output path
+        # failing. Going on would skip this message, so the worker stops, uncommitted, and a
+        # restart processes the message again.
+        log.critical("cannot process %s/%s@%s: stopping the worker", message.topic, message.partition,
+                     message.offset, exc_info=True)
+        await app.crash(error)
+        raise
+
+
+async def send(decisions: list[Decision], partition: int) -> None:
+    # Same partition number as the intake message: one beneficiary's records stay in order.
+    # One ledger message per intake message, split in order while it would pass ~900 kB (an
+    # intake message near Kafka's 1 MB limit gives ~1.7 times as many bytes of entries).
+    parts = [decisions]
+    while parts:
+        part = parts.pop()
+        accepted = encode_accepted(part, rulebook)
+        if accepted is not None and len(accepted) > 900_000 and len(part) > 1:
+            parts += [part[len(part) // 2:], part[:len(part) // 2]]
+        elif accepted is not None:
+            await ledger_topic.send(value=accepted, partition=partition)
+    for d in decisions:
+        if d.rejection is not None:
+            await rejections_topic.send(value=encode_rejection(d.rejection), partition=partition)
+            log.debug("rejected %s at %s: %s", d.rejection.reason.value, d.position, d.rejection.detail)
+
+
+async def resume(partition: int, committed: int) -> None:
+    """The partition is read from its last commit: what its messages since then released from
+    pending is sent again (they are read again, but what they released no longer waits)."""
+    await send(desk.released_since(partition, committed), partition)
+
+
+intake = IntakeOffsets(app, cfg.intake_topic, cfg.worker_id, cfg.bootstrap_servers, resume=resume)
+
+
+@app.timer(interval=cfg.worker_commit_seconds)
+async def commit_intake() -> None:
+    await intake.commit()
+
+
+@app.on_partitions_revoked.connect
+async def on_revoked(app, revoked, **kwargs) -> None:
+    await intake.revoked(revoked)
 
 
 @app.timer(interval=cfg.tick_seconds)

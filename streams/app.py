@@ -37,8 +37,9 @@ app = faust.App(
     autodiscover=False,
 )
 
+# acks=False: the intake's offsets are committed by streams.offsets, not from Faust's acks.
 intake_topic = app.topic(cfg.intake_topic, key_type=bytes, value_type=bytes,
-                         key_serializer="raw", value_serializer="raw")
+                         key_serializer="raw", value_serializer="raw", acks=False)
 ledger_topic = app.topic(cfg.ledger_topic, key_serializer="raw", value_serializer="raw")
 rejections_topic = app.topic(cfg.rejections_topic, key_serializer="raw", value_serializer="raw")
 

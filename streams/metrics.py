@@ -20,6 +20,9 @@ LOADER_RECORDS = Counter("ledger_loader_records_total", "Records written to Clic
 LOADER_WRITE_FAILURES = Counter("ledger_loader_write_failures_total", "ClickHouse writes that failed and were retried")
 LOADER_COMMIT_FAILURES = Counter("ledger_loader_commit_failures_total",
                                  "Kafka offset commits that failed (broker or group unavailable) and were retried")
+INTAKE_REREADS = Counter("ledger_worker_intake_rereads_total",
+                         "Times an intake partition was read again from the next undecided offset, because Faust "
+                         "delivered a later one (messages lost on the way at a rebalance)")
 FRESHNESS = Histogram("ledger_freshness_seconds", "From a ledger message's timestamp to its write in ClickHouse",
                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 

@@ -68,7 +68,7 @@ def replay(cfg: Settings, rulebook: Rulebook, database: str) -> ReplayResult:
     for version, (timestamp, partition, offset, value, tick) in enumerate(history):
         now = dt.datetime.fromtimestamp(timestamp / 1000, dt.timezone.utc)
         if tick:
-            out = desk.tick(partition, now)
+            out = desk.tick(partition, now, offset)
         else:
             items = split_message(value or b"")
             raws = [value or b""] if items is None else items
@@ -76,6 +76,7 @@ def replay(cfg: Settings, rulebook: Rulebook, database: str) -> ReplayResult:
             for index, raw in enumerate(raws):
                 out += desk.decide(raw, Position(topic=cfg.intake_topic, partition=partition, offset=offset,
                                                  index=index), now)
+        desk.forget_released(partition, below=offset + 1)  # one process: its outputs cannot be lost
         decisions += len(out)
         accepted = encode_accepted(out, rulebook)
         if accepted is not None:

@@ -120,12 +120,6 @@ def rigs(kafka_dsn, tmp_path):
         rig.close()
 
 
-@pytest.mark.xfail(strict=False, reason="known open (benchmark issue): passes in most runs, but once in CI 7 of 105,370 "
-                                        "events stayed undecided or pending after the kills. Suspected: a worker killed "
-                                        "after its tables recorded pending timesheets as released, before the ledger "
-                                        "message with their entries was sent; the redelivered message replays only its "
-                                        "own memo, so the released ones are never sent again. Or Faust skipping messages "
-                                        "at the restart's rebalance")
 def test_worker_sigkilled_at_random_points_while_100k_events_flow(rigs):
     """SIGKILL the worker 3 times at random moments while >= 100k events are posted and
     processed; each time a new worker takes over (tables recovered from their changelogs,

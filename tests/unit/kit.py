@@ -33,6 +33,7 @@ class Ledger:
         self.desk = Desk(self.books, self.rulebook)
         self.partition, self.topic = partition, topic
         self.offset = 0
+        self.ticks = 0
         self.now = now
         self.decisions: list[Decision] = []
         self.final: dict[Position, Decision] = {}  # the last word on each delivery
@@ -52,7 +53,12 @@ class Ledger:
         out = []
         for index, one in enumerate([raw] if items is None else items):
             out += self._keep(self.desk.decide(one, self.at(offset, index), self.now))
+        self.desk.forget_released(self.partition, below=offset + 1)  # as if committed at once
         return out
+
+    @property
+    def posted(self) -> int:
+        return self.offset - self.ticks
 
     def post_all(self, items, **kw) -> list[Decision]:
         return [d for item in items for d in self.post(item, **kw)]
@@ -62,8 +68,13 @@ class Ledger:
         return self.post(item, **kw)[0]
 
     def tick(self, now: dt.datetime) -> list[Decision]:
+        """A tick message: it has an offset of its own, like any intake message."""
         self.now = now
-        return self._keep(self.desk.tick(self.partition, now))
+        offset, self.offset = self.offset, self.offset + 1
+        self.ticks += 1
+        out = self._keep(self.desk.tick(self.partition, now, offset))
+        self.desk.forget_released(self.partition, below=offset + 1)
+        return out
 
     def later(self, **delta) -> list[Decision]:
         return self.tick(self.now + dt.timedelta(**delta))

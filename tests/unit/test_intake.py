@@ -296,9 +296,32 @@ def test_enrolment_after_timesheet_releases_it(ev):
     assert released.pending.state is PendingState.RESOLVED
     (entry,) = released.entries
     assert entry.status is EntryStatus.COUNTED and entry.source_event_id == UUID(timesheet["event_id"])
-    assert books.parked(0) == []
     # The release is what that delivery now answers if it is processed again.
     assert desk.decide(ev.raw(timesheet), at(1))[0].entries == released.entries
+    # Kept, marked as released by offset 2, until that message's outputs are durable (committed).
+    assert [(p.released_by, p.record.state) for p in books.parked(0)] == [(2, PendingState.RESOLVED)]
+    desk.forget_released(0, below=2)
+    assert len(books.parked(0)) == 1
+    desk.forget_released(0, below=3)
+    assert books.parked(0) == []
+
+
+def test_a_worker_restarting_before_its_last_commit_sends_the_releases_again(ev):
+    """Killed after its tables recorded a release but before the outputs were sent: the enrolment
+    is delivered again (its own memo replayed) and the release it made must be sent again too,
+    though nothing waits any more."""
+    books = MemoryBooks()
+    desk = Desk(books, RULEBOOK)
+    desk.decide(ev.raw(ev.contract()), at(0))
+    timesheet, enrolment = ev.timesheet(), ev.enrolment()
+    desk.decide(ev.raw(timesheet), at(1))
+    _, released = desk.decide(ev.raw(enrolment), at(2))  # outputs lost: the worker is killed
+    desk.forget_released(0, below=2)  # the last commit: offset 2 is the next to read
+
+    restarted = Desk(books, RULEBOOK)  # the tables as the changelog restores them
+    assert restarted.released_since(0, 2) == [released]
+    assert restarted.decide(ev.raw(enrolment), at(2))[1:] == []  # released already: not again
+    assert restarted.released_since(0, 3) == []
 
 
 def test_decide_all_reads_a_history_in_order(ev):

@@ -474,7 +474,7 @@ def test_rule_case(steps, overrides, states, last, totals):
     assert written == [(kind, status, reason, Decimal(hours)) for kind, status, reason, hours in last]
     assert ledger.totals() == {key: Decimal(hours) for key, hours in totals.items()}
     # Whatever happened, everything posted is accepted, rejected or pending; nothing counted is negative.
-    assert sum(ledger.accounting().values()) == ledger.offset
+    assert sum(ledger.accounting().values()) == ledger.posted
     assert all(ledger.counted(cid) >= 0 for cid, _ in ledger.totals())
 
 
