@@ -221,7 +221,7 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
                 since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
                 took = paced(producer, freshness_events, args.freshness_rate, args.freshness_linger)
                 until = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-                store.wait_accounted(msgs.posted, timeout=300, workers=procs, settled=False)
+                store.wait_accounted(msgs.posted, timeout=args.timeout, workers=procs, settled=False)
                 fresh = store.ask("freshness", since=since, until=until)
                 result["freshness"] = {"rate": args.freshness_rate, "events": len(freshness_events),
                                        "achieved_rate": round(len(freshness_events) / took), **fresh}

@@ -530,6 +530,15 @@ class Desk:
             self._checked[position.partition] = (checked[0], deadline)
         return Decision(position, event=event, pending=record)
 
+    def _may_have_arrived(self, waiting_for: str) -> bool:
+        """False when the reference a timesheet was parked for is still unknown."""
+        kind, _, key = waiting_for.partition(":")
+        if kind == "contract":
+            return self.books.contract(key) is not None
+        if kind == "beneficiary":
+            return self.books.beneficiary(key) is not None
+        return True
+
     def release(self, partition: int, offset: int) -> list[Decision]:
         """Pending timesheets of a partition whose reference data arrived, or whose time ran out."""
         now = self.clock.get(partition)
@@ -541,11 +550,14 @@ class Desk:
                               key=lambda p: (p.position.offset, p.position.index))
         decisions = []
         for parked in waiting_list:
+            expired = now is not None and now >= parked.record.expires_at
+            if not expired and not self._may_have_arrived(parked.record.waiting_for):
+                continue  # the common case of a scan, without parsing the timesheet again
             event = parse_event(parked.raw)
             waiting = self._missing_reference(event)
             if waiting is None:
                 record = parked.record.model_copy(update={"state": PendingState.RESOLVED})
-            elif now is not None and now >= parked.record.expires_at:
+            elif expired:
                 record = parked.record.model_copy(update={"state": PendingState.EXPIRED, "reason": waiting[0]})
             else:
                 continue

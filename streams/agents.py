@@ -57,13 +57,16 @@ class TableBooks:
     def _set(self, table, key: str, value: str | None) -> None:
         self._writes[(table.name, key)] = (table, value)
 
-    def _values(self, table):
-        """The table's values as they will be once flushed."""
+    def _items(self, table):
+        """The table's items as they will be once flushed."""
         buffered = {key: value for (name, key), (_, value) in self._writes.items() if name == table.name}
-        yield from buffered.values()
+        yield from buffered.items()
         for key, value in table.items():
             if key not in buffered:
-                yield value
+                yield key, value
+
+    def _values(self, table):
+        return (value for _, value in self._items(table))
 
     def flush(self) -> None:
         writes, self._writes = self._writes, {}
@@ -141,11 +144,14 @@ class TableBooks:
         self._set(pending, str(parked.record.event_id), parked.model_dump_json())
 
     def parked(self, partition: int) -> list[Parked]:
-        found = (Parked.model_validate_json(raw) for raw in self._values(pending) if raw is not None)
+        # Scanned whenever reference data grows: parsed once per value, not once per scan.
+        found = (self._model(raw, "p", key, Parked) for key, raw in self._items(pending) if raw is not None)
         return [p for p in found if p.position.partition == partition]
 
     def unpark(self, parked: Parked) -> None:
-        self._set(pending, str(parked.record.event_id), None)  # a tombstone in the changelog
+        key = str(parked.record.event_id)
+        self._set(pending, key, None)  # a tombstone in the changelog
+        self._parsed.pop(("p", key), None)
 
 
 class GuardedBooks:
@@ -237,6 +243,7 @@ async def decide_and_send(message, committed: int | None) -> list[Decision]:
         decisions = decide_message(message.value or b"", message.topic, message.partition, message.offset,
                                    message.timestamp, is_tick(message.value, message.headers))
         desk.books.flush()  # the tables' changes first, then the outputs that follow from them
+        await ebb()
         await send(decisions, message.partition)
         return decisions
     except Exception as error:
@@ -247,6 +254,18 @@ async def decide_and_send(message, committed: int | None) -> list[Decision]:
                      message.offset, exc_info=True)
         await app.crash(error)
         raise
+
+
+async def ebb() -> None:
+    """Table writes wait in Faust's producer buffer for its sender task, and nothing bounds it while
+    the agent outpaces the sender (Faust's conductor only waits for 100 of them, 0.1 s each).
+    Measured on the small benchmark: 255,491 changelog sends waiting, a 3.3 GB worker, and seconds
+    of lag behind them. So the agent lets the buffer drain before it goes on (polling: Faust's own
+    flush waits on an event per message sent, which cost more than the sending)."""
+    buffer = app.producer.buffer
+    if buffer.size > cfg.worker_buffered_writes:
+        while buffer.size > cfg.worker_buffered_writes // 4:
+            await asyncio.sleep(0.002)
 
 
 async def send(decisions: list[Decision], partition: int) -> None:

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
         45.0, description="how long the group waits for a silent worker (and for rejoins) before moving its partitions")
     worker_commit_seconds: float = Field(
         1.0, description="how often a worker commits the intake offsets it has decided (a restart decides again since then)")
+    worker_buffered_writes: int = Field(
+        2000, description="table changelog writes a worker lets wait in its producer buffer before it drains it")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)")
