@@ -221,9 +221,3 @@ class IntakeOffsets:
         # Faust's own commit path (assignment check, then the consumer thread's commit).
         if await self.app.consumer._commit({TP(self.topic, p): o for p, o in offsets.items()}):
             self.progress.committed(offsets)
-
-    async def close(self) -> None:
-        for client in (self._admin, self._reader):
-            if client is not None:
-                await client.stop() if isinstance(client, AIOKafkaConsumer) else await client.close()
-        self._admin = self._reader = None
