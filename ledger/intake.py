@@ -48,6 +48,7 @@ from ledger.events import (
     TimesheetSubmitted,
     parse_event,
 )
+from ledger.pending import Parked, PendingTimesheets
 from ledger.rulebook import Rulebook
 from ledger.rules import (
     ELIGIBLE_ON_CONTRACT,
@@ -113,18 +114,6 @@ class Claim(BaseModel):
     def weighs_on_its_day(self) -> bool:
         """Work the cross-contractor checks count: its own rules let it count and no facilitator refused it."""
         return self.withheld is None and self.resolution is not ClaimDecision.REFUSE
-
-
-class Parked(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    position: Position
-    raw: str
-    record: PendingRecord
-    # The offset of the message that released it (its record then says how). A released timesheet
-    # stays here until that message's outputs are known durable (its offset committed): a worker
-    # killed before sending them sends them again when it restarts from the last commit.
-    released_by: int | None = None
 
 
 class BooksUnavailable(RuntimeError):
@@ -195,6 +184,9 @@ class Desk:
     # What each partition's pending timesheets were last checked against: a scan is due only when
     # reference data grew or a deadline passed.
     _checked: dict[int, tuple[int, dt.datetime | None]] = field(default_factory=dict)
+    # The books' pending timesheets of each partition, indexed; read from the books when first
+    # needed, and again when the partition resumes (its tables were restored meanwhile).
+    _pending: dict[int, PendingTimesheets] = field(default_factory=dict)
 
     def decide(self, raw: bytes, position: Position, stream_time: dt.datetime | None = None) -> list[Decision]:
         """The decision for this delivery, then those of pending timesheets it released."""
@@ -207,13 +199,24 @@ class Desk:
         self._advance(partition, stream_time)
         return self.release(partition, offset)
 
+    def resume(self, partition: int, offset: int) -> list[Decision]:
+        """The partition is read again from `offset`, its last committed one, over books that may
+        have changed meanwhile (restored from their changelog): the decisions of timesheets its
+        messages from `offset` on released, as they were made, to be sent again."""
+        self.leave([partition])
+        return self.released_since(partition, offset)
+
+    def leave(self, partitions: Iterable[int]) -> None:
+        """The partitions are no longer decided here: what was read of their books is dropped."""
+        for partition in partitions:
+            self._pending.pop(partition, None)
+            self._checked.pop(partition, None)
+
     def released_since(self, partition: int, offset: int) -> list[Decision]:
-        """The decisions of timesheets released by the partition's messages from `offset` on, as
-        they were made: for a worker that starts again from `offset`, the last committed one."""
+        """The decisions of timesheets released by the partition's messages from `offset` on."""
         out = []
-        for parked in sorted(self.books.parked(partition), key=lambda p: (p.released_by or 0, p.position.offset,
-                                                                           p.position.index)):
-            if parked.released_by is None or parked.released_by < offset:
+        for parked in self._parked(partition).released():
+            if parked.released_by < offset:
                 continue
             memo = self.books.memo(parked.record.event_id)
             if memo is None:
@@ -225,9 +228,22 @@ class Desk:
 
     def forget_released(self, partition: int, below: int) -> None:
         """The messages before `below` have their outputs durable: what they released is done."""
-        for parked in self.books.parked(partition):
-            if parked.released_by is not None and parked.released_by < below:
-                self.books.unpark(parked)
+        pending = self._parked(partition)
+        for parked in pending.released():
+            if parked.released_by >= below:
+                break  # released() is in the order of released_by
+            self.books.unpark(parked)
+            pending.remove(parked.record.event_id)
+
+    def _parked(self, partition: int) -> PendingTimesheets:
+        pending = self._pending.get(partition)
+        if pending is None:
+            pending = self._pending[partition] = PendingTimesheets.of(self.books.parked(partition))
+        return pending
+
+    def _keep_parked(self, parked: Parked) -> None:
+        self.books.park(parked)
+        self._parked(parked.position.partition).put(parked)
 
     def _advance(self, partition: int, stream_time: dt.datetime | None) -> dt.datetime:
         known = self.clock.get(partition)
@@ -523,7 +539,7 @@ class Desk:
                                reason=reason, waiting_for=waiting_for,
                                beneficiary_id=getattr(event, "beneficiary_id", ""), contract_id=event.contract_id,
                                parked_at=now, expires_at=now + dt.timedelta(hours=float(timeout)))
-        self.books.park(Parked(position=position, raw=raw.decode(), record=record))
+        self._keep_parked(Parked(position=position, raw=raw.decode(), record=record))
         checked = self._checked.get(position.partition)
         if checked is not None:  # the scan gate must wake up for this deadline too
             deadline = record.expires_at if checked[1] is None else min(checked[1], record.expires_at)
@@ -546,13 +562,11 @@ class Desk:
         checked = self._checked.get(partition)
         if checked is not None and checked[0] == version and (checked[1] is None or now is None or now < checked[1]):
             return []
-        waiting_list = sorted((p for p in self.books.parked(partition) if p.released_by is None),
-                              key=lambda p: (p.position.offset, p.position.index))
+        pending = self._parked(partition)
+        waiting_list = pending.due(now, self._may_have_arrived)
         decisions = []
         for parked in waiting_list:
             expired = now is not None and now >= parked.record.expires_at
-            if not expired and not self._may_have_arrived(parked.record.waiting_for):
-                continue  # the common case of a scan, without parsing the timesheet again
             event = parse_event(parked.raw)
             waiting = self._missing_reference(event)
             if waiting is None:
@@ -561,7 +575,7 @@ class Desk:
                 record = parked.record.model_copy(update={"state": PendingState.EXPIRED, "reason": waiting[0]})
             else:
                 continue
-            self.books.park(parked.model_copy(update={"record": record, "released_by": offset}))
+            self._keep_parked(parked.model_copy(update={"record": record, "released_by": offset}))
             if record.state is PendingState.EXPIRED:
                 rejected = _reject(parked.position, parked.raw.encode(), Reason(waiting[0]),
                                    f"{waiting[1].replace(':', ' ')} still unknown after waiting until "
@@ -577,8 +591,7 @@ class Desk:
             self.books.remember(event.event_id, Memo(at=str(parked.position), entries=decided.entries,
                                                      rejection=decided.rejection))
             decisions.append(decided)
-        still = [p.record.expires_at for p in self.books.parked(partition) if p.released_by is None]
-        self._checked[partition] = (self.books.reference_version(), min(still) if still else None)
+        self._checked[partition] = (self.books.reference_version(), pending.next_deadline())
         return decisions
 
 

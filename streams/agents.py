@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ledger.entries import Position
 from ledger.events import BeneficiaryEnrolled, ContractRegistered, Event
-from ledger.intake import BooksUnavailable, Claim, Decision, Desk, Memo, Parked, failed, split_message
+from ledger.intake import BooksUnavailable, Claim, Decision, Desk, Memo, failed, split_message
+from ledger.pending import Parked
 from streams import metrics
 from streams.app import (
     app,
@@ -144,14 +145,12 @@ class TableBooks:
         self._set(pending, str(parked.record.event_id), parked.model_dump_json())
 
     def parked(self, partition: int) -> list[Parked]:
-        # Scanned whenever reference data grows: parsed once per value, not once per scan.
-        found = (self._model(raw, "p", key, Parked) for key, raw in self._items(pending) if raw is not None)
+        # A scan, but only when a partition resumes: the desk keeps what it read, indexed.
+        found = (Parked.model_validate_json(raw) for _, raw in self._items(pending) if raw is not None)
         return [p for p in found if p.position.partition == partition]
 
     def unpark(self, parked: Parked) -> None:
-        key = str(parked.record.event_id)
-        self._set(pending, key, None)  # a tombstone in the changelog
-        self._parsed.pop(("p", key), None)
+        self._set(pending, str(parked.record.event_id), None)  # a tombstone in the changelog
 
 
 class GuardedBooks:
@@ -289,7 +288,7 @@ async def send(decisions: list[Decision], partition: int) -> None:
 async def resume(partition: int, committed: int) -> None:
     """The partition is read from its last commit: what its messages since then released from
     pending is sent again (they are read again, but what they released no longer waits)."""
-    await send(desk.released_since(partition, committed), partition)
+    await send(desk.resume(partition, committed), partition)
 
 
 intake = IntakeOffsets(app, cfg.intake_topic, cfg.worker_id, cfg.bootstrap_servers, resume=resume)
@@ -303,6 +302,7 @@ async def commit_intake() -> None:
 @app.on_partitions_revoked.connect
 async def on_revoked(app, revoked, **kwargs) -> None:
     await intake.revoked(revoked)
+    desk.leave(tp.partition for tp in revoked if tp.topic == cfg.intake_topic)
 
 
 @app.timer(interval=cfg.tick_seconds)
