@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ledger.synthetic import Size, SyntheticProgramme, generate
-from streams.demo import settings_env
+from streams.demo import accounted, settings_env
 from streams.settings import REPO_ROOT, Settings
 
 # Grand Paris Express: 15 years, 10 operations, ~300 contracts, ~20,000 beneficiaries, ~2M timesheets.
@@ -301,8 +301,7 @@ class StoreProcess:
             time.sleep(poll / 2)
         while True:
             t = self.ask("totals")
-            done = t["accepted"] + t["rejected"] + (0 if settled else t["pending"])
-            if t["consistent"] and done >= posted and not (settled and t["pending"]):
+            if t["consistent"] and accounted(t, posted, settled):
                 return t
             _check_alive(workers)
             if time.monotonic() > deadline:

@@ -30,6 +30,7 @@ from streams.app import (
     rulebook,
     training,
 )
+from streams.backoff import Backoff
 from streams.offsets import Admission, IntakeOffsets
 from streams.codec import TICK, TICK_HEADER, encode_accepted, encode_rejection
 from streams.topics import changelog_topic
@@ -323,7 +324,7 @@ async def follow_contracts() -> None:
     each worker also reads the whole contracts changelog, from its start and then as it grows; a
     timesheet that arrives first waits as pending, released when the contract is read."""
     topic = changelog_topic(cfg, contracts.name)
-    backoff = 1.0
+    backoff = Backoff(first=1.0, most=30.0)
     while True:
         consumer = AIOKafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, enable_auto_commit=False,
                                     auto_offset_reset="earliest", group_id=None)
@@ -336,12 +337,12 @@ async def follow_contracts() -> None:
                         if record.key is not None and record.value is not None:
                             # Faust's str tables store JSON-encoded strings, keys and values alike.
                             books.followed[json.loads(record.key)] = json.loads(record.value)
-                backoff = 1.0
+                backoff.reset()
         except asyncio.CancelledError:
             raise
         except Exception:  # a broker outage: read again from the start once it is back
-            log.warning("following %s failed; again in %.0fs", topic, backoff, exc_info=True)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+            wait = backoff.next()
+            log.warning("following %s failed; again in %.0fs", topic, wait, exc_info=True)
+            await asyncio.sleep(wait)
         finally:
             await consumer.stop()

@@ -177,21 +177,27 @@ def settings_env(cfg: Settings) -> dict[str, str]:
     return {f"LEDGER_{name.upper()}": str(value) for name, value in cfg.model_dump().items() if value is not None}
 
 
+def accounted(accounting: dict, posted: int, settled: bool) -> bool:
+    """Every posted event is accepted, rejected or pending (`settled`: accepted or rejected).
+
+    Settled also means no pending row: a released timesheet's entries and its pending record are
+    separate inserts, and a check between the two would see it both accepted and pending."""
+    done = accounting["accepted"] + accounting["rejected"] + (0 if settled else accounting["pending"])
+    return done >= posted and not (settled and accounting["pending"])
+
+
 def wait_accounted(store: Store, posted: int, worker: subprocess.Popen | None = None,
                    timeout: float = ACCOUNTED_TIMEOUT_S, settled: bool = False) -> dict:
     """Until every posted event is accepted, rejected or pending (with `settled`: none pending)."""
     deadline = time.monotonic() + timeout
     while True:
         accounting = store.rows("accounting")[0]
-        done = accounting["accepted"] + accounting["rejected"] + (0 if settled else accounting["pending"])
-        # Settled also means no pending row: a released timesheet's entries and its pending record
-        # are separate inserts, and a check between the two would see it both accepted and pending.
-        if done >= posted and not (settled and accounting["pending"]):
+        if accounted(accounting, posted, settled):
             return accounting
         if worker is not None and worker.poll() is not None:
             raise RuntimeError(f"the worker exited with {worker.returncode}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {done} of {posted} accounted: {accounting}")
+            raise TimeoutError(f"not all {posted} accounted{' and settled' if settled else ''}: {accounting}")
         time.sleep(0.5)
 
 

@@ -22,6 +22,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streams import metrics
+from streams.backoff import Backoff
 from streams.settings import Settings
 from streams.sink import ClickHouseSink
 from streams.store import Store
@@ -55,7 +56,7 @@ class Loader:
         self.records_loaded = 0
         self._batch_offsets: dict[TopicPartition, int] = {}  # next offset after the sink's records
         self._uncommitted: dict[TopicPartition, int] = {}  # stored, not yet committed
-        self._commit_failures = 0
+        self._commit_backoff = Backoff(most=MAX_BACKOFF_S)
         self._next_commit_at = 0.0
         # Subscribe only once the broker's metadata lists both topics: a consumer that joins its
         # group before that gets no partitions and idles until its next metadata refresh (minutes).
@@ -68,17 +69,17 @@ class Loader:
 
     def run(self) -> None:
         batch_started = time.monotonic()
-        poll_backoff = 0.5
+        poll_backoff = Backoff(most=MAX_BACKOFF_S)
         try:
             while not self.stopping.is_set():
                 try:
                     polled = self.consumer.poll(timeout_ms=int(self.cfg.loader_batch_seconds * 1000),
                                                 max_records=self.cfg.loader_batch_size)
-                    poll_backoff = 0.5
+                    poll_backoff.reset()
                 except (KafkaError, OSError) as error:  # what kafka-python's own retries gave up on
-                    log.warning("Kafka poll failed (%r); polling again in %.1fs", error, poll_backoff)
-                    self.stopping.wait(poll_backoff)
-                    poll_backoff = min(poll_backoff * 2, MAX_BACKOFF_S)
+                    wait = poll_backoff.next()
+                    log.warning("Kafka poll failed (%r); polling again in %.1fs", error, wait)
+                    self.stopping.wait(wait)
                     continue
                 for tp, messages in polled.items():
                     for message in messages:
@@ -110,17 +111,17 @@ class Loader:
     def _flush_and_commit(self) -> None:
         if not len(self.sink):
             return
-        backoff = 0.5
+        backoff = Backoff(most=MAX_BACKOFF_S)
         while True:
             try:
                 written = self.sink.flush()
                 break
             except Exception as error:  # the store is down or refused: keep the batch, retry
                 metrics.LOADER_WRITE_FAILURES.inc()
-                log.warning("ClickHouse write failed (%s); retrying in %.1fs", error, backoff)
-                if self.stopping.wait(backoff) and backoff >= MAX_BACKOFF_S:
-                    raise
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                wait = backoff.next()
+                log.warning("ClickHouse write failed (%s); retrying in %.1fs", error, wait)
+                if self.stopping.wait(wait) and wait >= MAX_BACKOFF_S:
+                    raise  # stopping, and the store has been down for a while: the batch stays uncommitted
         self.records_loaded += written
         # Only now, with the rows stored, may Kafka forget them.
         for tp, offset in self._batch_offsets.items():
@@ -144,16 +145,15 @@ class Loader:
             # Polling rejoins; then the commit is tried again. Partitions given to another loader
             # meanwhile are read again from their last commit by it: rows written twice, counted once.
             metrics.LOADER_COMMIT_FAILURES.inc()
-            backoff = min(0.5 * 2 ** min(self._commit_failures, 8), MAX_BACKOFF_S)
-            self._commit_failures += 1
+            backoff = self._commit_backoff.next()
             self._next_commit_at = time.monotonic() + backoff
             log.warning("Kafka offset commit failed (%r); the stored records of %d partitions stay uncommitted, "
                         "retrying in %.1fs", error, len(offsets), backoff)
             return
-        if self._commit_failures:
-            log.warning("Kafka offset commit succeeded after %d failed attempts", self._commit_failures)
+        if self._commit_backoff.failures:
+            log.warning("Kafka offset commit succeeded after %d failed attempts", self._commit_backoff.failures)
         self._uncommitted = {}
-        self._commit_failures = 0
+        self._commit_backoff.reset()
 
 
 def run_in_thread(loader: Loader) -> threading.Thread:

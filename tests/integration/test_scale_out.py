@@ -12,12 +12,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.errors import CoordinatorNotAvailableError
 
+from bench.harness import wait_workers_assigned
 from ledger.synthetic import Size, generate
 from streams.demo import check, start_worker, stop_worker
-from streams.settings import Settings
 from tests.integration.events import contract, enrolment, timesheet
 from tests.integration.test_gateway import changelogs_first
 
@@ -26,28 +24,6 @@ pytestmark = pytest.mark.integration
 SIZE = replace(Size(), operations=2, contracts=6, contractors=3, partners=4, beneficiaries=40,
                days_per_beneficiary=24, months=3, malformed_lines=4)
 CHUNKS = 8
-
-
-def group_members(cfg: Settings) -> tuple[str, int]:
-    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
-    try:
-        group = admin.describe_groups([cfg.worker_id])[cfg.worker_id]
-    except CoordinatorNotAvailableError:  # no member has joined yet
-        return "", 0
-    finally:
-        admin.close()
-    return group.get("group_state", ""), len(group.get("members") or [])
-
-
-def wait_members(cfg: Settings, count: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    state = members = None
-    while time.monotonic() < deadline:
-        state, members = group_members(cfg)
-        if state == "Stable" and members == count:
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"consumer group {cfg.worker_id}: {members} members ({state}), {count} expected")
 
 
 def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(pipeline_factory, tmp_path):
@@ -70,7 +46,7 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
 
     pipeline.post(*phases.pop("reference"), validate=True)
     pipeline.wait_accounted(timeout=180)
-    wait_members(cfg, 1)
+    wait_workers_assigned(cfg, [first])
 
     size = -(-len(lines) // CHUNKS)
     chunks = [lines[i:i + size] for i in range(0, len(lines), size)]
@@ -87,7 +63,7 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
                 # join's rebalance: the second takes over its partitions, their tables restored
                 # from the changelogs, and the rest of the stream follows. (Faust 0.15 itself can
                 # lose messages in flight at a rebalance; streams.offsets reads them again.)
-                wait_members(cfg, 2)
+                wait_workers_assigned(cfg, [first, second])
                 stop_worker(first)
                 assert first.returncode is not None
                 pipeline.worker = second
@@ -124,7 +100,7 @@ def test_each_worker_learns_the_contracts_registered_through_the_others_partitio
     pipeline.start_loader()
     second = start_worker(cfg.model_copy(update={"worker_datadir": tmp_path / "worker-b"}), tmp_path / "worker-b.log")
     try:
-        wait_members(cfg, 2)
+        wait_workers_assigned(cfg, [pipeline.worker, second])
         contracts = [f"c-{n}" for n in range(12)]  # spread over the partitions by their keys
         people = [f"b-{n:08d}" for n in range(12)]
         pipeline.post(*[contract(c) for c in contracts], *[enrolment(b) for b in people])
@@ -134,6 +110,6 @@ def test_each_worker_learns_the_contracts_registered_through_the_others_partitio
         assert accounting["rejected"] == 0 and accounting["accepted"] == pipeline.posted
         assert {r["contract_id"]: r["hours"] for r in pipeline.store.rows("hours_by_contract")} == \
             {c: Decimal("12.00") for c in contracts}
-        assert group_members(cfg) == ("Stable", 2)  # no rebalance helped
+        wait_workers_assigned(cfg, [pipeline.worker, second], timeout=0)  # still both, stable: no rebalance helped
     finally:
         stop_worker(second)
