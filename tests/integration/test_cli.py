@@ -59,3 +59,20 @@ def test_demo_runs_on_the_broker_and_its_last_line_says_the_totals_match(kafka_d
     last = done.stdout.strip().splitlines()[-1]
     assert "the hours in ClickHouse equal the hours the generator expects" in last
     assert (tmp_path / "demo" / "programme" / "expected.json").exists()
+
+
+def test_the_worker_logs_at_its_level_without_building_records_for_debug_lines():
+    import logging
+
+    from streams.app import app
+    from streams.cli import faust_worker
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        faust_worker(app, "warning")._setup_logging()
+        assert root.level == logging.WARNING
+        assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
