@@ -181,9 +181,9 @@ class Desk:
     # Stream time (the intake messages' timestamps) per partition: pending deadlines follow it, so
     # a replay of the same history expires the same timesheets.
     clock: dict[int, dt.datetime] = field(default_factory=dict)
-    # What each partition's pending timesheets were last checked against: a scan is due only when
-    # reference data grew or a deadline passed.
-    _checked: dict[int, tuple[int, dt.datetime | None]] = field(default_factory=dict)
+    # The reference version each partition's pending timesheets were last checked against: a
+    # release looks again only when reference data grew or one of their deadlines passed.
+    _checked: dict[int, int] = field(default_factory=dict)
     # The books' pending timesheets of each partition, indexed; read from the books when first
     # needed, and again when the partition resumes (its tables were restored meanwhile).
     _pending: dict[int, PendingTimesheets] = field(default_factory=dict)
@@ -540,10 +540,6 @@ class Desk:
                                beneficiary_id=getattr(event, "beneficiary_id", ""), contract_id=event.contract_id,
                                parked_at=now, expires_at=now + dt.timedelta(hours=float(timeout)))
         self._keep_parked(Parked(position=position, raw=raw.decode(), record=record))
-        checked = self._checked.get(position.partition)
-        if checked is not None:  # the scan gate must wake up for this deadline too
-            deadline = record.expires_at if checked[1] is None else min(checked[1], record.expires_at)
-            self._checked[position.partition] = (checked[0], deadline)
         return Decision(position, event=event, pending=record)
 
     def _may_have_arrived(self, waiting_for: str) -> bool:
@@ -559,10 +555,10 @@ class Desk:
         """Pending timesheets of a partition whose reference data arrived, or whose time ran out."""
         now = self.clock.get(partition)
         version = self.books.reference_version()
-        checked = self._checked.get(partition)
-        if checked is not None and checked[0] == version and (checked[1] is None or now is None or now < checked[1]):
-            return []
         pending = self._parked(partition)
+        deadline = pending.next_deadline()
+        if self._checked.get(partition) == version and (deadline is None or now is None or now < deadline):
+            return []
         waiting_list = pending.due(now, self._may_have_arrived)
         decisions = []
         for parked in waiting_list:
@@ -591,7 +587,7 @@ class Desk:
             self.books.remember(event.event_id, Memo(at=str(parked.position), entries=decided.entries,
                                                      rejection=decided.rejection))
             decisions.append(decided)
-        self._checked[partition] = (self.books.reference_version(), pending.next_deadline())
+        self._checked[partition] = self.books.reference_version()
         return decisions
 
 
