@@ -31,6 +31,13 @@ class Reason(StrEnum):
     ORIGINAL_SUPERSEDED = "original_superseded"  # correct the latest correction, not an older version
     BENEFICIARY_MISMATCH = "beneficiary_mismatch"
     NOTHING_TO_RESOLVE = "nothing_to_resolve"
+    # Who may act on what (docs/security.md): an id reused for other content, a correction or
+    # retraction by another contractor, a facilitator or buyer acting on another's.
+    EVENT_ID_CONFLICT = "event_id_conflict"
+    TIMESHEET_NOT_YOURS = "timesheet_not_yours"
+    BENEFICIARY_NOT_YOURS = "beneficiary_not_yours"
+    CONTRACT_NOT_YOURS = "contract_not_yours"
+    PROGRAMME_NOT_YOURS = "programme_not_yours"
     # The worker failed on this event (a defect, not the sender's fault): kept with its payload so
     # that it can be posted again once fixed, rather than stopping every event behind it.
     PROCESSING_ERROR = "processing_error"

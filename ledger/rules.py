@@ -77,14 +77,28 @@ Timesheet = TimesheetSubmitted | TimesheetCorrected
 def withheld(timesheet: Timesheet, contract: ContractRegistered, beneficiary: BeneficiaryEnrolled,
              rulebook: Rulebook) -> Part | None:
     """The rules on the timesheet alone, in order: why none of its hours can count, or None."""
-    hours, day = timesheet.hours, timesheet.work_date
-    if not contract.start_date <= day <= contract.end_date:
+    day = timesheet.work_date
+    months = rulebook.for_contract("permanent_hire_months_counted", contract, day) \
+        if timesheet.hire_type is HireType.PERMANENT else None
+    return withheld_on(timesheet.hours, day, (contract.start_date, contract.end_date),
+                       (beneficiary.eligible_from, rulebook.eligible_until(beneficiary)),
+                       timesheet.hire_date if months is not None else None, months)
+
+
+def withheld_on(hours, day, contract_period: tuple, eligible: tuple, permanent_hire_date=None,
+                months_counted: int | None = None) -> Part | None:
+    """`withheld` on plain values (dates or date ordinals alike): the one statement of these rules.
+    `permanent_hire_date` is given for a permanent hire only, with its `months_counted`."""
+    if not contract_period[0] <= day <= contract_period[1]:
         return hours, EntryStatus.NOT_COUNTED, CONTRACT_PERIOD, "outside_contract_period"
-    if not beneficiary.eligible_from <= day <= rulebook.eligible_until(beneficiary):
+    if not eligible[0] <= day <= eligible[1]:
         return hours, EntryStatus.NOT_COUNTED, ELIGIBILITY_WINDOW, "not_eligible_on_work_date"
-    if timesheet.hire_type is HireType.PERMANENT:
-        months = rulebook.for_contract("permanent_hire_months_counted", contract, day)
-        if day >= add_months(timesheet.hire_date, months):
+    if permanent_hire_date is not None:
+        if isinstance(permanent_hire_date, int):
+            last = add_months(dt.date.fromordinal(permanent_hire_date), months_counted).toordinal()
+        else:
+            last = add_months(permanent_hire_date, months_counted)
+        if day >= last:
             return hours, EntryStatus.NOT_COUNTED, PERMANENT_HIRE_CAP, "permanent_hire_cap_reached"
     return None
 
@@ -95,7 +109,7 @@ def cross_check(day: list[DayClaim]) -> dict[str, Part]:
     A function of the day's claims as a set, so that the order they arrived in decides nothing: a
     claim is flagged when a claim of another contractor has the same hours, else when the day's
     total is over its own contract's daily maximum. Resolved claims are never flagged again."""
-    total = sum((c.hours for c in day), Decimal(0))
+    total = sum(c.hours for c in day)  # Decimal hours or integer hundredths alike
     flags: dict[str, Part] = {}
     for claim in day:
         if claim.resolved:
@@ -108,12 +122,12 @@ def cross_check(day: list[DayClaim]) -> dict[str, Part]:
     return flags
 
 
-def share_training_cap(claims: list[TrainingClaim], already: Decimal = Decimal(0)) -> dict[str, Verdict]:
+def share_training_cap(claims: list[TrainingClaim], already: Decimal | int = 0) -> dict[str, Verdict]:
     """The cap shared out by work date (then event id): the earliest training counts first, whatever
     order the timesheets arrived in. `already`: training hours counted before these claims."""
     used, verdicts = already, {}
     for claim in sorted(claims, key=lambda c: (c.work_date, c.event_id)):
-        room = max(Decimal(0), claim.cap - used)
+        room = max(0, claim.cap - used)
         if claim.hours <= room:
             verdicts[claim.event_id] = Verdict.one(claim.hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
         else:

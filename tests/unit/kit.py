@@ -1,8 +1,9 @@
-"""A ledger in one process for the unit tests: a Desk over MemoryBooks on one partition.
+"""A ledger in one process for the unit tests: the worker's PartitionProcessor on one partition.
 
-Every message gets the next offset and a stream time the test chooses; the kit keeps every
-decision, the final state of each delivery (a parked timesheet is decided again when it is released
-or expires) and the entries as the store keeps them (one row per entry id).
+Every message gets the next offset and a stream time the test chooses, and goes through the same
+routing and processor as in the worker; the kit keeps every decision, the final state of each
+delivery (a parked timesheet is decided again when it is released or expires) and the entries as
+the store keeps them (one row per entry id).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger.entries import EntryKind, EntryStatus, LedgerEntry, Position
-from ledger.intake import Decision, Desk, MemoryBooks, split_message
+from ledger.desk import Outcome
+from ledger.entries import EntryKind, EntryStatus, LedgerEntry, PendingRecord, Position, Rejection
 from ledger.rulebook import Rulebook
+from streams.worker.processor import PartitionProcessor
+from streams.worker.routing import EVENTS, TICK, route
 
 T0 = dt.datetime(2024, 6, 3, 18, 0, tzinfo=dt.timezone.utc)
 
@@ -25,12 +29,45 @@ def encode(item: dict | list | str | bytes) -> bytes:
     return (item if isinstance(item, str) else json.dumps(item)).encode()
 
 
+@dataclass(frozen=True)
+class Decision:
+    """An outcome as the tests read it: models for its entries, rejection and pending record."""
+
+    position: Position
+    event: str | None  # the type of an accepted (or parked) event
+    entries: tuple[LedgerEntry, ...]
+    rejection: Rejection | None
+    pending: PendingRecord | None
+    state: str
+
+    @classmethod
+    def of(cls, o: Outcome) -> Decision:
+        position = Position(**_position(o.origin))
+        rejection = Rejection(**o.rejection, position=position) if o.rejection is not None else None
+        return cls(position, o.event_type if o.state != "rejected" else None,
+                   tuple(LedgerEntry(**e) for e in o.entries), rejection,
+                   PendingRecord(**o.pending) if o.pending is not None else None, o.state)
+
+    @property
+    def accepted(self) -> bool:
+        return self.state == "accepted"
+
+    @property
+    def parked(self) -> bool:
+        return self.state == "pending"
+
+
+def _position(origin: str) -> dict:
+    from streams.worker.routing import parse_origin
+    return parse_origin(origin)
+
+
 class Ledger:
     def __init__(self, rulebook: Rulebook | None = None, partition: int = 0, topic: str = "intake",
                  now: dt.datetime = T0) -> None:
-        self.books = MemoryBooks()
         self.rulebook = rulebook or Rulebook()
-        self.desk = Desk(self.books, self.rulebook)
+        self.processor = PartitionProcessor(self.rulebook)
+        self.book = self.processor.book
         self.partition, self.topic = partition, topic
         self.offset = 0
         self.ticks = 0
@@ -48,12 +85,10 @@ class Ledger:
             offset, self.offset = self.offset, self.offset + 1
         if now is not None:
             self.now = now
-        raw = encode(item)
-        items = split_message(raw)
+        routed = route(encode(item), self.topic, self.partition, offset, int(self.now.timestamp() * 1000), 1)
         out = []
-        for index, one in enumerate([raw] if items is None else items):
-            out += self._keep(self.desk.decide(one, self.at(offset, index), self.now))
-        self.desk.forget_released(self.partition, below=offset + 1)  # as if committed at once
+        for batch in routed.values():
+            out += self._keep(self.processor.process(EVENTS, bytes(batch), None).outcomes)
         return out
 
     @property
@@ -70,22 +105,30 @@ class Ledger:
     def tick(self, now: dt.datetime) -> list[Decision]:
         """A tick message: it has an offset of its own, like any intake message."""
         self.now = now
-        offset, self.offset = self.offset, self.offset + 1
+        self.offset += 1
         self.ticks += 1
-        out = self._keep(self.desk.tick(self.partition, now, offset))
-        self.desk.forget_released(self.partition, below=offset + 1)
-        return out
+        return self._keep(self.processor.process(TICK, b"", now.timestamp()).outcomes)
 
     def later(self, **delta) -> list[Decision]:
         return self.tick(self.now + dt.timedelta(**delta))
 
-    def _keep(self, decisions: list[Decision]) -> list[Decision]:
+    def _keep(self, outcomes: list[Outcome]) -> list[Decision]:
+        decisions = [Decision.of(o) for o in outcomes if o.state != "repeated"]
         self.decisions += decisions
         for d in decisions:
             self.final[d.position] = d
             for e in d.entries:
                 self._rows.setdefault(e.entry_id, e)
         return decisions
+
+    def desk_reindex(self) -> None:
+        self.processor.desk.reindex()
+
+    def parked(self) -> list:
+        return list(self.book.parked.values())
+
+    def training(self, beneficiary_id: str) -> tuple:
+        return self.book.training.get(beneficiary_id, ())
 
     # -- what the store would show ---------------------------------------------------------------
 

@@ -309,9 +309,13 @@ CASES = [
     pytest.param(lambda: corrected(7, hours=6.5), {},
                  [ACC, ACC], [reversal(COUNTED, "-7"), credit(COUNTED, "6.5")], {(A1, COUNTED): "6.5"},
                  id="correction-7-to-6.5"),
+    pytest.param(lambda: corrected(7, contract_id=A3), {},
+                 [ACC, ACC], [reversal(COUNTED, "-7"), credit(COUNTED, "7")], {(A3, COUNTED): "7"},
+                 id="correction-to-another-contract-of-the-same-contractor"),
+    # another contractor's contract: a contractor cannot move (or take) hours it did not declare
     pytest.param(lambda: corrected(7, contract_id=B2), {},
-                 [ACC, ACC], [reversal(COUNTED, "-7"), credit(COUNTED, "7")], {(B2, COUNTED): "7"},
-                 id="correction-to-another-contract"),
+                 [ACC, "rejected:timesheet_not_yours"], [], {(A1, COUNTED): "7"},
+                 id="correction-to-another-contractors-contract-is-refused"),
     pytest.param(lambda: corrected(7, work_date="2024-03-14"), {},
                  [ACC, ACC], [reversal(COUNTED, "-7"), credit(NOT, "7", "not_eligible_on_work_date")],
                  {(A1, NOT): "7"}, id="correction-to-an-ineligible-day"),
@@ -528,6 +532,7 @@ def test_the_earlier_side_of_a_conflict_is_flagged_by_the_later_timesheet(first,
     (counted,) = ledger.one(one).entries
     two = timesheet(hours=second, contract_id="gpe-c002")
     at = ledger.offset
+    checkpoint = ledger.book.snapshot()
     own, back, flagged = ledger.one(two).entries
     cause = UUID(two["event_id"])
     assert (own.contract_id, own.status, own.reason, own.rule) == ("gpe-c002", EntryStatus.FLAGGED, reason, rule)
@@ -543,10 +548,15 @@ def test_the_earlier_side_of_a_conflict_is_flagged_by_the_later_timesheet(first,
     assert flagged.source_event_type == back.source_event_type == "timesheet.submitted"
     assert ledger.entries_of(one) == [counted] and ledger.entries_of(two) == [own, back, flagged]
     assert {e.entry_id for e in ledger.standing()} == {own.entry_id, flagged.entry_id}
-    # The same delivery processed again (a restarted worker): the same entries, nothing new.
+    # The same delivery routed twice: decided once, nothing new.
     rows = len(ledger.entries)
-    (again,) = ledger.post(two, offset=at)
-    assert again.entries == (own, back, flagged) and len(ledger.entries) == rows
+    assert ledger.post(two, offset=at) == [] and len(ledger.entries) == rows
+    # A worker restarted from the checkpoint before it decides it again: the same entries.
+    restarted = Ledger(ledger.rulebook)
+    restarted.book.apply(checkpoint)
+    restarted.desk_reindex()
+    (again,) = restarted.post(two, offset=at)
+    assert again.entries == (own, back, flagged)
     # The flagged side can be resolved like any flagged claim.
     back_again, recounted = ledger.one(resolution(one, "count")).entries
     assert back_again.reverses_entry_id == flagged.entry_id and recounted.status is EntryStatus.COUNTED
@@ -566,7 +576,7 @@ def test_pending_timesheet_waits_then_expires_on_tick():
     assert "contract gpe-c999 still unknown after waiting until 2024-06-10T18:00:00+00:00" in expired.rejection.detail
     assert expired.rejection.event_id == sheet["event_id"]
     assert ledger.accounting() == {"accepted": 6, "rejected": 1}
-    assert ledger.books.parked(0) == [] and ledger.tick(T0 + dt.timedelta(hours=500)) == []
+    assert ledger.parked() == [] and ledger.tick(T0 + dt.timedelta(hours=500)) == []
     # Too late: the contract arriving now releases nothing, and a resend is a duplicate.
     assert len(ledger.post(contract(contract_id="gpe-c999"))) == 1
     assert ledger.one(sheet).rejection.reason.value == "duplicate_event"
@@ -619,7 +629,7 @@ def test_resolving_flagged_training_hours_keeps_the_training_cap():
     # 144 h of training counted; the flagged 8 h, once counted by the facilitator, fill the cap: 6 + 2.
     assert ledger.counted("gpe-c001") == Decimal(150)
     assert ledger.net("not_counted", "training_cap_reached") == Decimal(2)
-    assert len(ledger.books.training("b-3f9a1c2e7d")) == 19  # the standing training claims
+    assert len(ledger.training("b-3f9a1c2e7d")) == 19  # the standing training claims
     # 4 + 8 = 12 > 10 flagged both sides; only the training side was resolved: B2's 4 h stay flagged.
     assert ledger.totals() == {("gpe-c001", "counted"): Decimal(150), ("gpe-c001", "not_counted"): Decimal(2),
                                ("gpe-c002", "flagged"): Decimal(4)}
@@ -638,7 +648,7 @@ def test_resolving_flagged_training_hours_when_the_cap_is_full():
     assert (withheld.status, withheld.reason, withheld.hours) == (EntryStatus.NOT_COUNTED, "training_cap_reached",
                                                                   Decimal(8))
     assert withheld.rule == "facilitator_resolution"
-    assert ledger.counted("gpe-c001") == Decimal(150) and len(ledger.books.training("b-3f9a1c2e7d")) == 20
+    assert ledger.counted("gpe-c001") == Decimal(150) and len(ledger.training("b-3f9a1c2e7d")) == 20
     assert ledger.net("not_counted", "training_cap_reached") == Decimal(10)  # 2 + 8
 
 

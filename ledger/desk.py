@@ -1,0 +1,753 @@
+"""The intake desk: one decision for every event delivered, on plain data.
+
+Each delivered event is accepted (reference data kept, or hours recorded as entries), rejected with
+a reason, or parked as pending until its reference data arrives (then accepted, or rejected once it
+waited too long). So posted = accepted + rejected + pending, and pending drains to zero.
+
+The desk knows nothing of where its events come from: a delivery is named by an opaque `origin`
+(the stream layer's position, which a rejection's id is derived from), and time is the stream time
+the caller gives. Given the same book and the same deliveries in the same order it makes the same
+decisions, with the same ids: the stream layer relies on that to decide a message again after a
+crash instead of remembering what it sent.
+
+The hot path works on plain values: one pydantic validation per event (the contract at the edge),
+then tuples, hours in integer hundredths and dicts shaped like the records the store keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+import orjson
+
+from ledger.book import Book, Claim, Contract, Enrolment, Memo, Parked
+from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason
+from ledger.events import InvalidEvent, parse_event
+from ledger.registry import kind_of
+from ledger.rulebook import Rulebook
+from ledger.rules import (
+    ELIGIBLE_ON_CONTRACT,
+    FACILITATOR_RESOLUTION,
+    REVERSAL,
+    SIAE_INVOICE_CONVERSION,
+    DayClaim,
+    TrainingClaim,
+    add_months,
+    cross_check,
+    invoice_hours,
+    share_training_cap,
+    withheld_on,
+)
+
+MAX_KEPT_PAYLOAD = 64 * 1024  # bytes of a rejected payload kept for the sender; the rest is cut
+MAX_DETAIL = 8000  # characters of a rejection's detail (a hostile event can multiply its errors)
+MAX_ERROR_DETAIL = 500  # characters of a processing error's message
+COUNTED, NOT_COUNTED, FLAGGED = "counted", "not_counted", "flagged"
+TRAINING = "training"
+EPOCH = 0.0
+
+_NS = LEDGER_NAMESPACE.bytes
+
+
+def uuid5(name: str) -> str:
+    """`str(uuid.uuid5(LEDGER_NAMESPACE, name))` without building UUID objects (a third of the cost)."""
+    digest = bytearray(hashlib.sha1(_NS + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def entry_id(source_event_id: str, kind: str, subject: str = "") -> str:
+    return uuid5(f"entry:{source_event_id}:{kind}:{subject}" if subject else f"entry:{source_event_id}:{kind}")
+
+
+def rejection_id(origin: str) -> str:
+    return uuid5(f"rejection:{origin}")
+
+
+def hours_text(hundredths: int) -> str:
+    sign, n = ("-", -hundredths) if hundredths < 0 else ("", hundredths)
+    return f"{sign}{n // 100}.{n % 100:02d}"
+
+
+def hundredths(value: Decimal) -> int:
+    return int(value * 100)
+
+
+@lru_cache(maxsize=65536)
+def _date_text(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
+@lru_cache(maxsize=65536)
+def _months_after(ordinal: int, months: int) -> int:
+    return add_months(dt.date.fromordinal(ordinal), months).toordinal()
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """A datetime as pydantic writes it in JSON (UTC as Z)."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one delivery: its entries, its rejection, its pending record, its reference
+    record. `state` is the delivery's standing for the accounting: accepted, rejected or pending."""
+
+    origin: str
+    event_id: str | None
+    event_type: str | None
+    state: str
+    entries: list[dict] = field(default_factory=list)
+    rejection: dict | None = None
+    pending: dict | None = None  # parked, resolved or expired
+    reference: dict | None = None  # reference data to store
+    learned: str | None = None  # reference data every person's state must learn (raw event JSON)
+
+    @property
+    def accepted(self) -> bool:
+        return self.state == "accepted"
+
+    @property
+    def parked(self) -> bool:
+        return self.state == "pending"
+
+
+def rejected(origin: str, raw: bytes, reason: Reason, detail: str, event_id: str | None,
+             event_type: str | None) -> Outcome:
+    if len(detail) > MAX_DETAIL:
+        detail = detail[:MAX_DETAIL] + " [cut]"
+    rejection = {"rejection_id": rejection_id(origin), "reason": reason.value, "detail": detail,
+                 "event_id": event_id, "event_type": event_type,
+                 "payload": raw[:MAX_KEPT_PAYLOAD].decode("utf-8", errors="replace"),
+                 "payload_truncated": len(raw) > MAX_KEPT_PAYLOAD}
+    return Outcome(origin, event_id, event_type, "rejected", rejection=rejection)
+
+
+def failed(raw: bytes, origin: str, error: Exception) -> Outcome:
+    """The outcome of an event the desk itself failed on: a rejection, never a lost event."""
+    event_id, event_type = peek_identity(raw)
+    return rejected(origin, raw, Reason.PROCESSING_ERROR, f"{type(error).__name__}: {error}"[:MAX_ERROR_DETAIL],
+                    event_id, event_type)
+
+
+def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
+    """Best effort: the id and type of an invalid event, so that its sender can find it."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # also a JSON bomb of nested arrays: orjson bounds the depth
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    ids = obj.get("event_id"), obj.get("type")
+    return tuple(v if isinstance(v, str) and len(v) <= 100 else None for v in ids)  # type: ignore[return-value]
+
+
+def digest_of(event) -> str:
+    """The content of a validated event, for telling a duplicate from an id reused for other content.
+    Taken from the model's values, so the same event sent with other spacing or key order matches."""
+    return hashlib.blake2b(orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS),
+                           digest_size=12).hexdigest()
+
+
+class Desk:
+    """Decides deliveries against one Book under one Rulebook."""
+
+    def __init__(self, book: Book, rulebook: Rulebook) -> None:
+        self.book = book
+        self.rulebook = rulebook
+        self.version = rulebook.version
+        # The pending index, derived from book.parked (rebuilt by `reindex` after a restore).
+        self._awaiting: dict[str, set[str]] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        self._arrived: set[str] = set()  # references that became known since the last release
+        self._param_cache: dict[tuple, list] = {}
+        self.reindex()
+
+    # -- time and the pending index ------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.book.clock.get("now", EPOCH)
+
+    def advance(self, stream_time: float | None) -> None:
+        if stream_time is not None and stream_time > self.now:
+            self.book.put("clock", "now", stream_time)
+
+    def reindex(self) -> None:
+        self._awaiting, self._deadlines = {}, []
+        for parked in self.book.parked.values():
+            self._index_parked(parked)
+        self._arrived = {w for w in self._awaiting if self._known(w)}
+
+    def _index_parked(self, parked: Parked) -> None:
+        self._awaiting.setdefault(parked.waiting_for, set()).add(parked.event_id)
+        heapq.heappush(self._deadlines, (parked.expires_at, parked.event_id))
+
+    def _unpark(self, parked: Parked) -> None:
+        self.book.drop("parked", parked.event_id)
+        waiting = self._awaiting.get(parked.waiting_for)
+        if waiting is not None:
+            waiting.discard(parked.event_id)
+            if not waiting:
+                del self._awaiting[parked.waiting_for]
+
+    def _known(self, waiting_for: str) -> bool:
+        kind, _, key = waiting_for.partition(":")
+        if kind == "contract":
+            return key in self.book.contracts
+        if kind == "beneficiary":
+            return key in self.book.enrolments
+        return True
+
+    def _arrive(self, reference: str) -> None:
+        if reference in self._awaiting:
+            self._arrived.add(reference)
+
+    # -- deliveries ------------------------------------------------------------------------------
+
+    def decide(self, raw: bytes, origin: str, stream_time: float | None = None) -> list[Outcome]:
+        """The outcome of this delivery, then those of pending timesheets it released."""
+        self.advance(stream_time)
+        try:
+            outcome = self._decide(raw, origin)
+        except BooksUnavailable:
+            raise
+        except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
+            outcome = failed(raw, origin, error)
+        return [outcome, *self.release()] if self._arrived or self._due() else [outcome]
+
+    def tick(self, stream_time: float) -> list[Outcome]:
+        """Time passes with no event: release or expire what waits."""
+        self.advance(stream_time)
+        return self.release() if self._arrived or self._due() else []
+
+    def learn(self, raw: bytes) -> list[Outcome]:
+        """Reference data decided elsewhere (a contract, a programme): kept, and what waited for it
+        released. Not a delivery of this desk's: no outcome of its own."""
+        event = parse_event(raw)
+        if event.type == "contract.registered":
+            self._keep_contract(event)
+        elif event.type == "programme.defined":
+            self.book.put("programmes", event.programme_id, getattr(event, "buyer_id", None))
+        return self.release() if self._arrived else []
+
+    def _decide(self, raw: bytes, origin: str) -> Outcome:
+        try:
+            event = parse_event(raw)
+        except InvalidEvent as invalid:
+            event_id, event_type = invalid.event_id, invalid.event_type
+            if event_id is None:
+                event_id, event_type = peek_identity(raw)
+            return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
+        event_id = str(event.event_id)
+        digest = digest_of(event)
+        memo = self.book.memos.get(event_id)
+        if memo is not None and memo.origin != origin and memo.retryable:
+            memo = None  # posted again, as the rejection asked: decided afresh
+        if memo is not None:
+            if memo.origin == origin:  # the same delivery again (routed twice): decided already
+                return Outcome(origin, event_id, event.type, "repeated")
+            if memo.digest != digest:
+                return rejected(origin, raw, Reason.EVENT_ID_CONFLICT,
+                                f"event_id already used at {memo.origin} for other content: post this event "
+                                f"under a new event_id", event_id, event.type)
+            return rejected(origin, raw, Reason.DUPLICATE_EVENT, f"event_id already delivered at {memo.origin}",
+                            event_id, event.type)
+        outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
+        retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
+        self.book.put("memos", event_id, Memo(origin, digest, retryable))
+        return outcome
+
+    def _accepted(self, event, origin: str, entries: list[dict] | None = None, reference: dict | None = None,
+                  learned: str | None = None) -> Outcome:
+        return Outcome(origin, str(event.event_id), event.type, "accepted", entries=entries or [],
+                       reference=reference, learned=learned)
+
+    def _refuse(self, event, raw: bytes, origin: str, reason: Reason, detail: str) -> Outcome:
+        return rejected(origin, raw, reason, detail, str(event.event_id), event.type)
+
+    # -- reference data --------------------------------------------------------------------------
+
+    def _reference_record(self, event) -> dict:
+        record = {"record": kind_of(event.type).record, **event.model_dump(mode="json")}
+        # The store keeps the effective values, so that auditors need not re-apply defaults.
+        if event.type == "contract.registered":
+            record["target_hours"] = str(self.rulebook.target_hours(event))
+        elif event.type == "beneficiary.enrolled":
+            record["eligible_until"] = self.rulebook.eligible_until(event).isoformat()
+        return record
+
+    def _programme(self, event, raw: bytes, origin: str) -> Outcome:
+        buyer = getattr(event, "buyer_id", None)
+        if event.programme_id in self.book.programmes and self.book.programmes[event.programme_id] != buyer:
+            return self._refuse(event, raw, origin, Reason.PROGRAMME_NOT_YOURS,
+                                f"programme {event.programme_id} belongs to another buyer")
+        self.book.put("programmes", event.programme_id, buyer)
+        return self._accepted(event, origin, reference=self._reference_record(event), learned=raw.decode())
+
+    def _contract(self, event, raw: bytes, origin: str) -> Outcome:
+        buyer = getattr(event, "buyer_id", None)
+        known = self.book.contracts.get(event.contract_id)
+        if known is not None and known.buyer_id != buyer:
+            return self._refuse(event, raw, origin, Reason.CONTRACT_NOT_YOURS,
+                                f"contract {event.contract_id} was registered by another buyer")
+        if event.programme_id in self.book.programmes and self.book.programmes[event.programme_id] != buyer:
+            return self._refuse(event, raw, origin, Reason.PROGRAMME_NOT_YOURS,
+                                f"programme {event.programme_id} belongs to another buyer")
+        if known is not None and known.programme_id != event.programme_id:
+            return self._refuse(event, raw, origin, Reason.CONTRACT_NOT_YOURS,
+                                f"contract {event.contract_id} belongs to programme {known.programme_id}")
+        self._keep_contract(event)
+        return self._accepted(event, origin, reference=self._reference_record(event), learned=raw.decode())
+
+    def _keep_contract(self, event) -> None:
+        self.book.put("contracts", event.contract_id, Contract(
+            event.contract_id, event.programme_id, event.operation_id, event.lot, event.contractor_siret,
+            event.start_date.toordinal(), event.end_date.toordinal(), getattr(event, "buyer_id", None)))
+        self._arrive(f"contract:{event.contract_id}")
+
+    def _pooling(self, event, raw: bytes, origin: str) -> Outcome:
+        return self._accepted(event, origin, reference=self._reference_record(event))
+
+    def _enrolment(self, event, raw: bytes, origin: str) -> Outcome:
+        previous = self.book.enrolments.get(event.beneficiary_id)
+        if previous is not None and previous.facilitator_id != event.facilitator_id:
+            return self._refuse(event, raw, origin, Reason.BENEFICIARY_NOT_YOURS,
+                                f"beneficiary {event.beneficiary_id} is followed by another facilitator")
+        self.book.put("enrolments", event.beneficiary_id, Enrolment(
+            event.beneficiary_id, event.facilitator_id, event.eligible_from.toordinal(),
+            self.rulebook.eligible_until(event).toordinal()))
+        self._arrive(f"beneficiary:{event.beneficiary_id}")
+        entries = self._reevaluate(event) if previous is not None else []
+        return self._accepted(event, origin, entries, reference=self._reference_record(event))
+
+    def _outcome(self, event, raw: bytes, origin: str) -> Outcome:
+        refused = self._not_followed_by(event, raw, origin)
+        return refused or self._accepted(event, origin, reference=self._reference_record(event))
+
+    def _not_followed_by(self, event, raw: bytes, origin: str) -> Outcome | None:
+        enrolment = self.book.enrolments.get(event.beneficiary_id)
+        if enrolment is not None and enrolment.facilitator_id != event.facilitator_id:
+            return self._refuse(event, raw, origin, Reason.BENEFICIARY_NOT_YOURS,
+                                f"beneficiary {event.beneficiary_id} is followed by another facilitator")
+        return None
+
+    # -- parameters ------------------------------------------------------------------------------
+
+    def _param(self, name: str, contract_id: str, day: int):
+        """The rulebook's value for a contract on a day (ordinal), from its periods cached per contract."""
+        key = (name, contract_id)
+        periods = self._param_cache.get(key)
+        if periods is None:
+            contract = self.book.contracts[contract_id]
+            periods = self._param_cache[key] = self._periods(name, contract.programme_id, contract_id)
+        for start, end, value in periods:
+            if start <= day <= end:
+                return value
+        return self.rulebook.param(name, dt.date.fromordinal(day), self.book.contracts[contract_id].programme_id,
+                                   contract_id)  # raises LookupError, naming the gap
+
+    def _periods(self, name: str, programme_id: str, contract_id: str) -> list:
+        rb = self.rulebook
+        out = []
+        for scope in (rb.contracts.get(contract_id), rb.programmes.get(programme_id), rb.defaults):
+            if scope and name in scope:
+                for p in scope[name]:
+                    start = p.start.toordinal() if p.start else 1
+                    end = p.end.toordinal() if p.end else dt.date.max.toordinal()
+                    value = p.value
+                    if name in ("daily_max_hours", "training_cap_hours"):
+                        value = hundredths(Decimal(value))
+                    out.append((start, end, value))
+        return out
+
+    # -- timesheets ------------------------------------------------------------------------------
+    #
+    # Which of a person's hours count depends on their other claims: those of the same day (the
+    # cross-contractor checks) and their training (the cap). So every change (a new timesheet, a
+    # correction, a retraction, a resolution, a new enrolment) settles what it touched: each claim
+    # of the days involved, and of the person's training when training is involved, is brought to
+    # the verdict the rules give for the claims standing now, as a set. Arrival order decides
+    # nothing; a claim whose verdict changed is reversed and credited again, as of the change.
+
+    def _missing(self, event) -> tuple[Reason, str] | None:
+        if event.contract_id not in self.book.contracts:
+            return Reason.UNKNOWN_CONTRACT, f"contract:{event.contract_id}"
+        if event.type == "timesheet.submitted" and event.beneficiary_id not in self.book.enrolments:
+            return Reason.UNKNOWN_BENEFICIARY, f"beneficiary:{event.beneficiary_id}"
+        return None
+
+    def _timesheet(self, event, raw: bytes, origin: str) -> Outcome:
+        waiting = self._missing(event)
+        if waiting is not None:
+            return self._park(event, raw, origin, *waiting)
+        return self._accepted(event, origin, self._record(event, str(event.event_id), event.type))
+
+    def _claim(self, sheet) -> Claim:
+        hire_date = sheet.hire_date.toordinal() if sheet.hire_date is not None else None
+        claim = Claim(str(sheet.event_id), sheet.beneficiary_id, sheet.contract_id, sheet.work_date.toordinal(),
+                      sheet.mode.value, hundredths(sheet.hours), sheet.siae_siret,
+                      sheet.hire_type.value if sheet.hire_type is not None else None, hire_date,
+                      _stamp(sheet.submitted_at), None, (), (), None)
+        return claim._replace(withheld=self._withheld(claim))
+
+    def _withheld(self, claim: Claim) -> tuple[str, str] | None:
+        contract = self.book.contracts[claim.contract_id]
+        enrolment = self.book.enrolments.get(claim.beneficiary_id)
+        window = (enrolment.eligible_from, enrolment.eligible_until) if enrolment else (1, 0)
+        permanent = claim.hire_type == "permanent"
+        months = self._param("permanent_hire_months_counted", claim.contract_id, claim.work_date) if permanent else None
+        part = withheld_on(claim.hours, claim.work_date, (contract.start, contract.end), window,
+                           claim.hire_date if permanent else None, months)
+        return None if part is None else (part[2], part[3])
+
+    def _record(self, sheet, cause_id: str, cause_type: str) -> list[dict]:
+        """Put a timesheet's hours on the ledger as a standing claim, then settle its day."""
+        claim = self._claim(sheet)
+        self._index(claim)
+        return self._settle(claim.beneficiary_id, cause_id, cause_type, {claim.work_date}, claim.mode == TRAINING,
+                            first=claim.event_id, new=claim)
+
+    def _day_key(self, beneficiary_id: str, day: int) -> str:
+        return f"{beneficiary_id}|{day}"
+
+    def _index(self, claim: Claim) -> None:
+        key = self._day_key(claim.beneficiary_id, claim.work_date)
+        ids = self.book.days.get(key, ())
+        if claim.event_id not in ids:
+            self.book.put("days", key, (*ids, claim.event_id))
+            if not ids:
+                worked = self.book.people.get(claim.beneficiary_id, ())
+                if claim.work_date not in worked:
+                    self.book.put("people", claim.beneficiary_id, (*worked, claim.work_date))
+        if claim.mode == TRAINING:
+            ids = self.book.training.get(claim.beneficiary_id, ())
+            if claim.event_id not in ids:
+                self.book.put("training", claim.beneficiary_id, (*ids, claim.event_id))
+
+    def _settle(self, beneficiary_id: str, cause_id: str, cause_type: str, days: set[int], training: bool,
+                first: str | None = None, new: Claim | None = None) -> list[dict]:
+        """Bring the claims of `days` (and with `training`, all the person's training claims) to
+        their verdicts. `first` is written first; `new` is its claim when just indexed."""
+        book = self.book
+        scope: dict[str, Claim] = {}
+        for day in sorted(days):
+            for claim_id in book.days.get(self._day_key(beneficiary_id, day), ()):
+                claim = new if new is not None and claim_id == new.event_id else book.claims.get(claim_id)
+                if claim is not None:
+                    scope[claim_id] = claim
+        flags: dict = {}
+        for day in days:
+            on_day = [c for c in scope.values() if c.work_date == day and c.weighs_on_its_day]
+            if len(on_day) == 1 and on_day[0].resolution is None:  # alone on its day: only the maximum can flag
+                c = on_day[0]
+                if c.hours > self._param("daily_max_hours", c.contract_id, day):
+                    flags |= cross_check([DayClaim(c.event_id, self._contractor(c), c.hours,
+                                                   self._param("daily_max_hours", c.contract_id, day))])
+            elif on_day:
+                flags |= cross_check([
+                    DayClaim(c.event_id, self._contractor(c), c.hours, self._param("daily_max_hours", c.contract_id, day),
+                             resolved=c.resolution == "count") for c in on_day])
+        elsewhere: set[str] = set()  # training claims on other days: their days' verdicts stand
+        if training or any(c.mode == TRAINING for c in scope.values()):
+            for claim_id in book.training.get(beneficiary_id, ()):
+                claim = None if claim_id in scope else book.claims.get(claim_id)
+                if claim is not None:
+                    scope[claim_id] = claim
+                    elsewhere.add(claim_id)
+
+        verdicts: dict[str, tuple] = {}
+        sharing: list[TrainingClaim] = []
+        for claim in scope.values():
+            if claim.withheld is not None:
+                verdict = ((claim.hours, NOT_COUNTED, *claim.withheld),)
+            elif claim.resolution == "refuse":
+                verdict = ((claim.hours, NOT_COUNTED, FACILITATOR_RESOLUTION, "refused_by_facilitator"),)
+            elif claim.event_id in elsewhere and claim.status == FLAGGED:
+                verdict = claim.parts
+            elif claim.event_id in flags:
+                verdict = (tuple(str(v) if i else v for i, v in enumerate(flags[claim.event_id])),)
+            elif claim.mode == TRAINING:
+                sharing.append(TrainingClaim(claim.event_id, claim.work_date, claim.hours,
+                                             self._param("training_cap_hours", claim.contract_id, claim.work_date)))
+                continue
+            else:
+                verdict = ((claim.hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
+            verdicts[claim.event_id] = verdict
+        for claim_id, verdict in share_training_cap(sharing).items():
+            verdicts[claim_id] = tuple((h, str(s), rule, reason) for h, s, rule, reason in verdict.parts)
+
+        entries: list[dict] = []
+        ordered = scope.values() if len(scope) == 1 else sorted(
+            scope.values(), key=lambda c, order={k: n for n, k in enumerate(scope)}:
+            (c.event_id != first, c.work_date, order[c.event_id]))
+        for claim in ordered:
+            parts = verdicts[claim.event_id]
+            if claim.resolution is not None:  # the facilitator's decision, whatever the cap leaves of it
+                parts = tuple((h, s, FACILITATOR_RESOLUTION, r) for h, s, _, r in parts)
+            if [(h, s, r) for h, s, _, r in claim.parts] == [(h, s, r) for h, s, _, r in parts]:
+                continue
+            own = claim.event_id == cause_id
+            entries += self._reverse(claim, cause_id, cause_type, subject="" if own else f"{claim.event_id}:")
+            credits = self._credits(claim, parts, cause_id, cause_type, subject="" if own else claim.event_id)
+            contract = book.contracts[claim.contract_id]
+            book.put("claims", claim.event_id, claim._replace(
+                parts=parts, entry_ids=tuple(e["entry_id"] for e in credits),
+                credited=(contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)))
+            entries += credits
+        return entries
+
+    def _contractor(self, claim: Claim) -> str:
+        return claim.credited[3] if claim.credited else self.book.contracts[claim.contract_id].contractor_siret
+
+    def _entry(self, claim: Claim, entry_id_: str, kind: str, hours: int, status: str, reason: str, rule: str,
+               cause_id: str, cause_type: str, under: tuple[str, str, str, str], reverses: str | None) -> dict:
+        return {"record": "entry", "entry_id": entry_id_, "kind": kind, "status": status, "reason": reason,
+                "source_event_id": cause_id, "source_event_type": cause_type, "reverses_entry_id": reverses,
+                "programme_id": under[0], "operation_id": under[1], "contract_id": claim.contract_id,
+                "lot": under[2], "contractor_siret": under[3], "beneficiary_id": claim.beneficiary_id,
+                "siae_siret": claim.siae_siret, "mode": claim.mode, "work_date": _date_text(claim.work_date),
+                "hours": hours_text(hours), "rule": rule, "rulebook_version": self.version,
+                "submitted_at": claim.submitted_at}
+
+    def _credits(self, claim: Claim, parts, cause_id: str, cause_type: str, subject: str) -> list[dict]:
+        contract = self.book.contracts[claim.contract_id]
+        under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
+        out = []
+        for n, (hours, status, rule, reason) in enumerate(parts):
+            part = subject if n == 0 else f"{subject}:part{n + 1}"
+            out.append(self._entry(claim, entry_id(cause_id, "credit", part), "credit", hours, status, reason, rule,
+                                   cause_id, cause_type, under, None))
+        return out
+
+    def _reverse(self, claim: Claim, cause_id: str, cause_type: str, subject: str = "") -> list[dict]:
+        """Never an update: a new, opposite entry for each of the claim's standing entries."""
+        return [self._entry(claim, entry_id(cause_id, "reversal", f"{subject}{standing}"), "reversal", -hours,
+                            status, reason, REVERSAL, cause_id, cause_type, claim.credited, standing)
+                for standing, (hours, status, _, reason) in zip(claim.entry_ids, claim.parts)]
+
+    def _withdraw(self, claim: Claim, cause_id: str, cause_type: str) -> list[dict]:
+        """Reverse a claim and take it off its day and the person's training."""
+        reversals = self._reverse(claim, cause_id, cause_type)
+        key = self._day_key(claim.beneficiary_id, claim.work_date)
+        self.book.put("days", key, tuple(i for i in self.book.days.get(key, ()) if i != claim.event_id))
+        if claim.mode == TRAINING:
+            self.book.put("training", claim.beneficiary_id,
+                          tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
+        self.book.put("claims", claim.event_id, claim._replace(parts=(), entry_ids=(), superseded_by=cause_id))
+        return reversals
+
+    def _original(self, event, raw: bytes, origin: str, original_id: str) -> Claim | Outcome:
+        claim = self.book.claims.get(original_id)
+        if claim is None:
+            return self._refuse(event, raw, origin, Reason.ORIGINAL_NOT_FOUND,
+                                f"no recorded timesheet {original_id} (yet): post again later")
+        if claim.beneficiary_id != event.beneficiary_id:
+            return self._refuse(event, raw, origin, Reason.BENEFICIARY_MISMATCH,
+                                f"timesheet {original_id} is not about beneficiary {event.beneficiary_id}")
+        if claim.superseded_by is not None or not claim.parts:
+            return self._refuse(event, raw, origin, Reason.ORIGINAL_SUPERSEDED,
+                                f"timesheet {original_id} was already corrected or retracted"
+                                + (f" by {claim.superseded_by}" if claim.superseded_by else ""))
+        return claim
+
+    def _correct(self, event, raw: bytes, origin: str) -> Outcome:
+        claim = self._original(event, raw, origin, str(event.original_event_id))
+        if isinstance(claim, Outcome):
+            return claim
+        contract_id = getattr(event, "contract_id", None)
+        if event.type == "timesheet.corrected" and contract_id not in self.book.contracts:
+            # Like a timesheet: its contract may travel on another partition and arrive later.
+            return self._park(event, raw, origin, Reason.UNKNOWN_CONTRACT, f"contract:{contract_id}")
+        if contract_id is not None:
+            holder = self.book.contracts.get(contract_id)
+            if holder is None or holder.contractor_siret != self._contractor(claim):
+                return self._refuse(event, raw, origin, Reason.TIMESHEET_NOT_YOURS,
+                                    f"timesheet {event.original_event_id} was declared by another contractor than "
+                                    f"the holder of contract {contract_id}")
+        cause_id = str(event.event_id)
+        entries = self._withdraw(claim, cause_id, event.type)
+        days, training = {claim.work_date}, claim.mode == TRAINING
+        new = None
+        if event.type == "timesheet.corrected":
+            new = self._claim(event)
+            self._index(new)
+            days.add(new.work_date)
+            training = training or new.mode == TRAINING
+        entries += self._settle(claim.beneficiary_id, cause_id, event.type, days, training, first=cause_id, new=new)
+        return self._accepted(event, origin, entries)
+
+    def _resolve(self, event, raw: bytes, origin: str) -> Outcome:
+        claim = self._original(event, raw, origin, str(event.flagged_event_id))
+        if isinstance(claim, Outcome):
+            return claim
+        refused = self._not_followed_by(event, raw, origin)
+        if refused is not None:
+            return refused
+        if claim.status != FLAGGED:
+            return self._refuse(event, raw, origin, Reason.NOTHING_TO_RESOLVE,
+                                f"timesheet {event.flagged_event_id} is not flagged")
+        self.book.put("claims", claim.event_id, claim._replace(resolution=event.decision.value))
+        entries = self._settle(claim.beneficiary_id, str(event.event_id), event.type, {claim.work_date},
+                               claim.mode == TRAINING, first=claim.event_id)
+        return self._accepted(event, origin, entries)
+
+    def _reevaluate(self, enrolment) -> list[dict]:
+        """A changed enrolment (e.g. retroactive eligibility dates) re-evaluates the person's claims:
+        each whose verdict changes is reversed and recorded again, as of this enrolment."""
+        days = set()
+        for day in self.book.people.get(enrolment.beneficiary_id, ()):
+            for claim_id in self.book.days.get(self._day_key(enrolment.beneficiary_id, day), ()):
+                claim = self.book.claims.get(claim_id)
+                if claim is None or not claim.parts:
+                    continue
+                days.add(claim.work_date)
+                now = self._withheld(claim)
+                if now != claim.withheld:
+                    self.book.put("claims", claim.event_id, claim._replace(withheld=now))
+        if not days:
+            return []
+        return self._settle(enrolment.beneficiary_id, str(enrolment.event_id), enrolment.type, days, training=True)
+
+    # -- SIAE invoices ---------------------------------------------------------------------------
+
+    def _invoice(self, event, raw: bytes, origin: str) -> Outcome:
+        waiting = self._missing(event)
+        if waiting is not None:
+            return self._park(event, raw, origin, *waiting)
+        return self._accepted(event, origin, self._invoice_entries(event))
+
+    def _invoice_entries(self, invoice) -> list[dict]:
+        contract = self.book.contracts[invoice.contract_id]
+        on = invoice.period_end.toordinal()
+        share = invoice.labour_share or self._param("labour_share", contract.contract_id, on)
+        cost = self._param("hourly_cost_eur", contract.contract_id, on)
+        inside = contract.start <= on and invoice.period_start.toordinal() <= contract.end
+        event_id = str(invoice.event_id)
+        return [{"record": "entry", "entry_id": entry_id(event_id, "credit"), "kind": "credit",
+                 "status": COUNTED if inside else NOT_COUNTED, "reason": "" if inside else "outside_contract_period",
+                 "source_event_id": event_id, "source_event_type": invoice.type, "reverses_entry_id": None,
+                 "programme_id": contract.programme_id, "operation_id": contract.operation_id,
+                 "contract_id": contract.contract_id, "lot": contract.lot,
+                 "contractor_siret": contract.contractor_siret, "beneficiary_id": "",
+                 "siae_siret": invoice.siae_siret, "mode": "siae_subcontract",
+                 "work_date": invoice.period_end.isoformat(),
+                 "hours": hours_text(hundredths(invoice_hours(invoice.amount_eur, share, cost))),
+                 "rule": SIAE_INVOICE_CONVERSION, "rulebook_version": self.version,
+                 "submitted_at": _stamp(invoice.submitted_at)}]
+
+    # -- pending ---------------------------------------------------------------------------------
+
+    def _pending_record(self, parked: Parked, state: str, reason: str | None = None) -> dict:
+        return {"record": "pending", "event_id": parked.event_id, "event_type": parked.event_type, "state": state,
+                "reason": reason or parked.reason, "waiting_for": parked.waiting_for,
+                "beneficiary_id": parked.beneficiary_id, "contract_id": parked.contract_id,
+                "parked_at": _stamp(dt.datetime.fromtimestamp(parked.parked_at, dt.timezone.utc)),
+                "expires_at": _stamp(dt.datetime.fromtimestamp(parked.expires_at, dt.timezone.utc))}
+
+    def _park(self, event, raw: bytes, origin: str, reason: Reason, waiting_for: str) -> Outcome:
+        now = self.now
+        contract = self.book.contracts.get(event.contract_id)
+        timeout = self.rulebook.param("pending_timeout_hours", dt.datetime.fromtimestamp(now, dt.timezone.utc).date(),
+                                      contract.programme_id if contract else None, event.contract_id)
+        parked = Parked(origin, raw.decode(), str(event.event_id), event.type, reason.value, waiting_for,
+                        getattr(event, "beneficiary_id", ""), event.contract_id, now, now + float(timeout) * 3600)
+        self.book.put("parked", parked.event_id, parked)
+        self._index_parked(parked)
+        if self._known(waiting_for):  # cannot happen today; kept so that a release never misses one
+            self._arrived.add(waiting_for)
+        return Outcome(origin, parked.event_id, event.type, "pending", pending=self._pending_record(parked, "pending"))
+
+    def _due(self) -> bool:
+        deadlines = self._deadlines
+        while deadlines:
+            expires_at, event_id = deadlines[0]
+            parked = self.book.parked.get(event_id)
+            if parked is None or parked.expires_at != expires_at:
+                heapq.heappop(deadlines)  # released or parked again meanwhile
+                continue
+            return expires_at <= self.now
+        return False
+
+    def release(self) -> list[Outcome]:
+        """Pending timesheets whose reference data arrived, or whose time ran out, in delivery order."""
+        ids: set[str] = set()
+        for reference in self._arrived:
+            ids |= self._awaiting.get(reference, set())
+        self._arrived = set()
+        now = self.now
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, event_id = heapq.heappop(self._deadlines)
+            if event_id in self.book.parked:
+                ids.add(event_id)
+        outcomes = []
+        for parked in sorted((self.book.parked[i] for i in ids if i in self.book.parked),
+                             key=lambda p: (p.parked_at, p.origin)):
+            outcomes += self._release(parked, now)
+        return outcomes
+
+    def _release(self, parked: Parked, now: float) -> list[Outcome]:
+        raw = parked.raw.encode()
+        event = parse_event(raw)
+        waiting = self._missing(event)
+        if waiting is None:
+            self._unpark(parked)
+            record = self._pending_record(parked, "resolved")
+            if event.type == "timesheet.corrected":  # its original may have changed meanwhile
+                outcome = self._correct(event, raw, parked.origin)
+            elif event.type == "siae.invoice":
+                outcome = self._accepted(event, parked.origin, self._invoice_entries(event))
+            else:
+                outcome = self._accepted(event, parked.origin, self._record(event, parked.event_id, event.type))
+            if outcome.state == "pending":  # parked again (a correction's contract): still waiting
+                return [outcome]
+        elif now >= parked.expires_at:
+            self._unpark(parked)
+            record = self._pending_record(parked, "expired", waiting[0].value)
+            outcome = rejected(parked.origin, raw, waiting[0],
+                               f"{waiting[1].replace(':', ' ')} still unknown after waiting until "
+                               f"{dt.datetime.fromtimestamp(parked.expires_at, dt.timezone.utc).isoformat()}",
+                               parked.event_id, parked.event_type)
+        else:
+            if parked.waiting_for != waiting[1]:  # its contract came, its enrolment has not: wait for that
+                self._unpark(parked)
+                parked = parked._replace(reason=waiting[0].value, waiting_for=waiting[1])
+                self.book.put("parked", parked.event_id, parked)
+                self._index_parked(parked)
+            return []
+        outcome.pending = record
+        retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
+        self.book.put("memos", parked.event_id, Memo(parked.origin, self.book.memos[parked.event_id].digest, retryable))
+        return [outcome]
+
+
+class BooksUnavailable(RuntimeError):
+    """The state behind the desk failed (a store, not the event): retried, never a rejection."""
+
+
+def history_lines(value: bytes) -> list[bytes] | None:
+    """A message carries one event (a JSON object) or several (a JSON array of objects): the items
+    of an array encoded one by one, or None for a single event (validated as it is). Bytes that are
+    not a JSON array are left to the validator, which names the error."""
+    if not value.lstrip().startswith(b"["):
+        return None
+    try:
+        items = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(items, list):
+        return None
+    return [orjson.dumps(item) for item in items]
+
+
+def _json_default(value):  # pragma: no cover - debugging aid
+    return json.dumps(value)

@@ -1,0 +1,63 @@
+"""One routed partition's desk: what its messages decide, and what they make the worker send.
+
+The Faust agent, `ledger replay`, the benchmark and the unit-test kit all drive this class: it
+takes a routed message (a batch of events, reference data learned from another partition, or a
+tick) and returns the records to send. It holds no Kafka client: sending, committing and
+checkpointing are the caller's, so the same decisions come out however it is driven.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ledger.book import Book
+from ledger.desk import Desk, Outcome
+from ledger.rulebook import Rulebook
+from streams.worker.routing import EVENTS, LEARN, TICK, lines, pack, parse_origin
+
+
+@dataclass
+class Outputs:
+    outcomes: list[Outcome] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)  # for the ledger topic: entries, pending, reference
+    rejections: list[dict] = field(default_factory=list)
+    learned: bytearray = field(default_factory=bytearray)  # reference data for the other partitions
+
+    def add(self, outcomes: list[Outcome]) -> None:
+        self.outcomes += outcomes
+        records = self.records
+        for o in outcomes:
+            if o.entries:
+                records += o.entries
+            if o.pending is not None:
+                records.append(o.pending)
+            if o.reference is not None:
+                records.append(o.reference)
+            if o.rejection is not None:
+                self.rejections.append({**o.rejection, "position": parse_origin(o.origin)})
+            if o.learned is not None:
+                self.learned += pack(o.origin, None, o.learned.encode())
+
+
+class PartitionProcessor:
+    """Decides the messages of one routed partition, in order, against its Book."""
+
+    def __init__(self, rulebook: Rulebook, book: Book | None = None) -> None:
+        self.book = book if book is not None else Book()
+        self.desk = Desk(self.book, rulebook)
+
+    def process(self, kind: bytes, value: bytes, timestamp: float | None) -> Outputs:
+        out = Outputs()
+        if kind == EVENTS:
+            decide = self.desk.decide
+            for where, stamp, raw in lines(value):
+                out.add(decide(raw, where, stamp))
+        elif kind == LEARN:
+            for _, _, raw in lines(value):
+                out.add(self.desk.learn(raw))
+        elif kind == TICK:
+            if timestamp is not None:
+                out.add(self.desk.tick(timestamp))
+        else:
+            raise ValueError(f"unknown routed message kind {kind!r}")
+        return out

@@ -1,0 +1,182 @@
+"""Which partition decides an event, whatever partition its producer wrote it to.
+
+Contractor systems post with their own clients: `ledger post` keys messages by beneficiary, but
+`kcat -P` sets no key, and a message may hold a JSON array of many people's events. A person's
+state (claims, days, training, enrolment) lives with one partition, so every event is first routed
+to the partition of its key (ledger.registry.key_of) on the routed topic, and decided only there:
+the routing agent never decides. An event whose key cannot be read (not JSON, no type) is routed
+to the partition it was read from, where its rejection says what is wrong.
+
+A routed message is a batch of records, each (origin, timestamp, event bytes) with their lengths
+(`_RECORD`): the origin is the intake position the event was posted at (its rejection id and its
+duplicate check use it), the timestamp the intake message's (stream time). Lengths, not separators,
+so that bytes that are not JSON reach their rejection exactly as they were posted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections import defaultdict
+from functools import lru_cache
+
+import orjson
+from kafka.partitioner.default import murmur2
+
+from ledger.registry import key_of
+
+KIND_HEADER = "ledger-kind"
+_KEY = re.compile(rb'"\s*:')
+
+
+def has_duplicate_keys(value: bytes) -> bool:
+    """Whether a JSON text repeats a key in an object. Every key is followed by `":`, so when the
+    parsed objects hold as many keys as the text has such matches none was repeated; only when they
+    differ (a repeat, or `":` inside a string) are the objects read again with their pairs."""
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return False
+    if _count_keys(parsed) == len(_KEY.findall(value)):
+        return False
+    repeated = []
+
+    def pairs(items):
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            repeated.append(True)
+        return dict(items)
+
+    try:
+        json.loads(value, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return False
+    return bool(repeated)
+
+
+def _count_keys(value) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_count_keys(v) for v in value.values() if isinstance(v, (dict, list)))
+    if isinstance(value, list):
+        return sum(_count_keys(v) for v in value if isinstance(v, (dict, list)))
+    return 0
+EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
+
+
+@lru_cache(maxsize=262144)
+def partition_of(key: str, partitions: int) -> int:
+    """Kafka's own default partitioner (murmur2), so a producer keying by the same key agrees."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def origin(topic: str, partition: int, offset: int, index: int = 0) -> str:
+    return f"{topic}/{partition}@{offset}#{index}"
+
+
+def parse_origin(text: str) -> dict:
+    topic, _, rest = text.rpartition("/")
+    partition, _, rest = rest.partition("@")
+    offset, _, index = rest.partition("#")
+    return {"topic": topic, "partition": int(partition), "offset": int(offset), "index": int(index or 0)}
+
+
+def events_of(value: bytes) -> list[bytes] | None:
+    """The events of an intake message as they are decided: the items of an array, each written
+    back on its own, or None for a message decided whole (one event, or bytes that are not JSON)."""
+    found = _items(value)
+    if found is None or not found[2]:
+        return None
+    items, encode, _ = found
+    return [encode(item) for item in items]
+
+
+def _items(value: bytes) -> tuple[list, object, bool] | None:
+    """The events of an intake message (the items of a JSON array, or the message itself) and the
+    encoder that writes one back, or None when the message is not JSON at all."""
+    try:
+        parsed = orjson.loads(value)
+        encode = _orjson_or_json
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses but Python reads (an integer past 64 bits, NaN): the validator says why
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+        encode = _json
+    if _count_keys(parsed) != len(_KEY.findall(value)) and has_duplicate_keys(value):
+        # orjson keeps the last of a repeated key: write the items back with all of theirs
+        parsed = json.loads(value, object_pairs_hook=_Pairs)
+        encode = _pairs
+    array = isinstance(parsed, list) and not isinstance(parsed, _Pairs)
+    return (parsed if array else [parsed]), encode, array
+
+
+def _orjson_or_json(item) -> bytes:
+    try:
+        return orjson.dumps(item)
+    except TypeError:
+        return _json(item)
+
+
+def _json(item) -> bytes:
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _Pairs(list):
+    """A JSON object kept as its (key, value) pairs, repeated keys and all."""
+
+
+def _pairs(item) -> bytes:
+    if isinstance(item, _Pairs):
+        return b"{" + b",".join(_json(k) + b":" + _pairs(v) for k, v in item) + b"}"
+    if isinstance(item, list):
+        return b"[" + b",".join(_pairs(v) for v in item) + b"]"
+    return _json(item)
+
+
+def _as_dict(item):
+    return dict(item) if isinstance(item, _Pairs) else item
+
+
+_RECORD = struct.Struct(">HqI")  # origin length, timestamp (ms), event length
+
+
+def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: int | None,
+          partitions: int) -> dict[int, bytearray]:
+    """The events of one intake message, as routed batches by the partition that decides them."""
+    out: dict[int, bytearray] = defaultdict(bytearray)
+    stamp = timestamp_ms or 0
+    found = _items(value)
+    if found is None:  # not JSON: decided (rejected) where it was read, as it was posted
+        records = [(partition % partitions, 0, value)]
+    else:
+        items, encode, array = found
+        records = []
+        for index, item in enumerate(items):
+            key = key_of(_as_dict(item))
+            target = partition_of(key, partitions) if key is not None else partition % partitions
+            # A single event travels as it was posted; the items of an array are written one by one.
+            records.append((target, index, encode(item) if array else value.strip()))
+    for target, index, raw in records:
+        out[target] += pack(origin(topic, partition, offset, index), stamp, raw)
+    return out
+
+
+def pack(where: str, stamp_ms: int | None, raw: bytes) -> bytes:
+    """One record of a routed batch."""
+    encoded = where.encode()
+    return _RECORD.pack(len(encoded), stamp_ms or 0, len(raw)) + encoded + raw
+
+
+def lines(value: bytes) -> list[tuple[str, float | None, bytes]]:
+    """A routed batch's events: (origin, stream time in seconds, event bytes)."""
+    out, at, size = [], 0, len(value)
+    view = memoryview(value)
+    while at < size:
+        length, stamp, raw_length = _RECORD.unpack_from(value, at)
+        at += _RECORD.size
+        where = bytes(view[at:at + length]).decode()
+        at += length
+        out.append((where, stamp / 1000 if stamp else None, bytes(view[at:at + raw_length])))
+        at += raw_length
+    return out
