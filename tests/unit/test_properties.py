@@ -208,10 +208,10 @@ CONTRACTS = {"gpe-c001": (A, dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
              "gpe-c003": (A, dt.date(2024, 1, 1), dt.date(2024, 12, 31))}  # A's second contract
 SAME_CONTRACTOR = {"gpe-c001": ["gpe-c001", "gpe-c003"], "gpe-c002": ["gpe-c002"]}
 PEOPLE = {  # who: (eligible_from, eligible_until, proof_valid_until); strangers are never enrolled
-    "b-enrolled-1": (dt.date(2024, 3, 15), dt.date(2024, 9, 30), None),
-    "b-enrolled-2": (dt.date(2024, 1, 1), None, dt.date(2024, 10, 31)),  # proof ends before the 24 months
+    "enrolled-0000000001": (dt.date(2024, 3, 15), dt.date(2024, 9, 30), None),
+    "enrolled-0000000002": (dt.date(2024, 1, 1), None, dt.date(2024, 10, 31)),  # proof ends before the 24 months
 }
-WHO = [*PEOPLE, "b-stranger-1"]
+WHO = [*PEOPLE, "stranger-0000000001"]
 DAILY_MAX, TRAINING_CAP, PERMANENT_MONTHS = Decimal(10), Decimal(20), 12
 RULEBOOK_OVERRIDES = {"training_cap_hours": 20}
 
@@ -255,7 +255,7 @@ def histories(draw):
             if draw(st.integers(0, 3)) == 0:
                 follow_ups.append({"type": "timesheet.retracted", "event_id": event_id, "schema_version": 1,
                                    "original_event_id": latest["event_id"], "beneficiary_id": sheet["beneficiary_id"],
-                                   "submitted_at": sheet["submitted_at"]})
+                                   "contract_id": latest["contract_id"], "submitted_at": sheet["submitted_at"]})
                 break
             fixed = {**latest, "type": "timesheet.corrected", "event_id": event_id,
                      "original_event_id": latest["event_id"], "hours": float(draw(small_hours)),
@@ -268,7 +268,8 @@ def histories(draw):
 
 def reference_events() -> list[dict]:
     events = [{"type": "contract.registered", "event_id": f"00000000-0000-4000-8000-00000000000{n}",
-               "schema_version": 1, "contract_id": cid, "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
+               "schema_version": 1, "contract_id": cid, "programme_id": "gpe", "buyer_id": "buyer-sgp",
+               "operation_id": "L15S", "lot": "GC-01",
                "contractor_siret": siret, "start_date": str(start), "end_date": str(end), "target_hours": 1000}
               for n, (cid, (siret, start, end)) in enumerate(CONTRACTS.items(), start=1)]
     for n, (who, (since, until, proof)) in enumerate(PEOPLE.items(), start=5):
@@ -350,7 +351,7 @@ def test_a_correction_nets_to_the_corrected_value(chain, retracted):
     latest = None
     for n, (h, cid) in enumerate(chain):
         event = {"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-8000-{n + 10:012d}",
-                 "schema_version": 1, "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03",
+                 "schema_version": 1, "contract_id": cid, "beneficiary_id": "enrolled-0000000001", "work_date": "2024-06-03",
                  "hours": float(h), "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
         if latest is not None:
             event.update(type="timesheet.corrected", original_event_id=latest["event_id"])
@@ -359,7 +360,8 @@ def test_a_correction_nets_to_the_corrected_value(chain, retracted):
     if retracted:
         assert ledger.one({"type": "timesheet.retracted", "event_id": "00000000-0000-4000-8000-000000000099",
                            "schema_version": 1, "original_event_id": latest["event_id"],
-                           "beneficiary_id": "b-enrolled-1", "submitted_at": "2024-06-04T18:00:00+00:00"}).accepted
+                           "contract_id": latest["contract_id"],
+                           "beneficiary_id": "enrolled-0000000001", "submitted_at": "2024-06-04T18:00:00+00:00"}).accepted
     last_hours, last_contract = chain[-1]
     net = defaultdict(Decimal)
     for e in ledger.entries:
@@ -382,7 +384,7 @@ def test_conflicting_claims_give_the_same_totals_in_either_order(first, second):
         ledger.post_all(reference_events())
         for cid, h in order:  # each timesheet keeps its event_id in either order
             ledger.post({"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-a000-{cid[-3:]:0>12}",
-                         "schema_version": 1, "contract_id": cid, "beneficiary_id": "b-enrolled-1",
+                         "schema_version": 1, "contract_id": cid, "beneficiary_id": "enrolled-0000000001",
                          "work_date": "2024-06-03", "hours": h, "mode": "direct_hire",
                          "submitted_at": "2024-06-03T18:00:00+00:00"})
         return ledger.totals()
@@ -391,7 +393,8 @@ def test_conflicting_claims_give_the_same_totals_in_either_order(first, second):
 
 # A third contract of contractor A, so that two claims of one contractor (daily maximum only) are drawn too.
 SAME_CONTRACTOR = {"type": "contract.registered", "event_id": "00000000-0000-4000-8000-000000000003",
-                   "schema_version": 1, "contract_id": "gpe-c003", "programme_id": "gpe", "operation_id": "L15S",
+                   "schema_version": 1, "contract_id": "gpe-c003", "programme_id": "gpe", "buyer_id": "buyer-sgp",
+                   "operation_id": "L15S",
                    "lot": "GC-03", "contractor_siret": A, "start_date": "2024-01-01", "end_date": "2024-12-31",
                    "target_hours": 1000}
 
@@ -452,7 +455,7 @@ def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
     # gpe-c001 2 h (contractor A), gpe-c002 5 h (B), gpe-c003 5 h (A): the two 5 h of two contractors are
     # claimed twice, and the day's 2 + 5 + 5 = 12 h are over 10, which flags the 2 h too, in every order.
     claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
-               "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
+               "contract_id": cid, "beneficiary_id": "enrolled-0000000001", "work_date": "2024-06-03", "hours": h,
                "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
               for n, (cid, h) in enumerate([("gpe-c001", 2), ("gpe-c002", 5), ("gpe-c003", 5)])]
 
@@ -468,7 +471,7 @@ def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
 def test_claims_under_different_daily_maximums_give_the_same_totals_in_either_order():
     rulebook = Rulebook.from_dict({"version": "t", "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
     claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
-               "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
+               "contract_id": cid, "beneficiary_id": "enrolled-0000000001", "work_date": "2024-06-03", "hours": h,
                "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
               for n, (cid, h) in enumerate([("gpe-c001", 8), ("gpe-c002", 4)])]
 
@@ -497,7 +500,7 @@ def a_persons_week(draw):
     retracted = draw(st.lists(st.sampled_from(sheets), unique_by=lambda s: s["event_id"], max_size=len(sheets)))
     retractions = [{"type": "timesheet.retracted", "event_id": f"00000000-0000-4000-e000-{n + 1:012d}",
                     "schema_version": 1, "original_event_id": sheet["event_id"], "beneficiary_id": who,
-                    "submitted_at": f"{sheet['work_date']}T19:00:00+00:00"} for n, sheet in enumerate(retracted)]
+                    "contract_id": sheet["contract_id"], "submitted_at": f"{sheet['work_date']}T19:00:00+00:00"} for n, sheet in enumerate(retracted)]
     return sheets, retractions
 
 
