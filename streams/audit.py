@@ -454,8 +454,19 @@ def store_totals(store: Store, kafka_entries: dict[str, tuple] | None = None
     return totals, differences
 
 
-def loader_lag(cfg: Settings) -> int | None:
-    """Messages of the ledger topics the loader's group has not committed yet (None if unknown)."""
+def loader_lag(cfg: Settings, attempts: int = 3) -> int | None:
+    """Messages of the ledger topics the loader's group has not committed yet (None if unknown).
+
+    Asked again when the broker does not answer (a group in the middle of a rebalance)."""
+    for attempt in range(attempts):
+        lag = _loader_lag(cfg)
+        if lag is not None:
+            return lag
+        time.sleep(1.0 * (attempt + 1))
+    return None
+
+
+def _loader_lag(cfg: Settings) -> int | None:
     try:
         from kafka import KafkaAdminClient, KafkaConsumer
 
