@@ -1,13 +1,17 @@
 """Auditors' tools: read-only SQL on the store, and the reconciliation of the store with Kafka.
 
-`ledger sql` runs ONE query with the ClickHouse setting `readonly=1`: the engine itself refuses any
-write, DDL or settings change, on a server and on the embedded chDB store alike.
+`ledger sql` runs ONE read-only statement: `streams.sql_guard.check_read_only` first refuses
+anything but SELECT / WITH / SHOW / DESCRIBE / EXPLAIN, INTO OUTFILE, functions that reach files,
+the network or another process, and settings overrides (chDB writes `INTO OUTFILE` files even with
+readonly=1); the engine then runs it with `readonly=1` as well. Its output is escaped: control
+characters in the terminal table, formulas and line breaks in CSV (docs/security.md).
 
 `ledger reconcile` reads the ledger and rejection topics from offset 0 with a fresh consumer (no
 consumer group, nothing committed), recomputes what the store must hold (counted hours and entries
-per contract, the other records per kind (reference data, pending timesheets), rejections by reason,
-each deduplicated by its id exactly as the store's ReplacingMergeTree tables are) and compares it
-with ClickHouse, figure by figure.
+per contract, every entry's fields the totals depend on (ENTRY_FIELDS), the other records per kind
+(reference data, pending timesheets), rejections by reason, each deduplicated by its id exactly as
+the store's ReplacingMergeTree tables are) and compares it with ClickHouse, figure by figure and
+entry by entry.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -25,9 +31,10 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from streams.codec import decode_records
-from streams.report import table
+from streams.report import printable, table
 from streams.settings import Settings
 from streams.sink import TABLE_OF_RECORD
+from streams.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement  # noqa: F401
 from streams.store import Store
 
 READ_ONLY = {"readonly": 1}
@@ -55,42 +62,6 @@ def open_store(cfg: Settings) -> Store:
 # ledger sql
 
 
-class NotOneStatement(ValueError):
-    """The text holds no statement, or more than one."""
-
-
-def one_statement(sql: str) -> str:
-    """The single statement of `sql` (trailing ';' dropped); raises if there are several or none.
-
-    Semicolons inside quotes, backquotes and comments do not count. The engine would refuse a
-    write anyway (readonly=1); this refuses `SELECT 1; SELECT 2`, which is ambiguous to print.
-    """
-    text = sql.strip()
-    i, n, end = 0, len(text), None
-    while i < n:
-        ch = text[i]
-        if ch in "'\"`":
-            i += 1
-            while i < n and text[i] != ch:
-                i += 2 if text[i] == "\\" else 1
-        elif text.startswith("--", i) or ch == "#":
-            while i < n and text[i] != "\n":
-                i += 1
-        elif text.startswith("/*", i):
-            close = text.find("*/", i + 2)
-            i = n if close < 0 else close + 1
-        elif ch == ";":
-            if end is None:
-                end = i
-        elif end is not None and not ch.isspace():
-            raise NotOneStatement("one statement at a time: the text holds several (separated by ';')")
-        i += 1
-    statement = (text if end is None else text[:end]).strip()
-    if not statement:
-        raise NotOneStatement("no statement given")
-    return statement
-
-
 @dataclass
 class QueryResult:
     columns: list[str]
@@ -101,39 +72,115 @@ class QueryResult:
 
 
 def read_only_query(store: Store, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-    """Run one statement with readonly=1: ClickHouse refuses anything but reading."""
-    statement = one_statement(sql)
+    """Run one statement that `check_read_only` accepts, with readonly=1 as well.
+
+    Raises SqlRefused (the guard's refusal) or the client's error. Values the Python client cannot
+    represent (a DateTime64 beyond year 9999 or before year 1 once put in its time zone) do not
+    crash: the query runs again with date-times as integers, shown as ISO text in UTC.
+    """
+    statement = check_read_only(sql)
     with store._lock:  # the store's one handle is shared with its other users
-        result = store.client.query(statement, parameters=parameters, settings=READ_ONLY)
-        return QueryResult(list(result.column_names), list(result.result_rows))
+        try:
+            result = store.client.query(statement, parameters=parameters, settings=READ_ONLY)
+            return QueryResult(list(result.column_names), list(result.result_rows))
+        except (ValueError, OverflowError, OSError) as error:
+            if isinstance(error, SqlRefused) or "out of range" not in str(error):
+                raise
+            result = store.client.query(statement, parameters=parameters, settings=READ_ONLY,
+                                        query_formats={"DateTime*": "int"})
+    names = [t.name for t in result.column_types]
+    rows = [tuple(_datetime_text(v, name) for v, name in zip(row, names)) for row in result.result_rows]
+    return QueryResult(list(result.column_names), rows)
 
 
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
+_DATETIME_TYPE = re.compile(r"DateTime(?:64\((\d+)[^)]*\)|\b)")
+
+
+def _datetime_text(value: Any, type_name: str) -> Any:
+    """A DateTime/DateTime64 read as an integer (seconds, or ticks of 10^-precision s), as ISO text
+    in UTC: never out of range (years beyond 9999 or before 1 are written with their digits)."""
+    found = _DATETIME_TYPE.search(type_name)
+    if found is None or value is None:
+        return value
     if isinstance(value, (list, tuple)):
-        return "|".join(_csv_value(v) for v in value)
-    return str(value)
+        return type(value)(_datetime_text(v, type_name) for v in value)
+    if not isinstance(value, int):
+        return value
+    precision = int(found.group(1) or 0)
+    seconds, fraction = divmod(value, 10 ** precision)
+    days, second = divmod(seconds, 86400)
+    year, month, day = _civil_from_days(days)
+    text = f"{year:04d}-{month:02d}-{day:02d}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+    if precision:
+        text += f".{fraction:0{precision}d}"
+    return text + "Z"
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of a day count since 1970-01-01, proleptic Gregorian, any year."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+# Cells a spreadsheet would read as a formula (OWASP "CSV injection"): prefixed with a quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: Any) -> str:
+    """Any value the engine returns, as text (never raises)."""
+    try:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dt.date, dt.datetime, dt.time)):
+            return value.isoformat()
+        if isinstance(value, (list, tuple)):
+            return "|".join(_text(v) for v in value)
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value).decode("utf-8", "backslashreplace")
+        return str(value)
+    except Exception:  # noqa: BLE001 - a renderer never crashes on a value: show its repr
+        return repr(value)
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: numbers as they are; text starting like a formula gets a leading
+    quote ('=1+1), so that a spreadsheet shows it instead of evaluating it."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return _text(value)
+    text = _text(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_writer(out: Any) -> Any:
+    """RFC 4180 CSV: CRLF between records, and any cell holding a CR, LF, comma or quote quoted
+    (QUOTE_MINIMAL quotes the characters of the line terminator: both CR and LF)."""
+    return csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
 def render_csv(result: QueryResult) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(result.columns)
+    out = io.StringIO(newline="")
+    writer = csv_writer(out)
+    writer.writerow([csv_cell(c) for c in result.columns])
     for row in result.rows:
-        writer.writerow([_csv_value(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()
 
 
 def render_table(result: QueryResult) -> str:
+    """An aligned text table; every text escaped (no control character reaches the terminal)."""
     # Keys by position: a SELECT may repeat a column name.
-    keys = [(str(i), name) for i, name in enumerate(result.columns)]
+    keys = [(str(i), printable(_text(name))) for i, name in enumerate(result.columns)]
     rows = [{str(i): (v if isinstance(v, (int, float, Decimal, type(None), str)) and not isinstance(v, bool)
-                      else _csv_value(v)) for i, v in enumerate(row)} for row in result.rows]
+                      else _text(v)) for i, v in enumerate(row)} for row in result.rows]
     count = f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})"
     return f"{table(rows, keys)}\n{count}" if keys else count
 
@@ -150,6 +197,9 @@ class Totals:
     entries: Counter = field(default_factory=Counter)  # distinct entries per contract, any status
     records: Counter = field(default_factory=Counter)  # other records per kind: programme, contract, ...
     rejections: Counter = field(default_factory=Counter)  # per reason
+    # entry_id -> its ENTRY_FIELDS, normalised (Kafka side only: the store's rows are compared with
+    # them as they are read, never all held in memory)
+    entry_fields: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def total_hours(self) -> Decimal:
@@ -164,7 +214,11 @@ class Difference:
 
     def __str__(self) -> str:
         def shown(value: Any) -> str:
-            return f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
+            if isinstance(value, Decimal):
+                return f"{value:,.2f}"
+            if isinstance(value, int) and not isinstance(value, bool):
+                return f"{value:,}"
+            return "NULL" if value is None else printable(str(value))
 
         return f"{self.what}: kafka {shown(self.kafka)}, clickhouse {shown(self.clickhouse)}"
 
@@ -175,6 +229,7 @@ class Reconciliation:
     store: Totals
     messages: dict[str, int]
     loader_lag: int | None = None
+    entry_differences: list[Difference] = field(default_factory=list)  # field by field, per entry
 
     @property
     def contracts(self) -> list[str]:
@@ -198,7 +253,7 @@ class Reconciliation:
             if self.kafka.rejections[reason] != self.store.rejections[reason]:
                 found.append(Difference(f"rejections {reason}", self.kafka.rejections[reason],
                                         self.store.rejections[reason]))
-        return found
+        return found + self.entry_differences
 
     @property
     def ok(self) -> bool:
@@ -240,7 +295,10 @@ class Reconciliation:
                          f"other records, {sum(self.store.rejections.values())} rejections")
         else:
             lines.append(f"MISMATCH: {len(self.differences)} difference(s) between the Kafka ledger and ClickHouse")
-            lines += [f"  {d}" for d in self.differences]
+            shown = self.differences[:MAX_SHOWN]
+            lines += [f"  {d}" for d in shown]
+            if len(self.differences) > len(shown):
+                lines.append(f"  ... and {len(self.differences) - len(shown)} more")
         return "\n".join(lines)
 
 
@@ -289,8 +347,10 @@ def kafka_totals(cfg: Settings, timeout: float = 120) -> tuple[Totals, dict[str,
         for record in decode_records(message.value):
             kind = record.get("record")
             if kind == "entry":
-                entries[str(UUID(str(record["entry_id"])))] = (
+                entry_id = str(UUID(str(record["entry_id"])))
+                entries[entry_id] = (
                     record["contract_id"], record.get("status", "counted"), Decimal(str(record["hours"])))
+                totals.entry_fields[entry_id] = kafka_entry_fields(record)
             elif kind in RECORD_TABLES:
                 records.add((kind, *(str(record.get(f)) for f in RECORD_KEYS.get(kind, DEFAULT_KEY))))
             else:
@@ -311,27 +371,102 @@ def kafka_totals(cfg: Settings, timeout: float = 120) -> tuple[Totals, dict[str,
     return totals, messages
 
 
-STORE_ENTRIES_SQL = """
-SELECT contract_id, sumIf(hours, status = 'counted') AS counted_hours, count() AS entries
-FROM ledger_entries FINAL
-GROUP BY contract_id
-"""
+# What every total depends on, per entry: compared field by field between Kafka and the store.
+ENTRY_FIELDS = ("contract_id", "programme_id", "operation_id", "contractor_siret", "beneficiary_id", "siae_siret",
+                "kind", "status", "reason", "mode", "work_date", "hours", "reverses_entry_id", "source_event_id")
+NULLABLE_FIELDS = {"siae_siret", "reverses_entry_id"}
+UUID_FIELDS = {"reverses_entry_id", "source_event_id"}
+UNIQUE_FIELDS = {"source_event_id", "reverses_entry_id"}  # not worth interning
+MAX_SHOWN = 100  # differences listed; the count says how many there are
 
 
-def store_totals(store: Store) -> Totals:
+def _normal(name: str, value: Any) -> Any:
+    """A field's value as both sides can be compared: text (dates ISO), hours as Decimal, None kept
+    only where the column is Nullable (a missing text is stored as '')."""
+    if value is None or value == "" and name in NULLABLE_FIELDS:
+        return None if name in NULLABLE_FIELDS else ""
+    if name == "hours":
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        text = value.isoformat()
+    elif name in UUID_FIELDS:
+        try:
+            text = str(UUID(str(value)))
+        except ValueError:
+            text = str(value)
+    else:
+        text = str(value)
+    return text if name in UNIQUE_FIELDS else sys.intern(text)
+
+
+def kafka_entry_fields(record: dict) -> tuple:
+    return tuple(_normal(name, record.get(name, "counted" if name == "status" else None)) for name in ENTRY_FIELDS)
+
+
+STORE_ENTRIES_SQL = f"SELECT toString(entry_id), {', '.join(ENTRY_FIELDS)} FROM ledger_entries FINAL"
+
+
+def _stream(store: Store, sql: str) -> Iterator[tuple]:
+    """The rows of one read-only query, block by block (never the whole table in memory)."""
+    statement = check_read_only(sql)
+    with store._lock:
+        with store.client.query_row_block_stream(statement, settings=READ_ONLY) as blocks:
+            for block in blocks:
+                yield from block
+
+
+def store_totals(store: Store, kafka_entries: dict[str, tuple] | None = None
+                 ) -> tuple[Totals, list[Difference]]:
+    """The store's figures, and its entries compared field by field with `kafka_entries`."""
     totals = Totals()
-    for contract, hours, entries in read_only_query(store, STORE_ENTRIES_SQL).rows:
-        totals.counted_hours[contract] = Decimal(hours)
-        totals.entries[contract] = entries
+    differences: list[Difference] = []
+    kafka_entries = kafka_entries or {}
+    seen: set[str] = set()
+    contract_at = ENTRY_FIELDS.index("contract_id")
+    status_at, hours_at = ENTRY_FIELDS.index("status"), ENTRY_FIELDS.index("hours")
+    for row in _stream(store, STORE_ENTRIES_SQL):
+        entry_id, values = row[0], tuple(_normal(name, v) for name, v in zip(ENTRY_FIELDS, row[1:]))
+        contract = values[contract_at]
+        totals.entries[contract] += 1
+        if values[status_at] == "counted":
+            totals.counted_hours[contract] += values[hours_at]
+        seen.add(entry_id)
+        expected = kafka_entries.get(entry_id)
+        if expected is None:
+            differences.append(Difference(f"entry {entry_id} (contract {contract})", "absent", "present"))
+            continue
+        for name, want, have in zip(ENTRY_FIELDS, expected, values):
+            if want != have:
+                differences.append(Difference(f"entry {entry_id} (contract {expected[contract_at]}) {name}",
+                                              str(want) if want is not None else None,
+                                              str(have) if have is not None else None))
+    for entry_id, expected in kafka_entries.items():
+        if entry_id not in seen:
+            differences.append(Difference(f"entry {entry_id} (contract {expected[contract_at]})", "present",
+                                          "absent"))
     for kind, name in RECORD_TABLES.items():
         totals.records[kind] = read_only_query(store, f"SELECT count() FROM {name} FINAL").rows[0][0]
     for reason, n in read_only_query(store, "SELECT reason, count() FROM rejections FINAL GROUP BY reason").rows:
         totals.rejections[reason] = n
-    return totals
+    return totals, differences
 
 
-def loader_lag(cfg: Settings) -> int | None:
-    """Messages of the ledger topics the loader's group has not committed yet (None if unknown)."""
+def loader_lag(cfg: Settings, attempts: int = 3) -> int | None:
+    """Messages of the ledger topics the loader's group has not committed yet (None if unknown).
+
+    Asked again when the broker does not answer (a group in the middle of a rebalance)."""
+    for attempt in range(attempts):
+        lag = _loader_lag(cfg)
+        if lag is not None:
+            return lag
+        time.sleep(1.0 * (attempt + 1))
+    return None
+
+
+def _loader_lag(cfg: Settings) -> int | None:
     try:
         from kafka import KafkaAdminClient, KafkaConsumer
 
@@ -357,5 +492,6 @@ def loader_lag(cfg: Settings) -> int | None:
 
 def reconcile(cfg: Settings, store: Store, timeout: float = 120) -> Reconciliation:
     kafka, messages = kafka_totals(cfg, timeout)
-    stored = store_totals(store)
-    return Reconciliation(kafka=kafka, store=stored, messages=messages, loader_lag=loader_lag(cfg))
+    stored, entry_differences = store_totals(store, kafka.entry_fields)
+    return Reconciliation(kafka=kafka, store=stored, messages=messages, loader_lag=loader_lag(cfg),
+                          entry_differences=entry_differences)

@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
                                                       "them with ClickHouse; exit 1 on any difference")
     reconcile.add_argument("--timeout", type=float, default=300, help="seconds to read the topics to their end")
 
-    sql = commands.add_parser("sql", help="run one read-only query (readonly=1) on the store and print a table")
+    sql = commands.add_parser("sql", help="run one read-only query on the store and print a table (SELECT, WITH, "
+                                          "SHOW, DESCRIBE, EXPLAIN; no file, network or settings access: "
+                                          "docs/security.md)")
     sql.add_argument("query", help='one statement, e.g. "SELECT * FROM contract_progress"')
     sql.add_argument("--csv", action="store_true", help="print CSV (header row, then one line a row)")
 
@@ -191,6 +193,8 @@ def _replay(args) -> int:
     from streams.store import Store
 
     cfg = settings()
+    if not _retention_ok(cfg, "replay"):  # replay reads the intake topic from offset 0
+        return 2
     rulebook = Rulebook.from_toml(args.rulebook.read_text())
     database = args.database or f"{cfg.clickhouse_database}_replay_{rulebook.version.replace('.', '_')}"
     result = replay(cfg, rulebook, database)
@@ -218,10 +222,24 @@ def _kafka(args) -> int:
     return 0
 
 
+def _retention_ok(cfg, command: str) -> bool:
+    """False (and why, on stderr) if a topic of record would delete history: the command refuses to run."""
+    from streams.topics import RetentionError, check_retention
+
+    try:
+        check_retention(cfg)
+    except RetentionError as error:
+        print(f"ledger {command}: refused: {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def _reconcile(args) -> int:
     from streams.audit import open_store, reconcile
 
     cfg = settings()
+    if not _retention_ok(cfg, "reconcile"):  # it reads the ledger topics from offset 0
+        return 2
     store = open_store(cfg)
     try:
         result = reconcile(cfg, store, timeout=args.timeout)
@@ -234,16 +252,23 @@ def _reconcile(args) -> int:
 def _sql(args) -> int:
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    from streams.audit import NotOneStatement, open_store, read_only_query, render_csv, render_table
+    from streams.audit import SqlRefused, check_read_only, open_store, read_only_query, render_csv, render_table
+    from streams.report import printable
 
+    try:
+        check_read_only(args.query)  # refused before the store is even opened
+    except SqlRefused as error:
+        print(f"ledger sql: refused: {printable(str(error))}", file=sys.stderr)
+        return 2
     store = open_store(settings())
     try:
         result = read_only_query(store, args.query)
-    except NotOneStatement as error:
-        print(f"ledger sql: {error}", file=sys.stderr)
+    except SqlRefused as error:
+        print(f"ledger sql: refused: {printable(str(error))}", file=sys.stderr)
         return 2
     except ClickHouseError as error:
-        print(f"ledger sql: {error}", file=sys.stderr)
+        # The engine's message quotes the query: escaped, like every text shown on the terminal.
+        print(f"ledger sql: {printable(str(error))}", file=sys.stderr)
         return 1
     finally:
         store.close()

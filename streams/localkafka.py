@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,10 +48,46 @@ share.coordinator.state.topic.min.isr=1
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Ports a local broker takes when none is given: below the kernel's ephemeral range. A port the
+# kernel hands out to outgoing connections (bind to 0) can be taken, after `ledger kafka stop`, by a
+# worker or loader reconnecting to it (a TCP self-connect to the same port), and then the broker
+# cannot bind it again on restart.
+FIRST_PORT = 20000
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of ephemeral ports (Linux default 32768-60999)."""
+    try:
+        low, high = EPHEMERAL_RANGE_FILE.read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def in_ephemeral_range(port: int) -> bool:
+    low, high = ephemeral_range()
+    return low <= port <= high
+
+
+def free_port(exclude: frozenset[int] = frozenset()) -> int:
+    """A free port on 127.0.0.1 outside the ephemeral range (below it, or above it if it starts low)."""
+    low, high = ephemeral_range()
+    candidates = list(range(max(FIRST_PORT, 1024) if low > FIRST_PORT + 1000 else 1024, low)) + \
+        list(range(high + 1, 65536))
+    if not candidates:
+        raise RuntimeError(f"no port outside the ephemeral range {low}-{high} "
+                           f"({EPHEMERAL_RANGE_FILE}): give the broker a port")
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        if port in exclude:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port found outside the ephemeral range {low}-{high}")
 
 
 def fetch_jars(version: str, cache: Path) -> Path:
@@ -87,9 +124,17 @@ class LocalKafka:
         self.heap = heap
         self.pid_file = self.data_dir / "kafka.pid"
         self.port_file = self.data_dir / "kafka.port"
+        self.controller_port_file = self.data_dir / "kafka.controller-port"
         if port is None and self.port_file.exists():
             port = int(self.port_file.read_text())
         self.port = port or free_port()
+        # The controller's port is kept with the data too: a restart binds what it bound before.
+        controller = int(self.controller_port_file.read_text()) if self.controller_port_file.exists() else None
+        self.controller_port = controller if controller and controller != self.port \
+            else free_port(exclude=frozenset({self.port}))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port_file.write_text(str(self.port))
+        self.controller_port_file.write_text(str(self.controller_port))
 
     @property
     def dsn(self) -> str:
@@ -109,8 +154,10 @@ class LocalKafka:
             return self.dsn
         libs = fetch_jars(self.version, self.cache)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        for port in (self.port, self.controller_port):
+            self._check_bindable(port)
         props = self.data_dir / "server.properties"
-        props.write_text(SERVER_PROPERTIES.format(port=self.port, controller_port=free_port(),
+        props.write_text(SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port,
                                                   data_dir=self.data_dir))
         self.port_file.write_text(str(self.port))
         java = ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -135,6 +182,22 @@ class LocalKafka:
             raise
         log.info("Kafka %s ready at %s (pid %s)", self.version, self.dsn, proc.pid)
         return self.dsn
+
+    @staticmethod
+    def _check_bindable(port: int) -> None:
+        """Say clearly why the broker could not listen, before starting it."""
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+                return
+            except OSError as error:
+                low, high = ephemeral_range()
+                hint = (f"; it is in the kernel's ephemeral range {low}-{high}, so a client reconnecting to a "
+                        f"stopped broker may hold it: stop the clients (worker, loader) or choose a port below "
+                        f"{low} (ledger kafka start --port)") if in_ephemeral_range(port) else \
+                    "; another process listens there"
+                raise RuntimeError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}{hint}") from None
 
     def wait_ready(self, proc: subprocess.Popen | None = None) -> None:
         from kafka import KafkaAdminClient

@@ -16,7 +16,6 @@ the figures back from the rendered page and check them against ClickHouse.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
 import math
@@ -25,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from streams.audit import read_only_query
+from streams.audit import csv_cell, csv_writer, read_only_query
 from streams.store import Store
 
 CONTRACT_COLUMNS = [
@@ -447,14 +446,14 @@ Every figure can be traced to its ledger entries and their source events with <c
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
+    """The per-contract table as RFC 4180 CSV, escaped like `ledger sql --csv` (docs/security.md):
+    a text cell starting like a formula gets a leading quote, a cell with CR or LF is quoted."""
     columns = [c for c in CSV_COLUMNS if any(c in row for row in rows)] if rows else CSV_COLUMNS
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
+        writer = csv_writer(f)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else
-                             row[c].isoformat() if isinstance(row.get(c), (dt.date, dt.datetime)) else row[c]
-                             for c in columns])
+            writer.writerow([csv_cell(row.get(c)) for c in columns])
 
 
 def write_report(store: Store, html_path: Path, csv_path: Path | None = None) -> list[Path]:

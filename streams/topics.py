@@ -1,16 +1,38 @@
-"""The ledger's topics, and their creation on the broker (idempotent)."""
+"""The ledger's topics, their creation on the broker (idempotent) and the check of their retention.
+
+The intake, ledger and rejection topics are the book of record: `ledger replay` and `ledger
+reconcile` read them from offset 0, so they must never delete a record. `TOPIC_CONFIGS` says, per
+topic, the configuration it is created with (`ensure_topics`) and checked against at every start
+(`check_retention`): add a topic there (a key naming its `Settings` property) to have both.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Kept forever: no deletion by age (retention.ms) or by size (retention.bytes), and no compaction
+# (which keeps only the last record of each key: the intake and the ledger are keyed by
+# beneficiary, so it would delete all but one of a person's timesheets). Alternative not taken:
+# compaction or a finite retention plus an archive (Kafka tiered storage, or a sink to object
+# storage) from which replay and reconcile would read; see docs/security.md.
+KEEP_FOREVER: dict[str, str] = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+# Per topic (the name of the Settings property that gives it), the configuration it must have.
+# Another topic of record (e.g. a routed intake or a worker state topic) is one more line here.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    "intake_topic": KEEP_FOREVER,
+    "ledger_topic": KEEP_FOREVER,
+    "rejections_topic": KEEP_FOREVER,
+}
 
 # The worker's Faust tables (streams/app.py). Their changelog topics are created here, before Faust
 # starts: with several tables Faust could create one too late for its own metadata check and then
@@ -22,16 +44,23 @@ def changelog_topic(cfg: Settings, table: str) -> str:
     return f"{cfg.worker_id}-{table}-changelog"
 
 
+def topic_configs(cfg: Settings) -> dict[str, dict[str, str]]:
+    """Topic name -> the configuration it must have, for these settings."""
+    return {getattr(cfg, prop): dict(configs) for prop, configs in TOPIC_CONFIGS.items()}
+
+
 def ensure_topics(cfg: Settings) -> None:
     """intake is read by the workers; ledger and rejections carry their outputs to the loader.
 
     The ledger topic gets as many partitions as intake: the worker writes an intake partition's
     outputs to the same-numbered ledger partition, which keeps each beneficiary's entries in order.
+    Topics of record are created with their TOPIC_CONFIGS (kept forever); a topic that already
+    exists is left as it is: `check_retention` says if it would delete history.
     """
     admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="ledger-admin")
     try:
-        wanted = [NewTopic(name, cfg.partitions, cfg.replication_factor)
-                  for name in (cfg.intake_topic, cfg.ledger_topic, cfg.rejections_topic)]
+        wanted = [NewTopic(name, cfg.partitions, cfg.replication_factor, topic_configs=configs)
+                  for name, configs in topic_configs(cfg).items()]
         wanted += [NewTopic(changelog_topic(cfg, table), cfg.partitions, cfg.replication_factor,
                             topic_configs={"cleanup.policy": "compact"}) for table in WORKER_TABLES]
         existing = set(admin.list_topics())
@@ -44,3 +73,67 @@ def ensure_topics(cfg: Settings) -> None:
             log.info("created topics %s", [t.name for t in missing])
     finally:
         admin.close()
+
+
+class RetentionError(RuntimeError):
+    """A topic of record would delete history (or cannot be checked): refuse to run."""
+
+
+def _explain(key: str, value: str | None) -> str:
+    if value is None:
+        return f"{key} unknown"
+    if key == "retention.ms" and value.lstrip("-").isdigit() and int(value) >= 0:
+        return f"retention.ms={value} (deletes records older than {int(value) / 86_400_000:g} days)"
+    if key == "retention.bytes" and value.lstrip("-").isdigit() and int(value) >= 0:
+        return f"retention.bytes={value} (deletes the oldest records beyond {value} bytes per partition)"
+    if key == "cleanup.policy":
+        return f"cleanup.policy={value} (compaction keeps only the last record of each key)" \
+            if "compact" in value else f"cleanup.policy={value}"
+    return f"{key}={value}"
+
+
+def retention_problems(cfg: Settings, describe: Callable[[list[str]], dict[str, dict[str, str]]] | None = None
+                       ) -> list[str]:
+    """What is wrong with the topics of record's configuration on the broker (empty: nothing)."""
+    wanted = topic_configs(cfg)
+    actual = (describe or (lambda names: describe_topic_configs(cfg, names)))(list(wanted))
+    problems = []
+    for topic, configs in wanted.items():
+        have = actual.get(topic) or {}
+        if not have:
+            problems.append(f"{topic}: no such topic, or its configuration cannot be read")
+            continue
+        wrong = [key for key, value in configs.items() if have.get(key) != value]
+        if wrong:
+            problems.append(f"{topic}: " + ", ".join(_explain(key, have.get(key)) for key in wrong)
+                            + "; needs " + ", ".join(f"{key}={configs[key]}" for key in wrong))
+    return problems
+
+
+def describe_topic_configs(cfg: Settings, names: list[str]) -> dict[str, dict[str, str]]:
+    """Topic -> its effective configuration (every key, whatever its source), read from the broker."""
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="ledger-retention-check")
+    try:
+        found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names],
+                                       config_filter="all")
+    finally:
+        admin.close()
+    topics = found.get("topic", {})
+    return {name: {key: entry.get("value") for key, entry in (topics.get(name) or {}).items()} for name in names}
+
+
+def check_retention(cfg: Settings) -> None:
+    """Refuse to run (RetentionError) if a topic of record would delete history.
+
+    Reads the topics' configuration back from the broker. Call it at the start of every process
+    that relies on the topics' whole history: the worker and the loader (after `ensure_topics`),
+    the gateway, `ledger replay` and `ledger reconcile`.
+    """
+    problems = retention_problems(cfg)
+    if problems:
+        raise RetentionError(
+            "the ledger's topics of record must keep their whole history (replay and reconcile read them "
+            "from offset 0), but:\n  " + "\n  ".join(problems) + "\nSet them with, e.g., kafka-configs.sh "
+            "--bootstrap-server HOST:PORT --alter --entity-type topics --entity-name TOPIC --add-config "
+            "retention.ms=-1,retention.bytes=-1,cleanup.policy=delete (see docs/security.md); "
+            "records already deleted are lost to replay")

@@ -522,3 +522,20 @@ def test_gateway_settings_in_compose_are_real_settings():
     compose_text = COMPOSE_FILE.read_text()
     used = set(re.findall(r"\bLEDGER_GATEWAY_[A-Z_]+", compose_text))
     assert used and used <= fields, f"unknown gateway settings in docker-compose.yml: {used - fields}"
+
+
+def test_kafka_keeps_the_topics_of_record_forever(services):
+    # The broker's default (7 days) would delete the history replay and reconcile read from offset 0.
+    env = services["kafka"]["environment"]
+    assert str(env["KAFKA_LOG_RETENTION_MS"]) == "-1"
+    assert str(env["KAFKA_LOG_RETENTION_BYTES"]) == "-1"
+    for shorter in ("KAFKA_LOG_RETENTION_HOURS", "KAFKA_LOG_RETENTION_MINUTES"):
+        assert shorter not in env
+
+
+def test_topics_of_record_are_created_and_checked_to_keep_their_history():
+    from streams.topics import KEEP_FOREVER, TOPIC_CONFIGS
+
+    assert {"intake_topic", "ledger_topic", "rejections_topic"} <= set(TOPIC_CONFIGS)
+    for configs in TOPIC_CONFIGS.values():
+        assert configs == KEEP_FOREVER == {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}

@@ -6,6 +6,8 @@ session's store. The known dataset below is also used by test_report.py.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -210,7 +212,7 @@ def test_one_statement_ignores_quoted_and_commented_semicolons_and_refuses_two()
             one_statement(bad)
 
 
-def test_sql_prints_a_table_or_csv_and_the_engine_refuses_any_write(running, monkeypatch, capsys):
+def test_sql_prints_a_table_or_csv_and_refuses_any_write(running, monkeypatch, capsys):
     pipeline = running
     load_dataset(pipeline)
     code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql",
@@ -236,7 +238,8 @@ def test_sql_prints_a_table_or_csv_and_the_engine_refuses_any_write(running, mon
                   "ALTER TABLE ledger_entries DELETE WHERE 1", "DROP TABLE rejections",
                   "CREATE TABLE forged (x UInt8) ENGINE = Memory", "SELECT 1 SETTINGS readonly = 0"):
         code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", write)
-        assert code == 1 and "readonly" in err.lower(), (write, code, out, err)
+        # Refused by the guard before the engine sees it (which would refuse it too: readonly=1).
+        assert code == 2 and "ledger sql: refused:" in err, (write, code, out, err)
     code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "SELECT 1; DROP TABLE rejections")
     assert code == 2 and "one statement" in err
     assert pipeline.rows("SELECT count() AS n FROM rejections FINAL")[0]["n"] == before == 3
@@ -278,8 +281,9 @@ def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(run
     send_ledger_records(pipeline, [late])
     code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
     assert code == 1, out + err
-    assert "MISMATCH: 2 difference(s)" in out
+    assert "MISMATCH: 3 difference(s)" in out
     assert "contract gpe-c002 counted hours: kafka 17.50, clickhouse 13.50" in out
+    assert f"entry {late['entry_id']} (contract gpe-c002): kafka present, clickhouse absent" in out
     assert "contract gpe-c002 entries: kafka 4, clickhouse 3" in out
     assert "has not yet committed 1 message(s)" in out
 
@@ -303,6 +307,7 @@ def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(run
     assert "contract gpe-c003 counted hours: kafka 14.00, clickhouse 114.00" in out
     assert "contract gpe-c003 entries: kafka 5, clickhouse 6" in out
     assert re.search(r"gpe-c003\s+14\.00\s+114\.00\s+100\.00\s+5\s+6\s+DIFFERENT", out)
+    assert f"entry {forged['entry_id']} (contract gpe-c003): kafka absent, clickhouse present" in out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,3 +387,194 @@ def test_the_auditing_guide_names_every_table_and_view_of_the_store(running):
     text = AUDITING_MD.read_text()
     missing = sorted(n for n in names if f"`{n}`" not in text)
     assert not missing, f"docs/auditing.md does not describe: {', '.join(missing)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11 (security): the auditor's SQL writes nothing, reconcile compares what totals depend on,
+# the topics of record keep their history, exports are escaped.
+
+
+@pytest.fixture
+def idle(pipeline_factory):
+    """Topics and a database of their own, no worker and no loader: for the commands alone."""
+    return pipeline_factory(start=False)
+
+
+def test_sql_refuses_into_outfile_and_every_file_or_network_access(idle, monkeypatch, capsys, tmp_path):
+    pipeline = idle
+    metadata = Path(str(pipeline.cfg.clickhouse_dsn).removeprefix("chdb://")) / "metadata" / \
+        pipeline.cfg.clickhouse_database / "rejections.sql"
+    before = metadata.read_bytes()
+    kept = tmp_path / "kept.txt"
+    kept.write_text("keep me\n")
+    writes = [f"SELECT 1 INTO OUTFILE '{metadata}' TRUNCATE",
+              f"SELECT 1 INTO OUTFILE '{tmp_path / 'a.csv'}'",
+              f"SELECT 1 INTO OUTFILE '{kept}' APPEND",
+              f"SELECT 1 INTO OUTFILE '{kept}' TRUNCATE",
+              f"SELECT 1 INTO OUTFILE '{tmp_path / 'c.gz'}' COMPRESSION 'gzip'",
+              f"SELECT 1 -- hidden\nINTO /* hidden */ OUTFILE '{tmp_path / 'd.csv'}'",
+              f"INSERT INTO FUNCTION file('{tmp_path / 'e.csv'}', 'CSV') SELECT 1",
+              f"SELECT * FROM file('{kept}', 'LineAsString')",
+              "SELECT * FROM url('http://127.0.0.1:1/', 'RawBLOB')",
+              "SELECT * FROM executable('id', 'TSV', 'x String')",
+              "SELECT * FROM remote('127.0.0.1:1', system.one)",
+              "SYSTEM DROP MARK CACHE", "KILL QUERY WHERE 1", "SET readonly = 0",
+              "SELECT 1 SETTINGS readonly = 0", "SELECT 1; SELECT 2"]
+    for write in writes:
+        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", write)
+        assert code == 2 and "ledger sql: refused:" in err, (write, code, out, err)
+    assert metadata.read_bytes() == before
+    assert kept.read_text() == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "SELECT count() AS n FROM rejections FINAL")
+    assert code == 0 and out.splitlines()[2].strip() == "0", out + err
+
+
+def test_sql_renders_out_of_range_dates_control_characters_and_formulas_without_crashing(
+        idle, monkeypatch, capsys):
+    pipeline = idle
+    dates = ("SELECT toDateTime64('9999-12-31 23:59:59', 3, 'Etc/GMT+12') AS late, "
+             "toDateTime64('0001-01-01 00:00:00', 3, 'Etc/GMT-14') AS early, "
+             "toDateTime('2106-02-07 06:28:15', 'UTC') AS dt_max, toDate32('1900-01-01') AS d32, "
+             "[toDateTime64('9999-12-31 23:59:59', 3, 'Etc/GMT+12')] AS arr, 'x' AS s")
+    for args in (("sql", "--csv", dates), ("sql", dates)):
+        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, *args)
+        assert code == 0, (args, out, err)
+        assert "10000-01-01T11:59:59" in out and "2106-02-07" in out and "1900-01-01" in out, out
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "--csv", dates)
+    header, row = list(csv.reader(io.StringIO(out, newline="")))
+    assert header == ["late", "early", "dt_max", "d32", "arr", "s"]
+    assert row[3] == "1900-01-01" and row[5] == "x"
+
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql",
+                                "SELECT concat(char(27), '[31mred', char(27), '[0m', char(13), char(7)) AS s")
+    assert code == 0, err
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out
+    assert "\\x1b[31mred\\x1b[0m\\r\\x07" in out
+
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "--csv",
+                                "SELECT '=HYPERLINK(\"http://evil/\")' AS f, concat('a', char(13), 'b') AS cr, "
+                                "'-2+3+cmd|'' /C calc''!A0' AS dde, -7.5 AS n")
+    assert code == 0, err
+    assert list(csv.reader(io.StringIO(out, newline=""))) == [
+        ["f", "cr", "dde", "n"], ["'=HYPERLINK(\"http://evil/\")", "a\rb", "'-2+3+cmd|' /C calc'!A0", "-7.5"]]
+    assert '"a\rb"' in out
+
+
+def _entry(pipeline, entry_id: str) -> dict:
+    return pipeline.rows("SELECT * FROM ledger_entries FINAL WHERE entry_id = {e:UUID}", e=entry_id)[0]
+
+
+def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatch, capsys):
+    pipeline = running
+    data = load_dataset(pipeline)
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    assert code == 0, out + err
+
+    # A stored row altered behind the ledger's back, its counts and hours unchanged: a work date
+    # moved (in the same year: the table is partitioned by year) and a credit given to another person.
+    moved = dict(data.correction, work_date="2024-12-31", version=0)
+    other = dict(data.flagged, beneficiary_id="b-99999999", version=0)
+    pipeline.store.insert_json_rows("ledger_entries", (json.dumps(moved) + "\n" + json.dumps(other)).encode())
+    assert str(_entry(pipeline, data.correction["entry_id"])["work_date"]) == "2024-12-31"
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    assert code == 1, out + err
+    assert "MISMATCH: 2 difference(s)" in out
+    assert (f"entry {data.correction['entry_id']} (contract gpe-c001) work_date: kafka 2024-03-04, "
+            f"clickhouse 2024-12-31") in out
+    assert (f"entry {data.flagged['entry_id']} (contract gpe-c002) beneficiary_id: kafka b-00000003, "
+            f"clickhouse b-99999999") in out
+
+    # Put back as the ledger has them: equal again.
+    pipeline.store.insert_json_rows("ledger_entries", (json.dumps(dict(data.correction, version=0)) + "\n"
+                                                       + json.dumps(dict(data.flagged, version=0))).encode())
+    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    assert code == 0, out + err
+
+    # A date the store cannot hold, recorded in the ledger and loaded: reconcile says whether the
+    # store kept it (a Date column turns 0001-01-01 into 1970-01-01).
+    ancient = derived_entry(data.correction, source_event_id=str(uuid.uuid4()), work_date="0001-01-01")
+    send_ledger_records(pipeline, [ancient])
+    wait_entries(pipeline, data.entries + 1)
+    stored = str(_entry(pipeline, ancient["entry_id"])["work_date"])
+    deadline = time.monotonic() + 30
+    while True:
+        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+        if "not yet committed" not in out or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if stored == "0001-01-01":
+        assert code == 0, out + err
+    else:
+        assert code == 1 and (f"entry {ancient['entry_id']} (contract gpe-c001) work_date: kafka 0001-01-01, "
+                              f"clickhouse {stored}") in out, out + err
+
+
+def _topic_configs(cfg, topic: str) -> dict[str, dict]:
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
+    try:
+        return admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)],
+                                      config_filter="all")["topic"][topic]
+    finally:
+        admin.close()
+
+
+def test_topics_of_record_are_created_to_keep_their_history_forever(idle):
+    cfg = idle.cfg
+    for topic in (cfg.intake_topic, cfg.ledger_topic, cfg.rejections_topic):
+        configs = _topic_configs(cfg, topic)
+        for key, value in {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}.items():
+            assert configs[key]["value"] == value, (topic, key, configs[key])
+        # Set on the topic itself, not inherited from whatever the broker's default is.
+        assert configs["retention.ms"]["config_source"] == "DYNAMIC_TOPIC_CONFIG", configs["retention.ms"]
+    from streams.topics import check_retention
+
+    check_retention(cfg)  # passes
+
+
+def test_check_retention_refuses_topics_that_delete_history_and_reconcile_and_replay_refuse_to_run(
+        kafka_dsn, chdb_path, monkeypatch, capsys, tmp_path):
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    from streams.settings import Settings
+    from streams.topics import RetentionError, check_retention
+
+    name = f"retention-{uuid.uuid4().hex[:8]}"
+    cfg = Settings(kafka_dsn=kafka_dsn, clickhouse_dsn=f"chdb://{chdb_path}", clickhouse_database="db_retention",
+                   topic_prefix=name, loader_group=f"{name}-loader")
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
+    try:
+        admin.create_topics([
+            NewTopic(cfg.intake_topic, 1, 1, topic_configs={"retention.ms": "-1", "retention.bytes": "-1"}),
+            NewTopic(cfg.ledger_topic, 1, 1, topic_configs={"retention.ms": "604800000"}),  # 7 days
+            NewTopic(cfg.rejections_topic, 1, 1, topic_configs={"retention.ms": "-1", "retention.bytes": "-1",
+                                                                "cleanup.policy": "compact"})])
+    finally:
+        admin.close()
+    with pytest.raises(RetentionError) as refused:
+        check_retention(cfg)
+    message = str(refused.value)
+    assert f"{cfg.ledger_topic}: retention.ms=604800000 (deletes records older than 7 days)" in message
+    assert f"{cfg.rejections_topic}: cleanup.policy=compact" in message
+    assert cfg.intake_topic + ":" not in message
+
+    missing = cfg.model_copy(update={"topic_prefix": f"{name}-none"})
+    with pytest.raises(RetentionError, match="no such topic"):
+        check_retention(missing)
+
+    for name_, value in {"LEDGER_KAFKA_DSN": kafka_dsn, "LEDGER_CLICKHOUSE_DSN": f"chdb://{chdb_path}",
+                         "LEDGER_CLICKHOUSE_DATABASE": "db_retention", "LEDGER_TOPIC_PREFIX": name}.items():
+        monkeypatch.setenv(name_, value)
+    for args in (["reconcile"], ["replay", "--rulebook", str(REPO_ROOT / "rules" / "2026.1.toml")]):
+        settings.cache_clear()
+        capsys.readouterr()
+        try:
+            code = cli.main(args)
+        finally:
+            settings.cache_clear()
+        err = capsys.readouterr().err
+        assert code == 2 and "retention.ms=604800000" in err, (args, code, err)
