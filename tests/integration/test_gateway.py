@@ -350,10 +350,10 @@ def test_kafka_unreachable_is_503_with_retry_after_and_not_ready(tmp_path):
 class _HalfBroker:
     """A producer whose broker fails in the middle of a batch: the first event is written, not the rest."""
 
-    def check(self) -> None:
+    def check(self, timeout=None) -> None:
         pass
 
-    def produce(self, lines, headers) -> Produced:
+    def produce(self, lines, headers, deadline=None) -> Produced:
         return Produced(acknowledged=[(lines[0], 0, 41)], failed=[(line, "broker went away") for line in lines[1:]])
 
     def close(self) -> None:
