@@ -156,6 +156,7 @@ class ProgrammeDefined(_Event):
 
     type: Literal["programme.defined"]
     programme_id: Identifier
+    buyer_id: Identifier = Field(description="The buyer that owns the programme (the subject of its buyer token)")
     name: Annotated[str, Field(min_length=1, max_length=200)]
     target_hours: TargetHours
     start_date: dt.date
@@ -183,6 +184,8 @@ class ContractRegistered(_Event):
     type: Literal["contract.registered"]
     contract_id: Identifier
     programme_id: Identifier
+    buyer_id: Identifier = Field(description="The buyer that owns the contract (the subject of its buyer token); "
+                                             "a contract is never registered again by another buyer")
     operation_id: Identifier
     lot: Annotated[str, Field(min_length=1, max_length=64)]
     contractor_siret: Siret
@@ -293,6 +296,8 @@ class TimesheetRetracted(_Event):
 
     type: Literal["timesheet.retracted"]
     original_event_id: UUID
+    contract_id: Identifier = Field(description="The retracting contractor's contract: its holder must be the "
+                                                "contractor of the original timesheet")
     beneficiary_id: BeneficiaryKey
     reason: Annotated[str, Field(max_length=500)] | None = None
     submitted_at: AwareDatetime

@@ -20,6 +20,7 @@ from ledger.entries import Reason
 from ledger.events import PARTNER_MODES, Criterion, Mode
 from ledger.siret import with_check_digit
 
+BUYER_ID = "buyer-sgp"  # the public buyer owning the synthetic programme and its contracts
 OPERATION_NAMES = ["L15S", "L15O", "L15E", "L16", "L17", "L18", "L14S", "L14N", "CMR", "GARES"]
 
 
@@ -156,7 +157,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         return {"type": type_, "event_id": ids.uuid(), "schema_version": 1, **fields}
 
     reference: list[dict] = [event(
-        "programme.defined", programme_id=programme_id, name="Grand Paris Express (synthetic)",
+        "programme.defined", programme_id=programme_id, buyer_id=BUYER_ID, name="Grand Paris Express (synthetic)",
         target_hours=14_000_000, start_date="2017-01-01", end_date="2032-12-31")]
 
     operations = OPERATION_NAMES[: size.operations]
@@ -171,7 +172,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         end = window_end + dt.timedelta(days=rng.randrange(200, 2500)) if n % 7 else \
             size.start + dt.timedelta(days=rng.randrange(60, 120))
         contract = event(
-            "contract.registered", contract_id=f"{programme_id}-c{n + 1:03d}", programme_id=programme_id,
+            "contract.registered", contract_id=f"{programme_id}-c{n + 1:03d}", programme_id=programme_id, buyer_id=BUYER_ID,
             operation_id=operations[n % len(operations)], lot=f"GC-{n % 9 + 1:02d}",
             contractor_siret=contractors[n % len(contractors)], start_date=start.isoformat(), end_date=end.isoformat())
         amount = Decimal(rng.randrange(20, 400) * 1_000_000)
@@ -341,7 +342,8 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
             expected.count(sheet["contract_id"], Decimal("-0.5"), entries=0)
         else:
             follow_up.append(event("timesheet.retracted", original_event_id=sheet["event_id"],
-                                   beneficiary_id=sheet["beneficiary_id"], reason="declared on the wrong person",
+                                   beneficiary_id=sheet["beneficiary_id"], contract_id=sheet["contract_id"],
+                                   reason="declared on the wrong person",
                                    submitted_at=stamp(dt.date.fromisoformat(sheet["work_date"]))))
             expected.count(sheet["contract_id"], -old, entries=-1)
         expected.accepted_events += 1
@@ -374,7 +376,8 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
                 expected.flagged_hours += side_hours
                 continue
             resolutions.append(event("claim.resolved", flagged_event_id=event_id,
-                                     beneficiary_id=base["beneficiary_id"], facilitator_id="fac-01", decision=decision,
+                                     beneficiary_id=base["beneficiary_id"],
+                                     facilitator_id=enrolments[base["beneficiary_id"]]["facilitator_id"], decision=decision,
                                      reason="checked with both site managers"))
             expected.accepted_events += 1
             if decision == "count":
@@ -385,7 +388,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
 
     for key in rng.sample([b[0] for b in beneficiaries], round(size.beneficiaries * size.outcome_rate)):
         outcome = rng.choice(["durable_job", "transition_job", "positive_exit"])
-        follow_up.append(event("beneficiary.outcome", beneficiary_id=key, facilitator_id="fac-01", outcome=outcome,
+        follow_up.append(event("beneficiary.outcome", beneficiary_id=key, facilitator_id=enrolments[key]["facilitator_id"], outcome=outcome,
                                outcome_date=window_end.isoformat()))
         expected.accepted_events += 1
     expected.accepted_events += expected.reference_events + len(late)

@@ -24,6 +24,7 @@ from typing import Callable
 import urllib.error
 import urllib.request
 
+from ledger.synthetic import BUYER_ID
 from streams.gateway.auth import TokenStore
 from streams.gateway.config import GatewaySettings
 
@@ -89,7 +90,7 @@ def simulate(url: str, tokens: TokenStore, seed: int = 2015, beneficiaries: int 
             return None
         kind = event["type"]
         if kind in BUYER_TYPES:
-            return "buyer", "simulator"
+            return "buyer", BUYER_ID  # the owner the programme's and contracts' buyer_id name
         if "facilitator_id" in event and isinstance(event["facilitator_id"], str):
             return "facilitator", event["facilitator_id"]
         contract_id = event.get("contract_id") or contract_of.get(event.get("original_event_id"))

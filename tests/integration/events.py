@@ -15,12 +15,12 @@ def event(type_: str, **fields) -> dict:
 
 
 def programme(programme_id: str = "gpe", target_hours: int = 14_000_000) -> dict:
-    return event("programme.defined", programme_id=programme_id, name="Grand Paris Express",
+    return event("programme.defined", programme_id=programme_id, buyer_id="buyer-sgp", name="Grand Paris Express",
                  target_hours=target_hours, start_date="2017-01-01", end_date="2032-12-31")
 
 
 def contract(contract_id: str, programme_id: str = "gpe", operation_id: str = "L15S", **fields) -> dict:
-    body = dict(contract_id=contract_id, programme_id=programme_id, operation_id=operation_id, lot="GC-01",
+    body = dict(contract_id=contract_id, programme_id=programme_id, buyer_id="buyer-sgp", operation_id=operation_id, lot="GC-01",
                 contractor_siret=CONTRACTOR, start_date="2024-01-01", end_date="2026-12-31", target_hours=1000)
     body.update(fields)
     return event("contract.registered", **body)

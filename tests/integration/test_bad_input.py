@@ -176,7 +176,7 @@ def test_hostile_stream_every_event_decided_and_the_worker_survives(kafka_dsn, t
                         max_request_size=4 * 1024 * 1024)
     try:
         beneficiaries = [f"b-bad{n:05d}" for n in range(50)]
-        reference = [event("contract.registered", contract_id="c-bad", programme_id="gpe", operation_id="L15S",
+        reference = [event("contract.registered", contract_id="c-bad", programme_id="gpe", buyer_id="buyer-sgp", operation_id="L15S",
                            lot="GC-01", contractor_siret=CONTRACTOR, start_date="2023-01-01",
                            end_date="2030-12-31", target_hours=100000)]
         reference += [event("beneficiary.enrolled", beneficiary_id=b, facilitator_id="fac-01", criteria=["rsa"],

@@ -96,9 +96,10 @@ def test_corrections_late_enrolment_over_claims_resolution_and_pooling(pipeline)
         event("timesheet.corrected", original_event_id=t1["event_id"],
               **{k: v for k, v in t1.items() if k not in ("type", "event_id")} | {"hours": 6.5}),
         event("timesheet.retracted", original_event_id=t2["event_id"], beneficiary_id="b-00000001",
+              contract_id=t2["contract_id"],
               submitted_at="2024-03-08T10:00:00+00:00"),
         event("timesheet.retracted", original_event_id="6d0b6c3e-1111-4a8a-9c1e-5b0d7f0a0001",
-              beneficiary_id="b-00000001", submitted_at="2024-03-08T10:00:00+00:00"))
+              beneficiary_id="b-00000001", contract_id="c-1", submitted_at="2024-03-08T10:00:00+00:00"))
     pipeline.wait_settled()
     pipeline.post(event("claim.resolved", flagged_event_id=t4["event_id"], beneficiary_id="b-00000001",
                         facilitator_id="fac-01", decision="count", reason="night shift on another site, checked"))
@@ -144,6 +145,7 @@ def test_a_retraction_ends_a_conflict_and_a_correction_waits_for_its_contract(pi
     # b was a mistake: its retraction leaves a alone on its day, counted again. Then a moves to a
     # contract registered later: the correction waits for it, and only then applies.
     pipeline.post(event("timesheet.retracted", original_event_id=b["event_id"], beneficiary_id="b-00000002",
+                        contract_id=b["contract_id"],
                         submitted_at="2024-04-03T09:00:00+00:00"),
                   event("timesheet.corrected", original_event_id=a["event_id"],
                         **{k: v for k, v in a.items() if k not in ("type", "event_id")} | {"contract_id": "c-9",

@@ -27,14 +27,14 @@ def new_id() -> str:
 
 def programme(**changes) -> dict:
     event = {"type": "programme.defined", "event_id": new_id(), "schema_version": 1,
-             "programme_id": "gpe", "name": "Grand Paris Express", "target_hours": 14_000_000,
+             "programme_id": "gpe", "buyer_id": "buyer-sgp", "name": "Grand Paris Express", "target_hours": 14_000_000,
              "start_date": "2017-01-01", "end_date": "2032-12-31"}
     return _apply(event, changes)
 
 
 def contract(**changes) -> dict:
     event = {"type": "contract.registered", "event_id": new_id(), "schema_version": 1,
-             "contract_id": "gpe-c001", "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
+             "contract_id": "gpe-c001", "programme_id": "gpe", "buyer_id": "buyer-sgp", "operation_id": "L15S", "lot": "GC-01",
              "contractor_siret": CONTRACTOR_SIRET, "start_date": "2024-01-01", "end_date": "2024-12-31",
              "target_hours": 833.33}
     return _apply(event, changes)
@@ -65,7 +65,7 @@ def correction(original: dict, **changes) -> dict:
 def retraction(original: dict, **changes) -> dict:
     event = {"type": "timesheet.retracted", "event_id": new_id(), "schema_version": 1,
              "original_event_id": original["event_id"], "beneficiary_id": original["beneficiary_id"],
-             "reason": "declared on the wrong person", "submitted_at": "2024-06-10T09:00:00+02:00"}
+             "contract_id": original.get("contract_id", "gpe-c001"), "reason": "declared on the wrong person", "submitted_at": "2024-06-10T09:00:00+02:00"}
     return _apply(event, changes)
 
 

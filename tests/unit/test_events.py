@@ -417,9 +417,9 @@ def test_json_schemas_cover_every_type_and_the_union():
 
 
 @pytest.mark.parametrize("name, required", [
-    ("programme.defined", {"event_id", "schema_version", "type", "programme_id", "name", "target_hours",
+    ("programme.defined", {"event_id", "schema_version", "type", "programme_id", "buyer_id", "name", "target_hours",
                            "start_date", "end_date"}),
-    ("contract.registered", {"event_id", "schema_version", "type", "contract_id", "programme_id",
+    ("contract.registered", {"event_id", "schema_version", "type", "contract_id", "programme_id", "buyer_id",
                              "operation_id", "lot", "contractor_siret", "start_date", "end_date"}),
     ("beneficiary.enrolled", {"event_id", "schema_version", "type", "beneficiary_id", "facilitator_id",
                               "criteria", "eligible_from"}),
@@ -427,7 +427,7 @@ def test_json_schemas_cover_every_type_and_the_union():
                              "work_date", "hours", "mode", "submitted_at"}),
     ("timesheet.corrected", {"event_id", "schema_version", "type", "original_event_id", "contract_id",
                              "beneficiary_id", "work_date", "hours", "mode", "submitted_at"}),
-    ("timesheet.retracted", {"event_id", "schema_version", "type", "original_event_id", "beneficiary_id",
+    ("timesheet.retracted", {"event_id", "schema_version", "type", "original_event_id", "beneficiary_id", "contract_id",
                              "submitted_at"}),
     ("siae.invoice", {"event_id", "schema_version", "type", "invoice_id", "contract_id", "siae_siret",
                       "amount_eur", "period_start", "period_end", "submitted_at"}),

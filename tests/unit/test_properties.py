@@ -246,7 +246,7 @@ def histories(draw):
             if draw(st.integers(0, 3)) == 0:
                 follow_ups.append({"type": "timesheet.retracted", "event_id": event_id, "schema_version": 1,
                                    "original_event_id": latest["event_id"], "beneficiary_id": sheet["beneficiary_id"],
-                                   "submitted_at": sheet["submitted_at"]})
+                                   "contract_id": latest["contract_id"], "submitted_at": sheet["submitted_at"]})
                 break
             fixed = {**latest, "type": "timesheet.corrected", "event_id": event_id,
                      "original_event_id": latest["event_id"], "hours": float(draw(small_hours)),
@@ -258,7 +258,8 @@ def histories(draw):
 
 def reference_events() -> list[dict]:
     events = [{"type": "contract.registered", "event_id": f"00000000-0000-4000-8000-00000000000{n}",
-               "schema_version": 1, "contract_id": cid, "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
+               "schema_version": 1, "contract_id": cid, "programme_id": "gpe", "buyer_id": "buyer-sgp",
+               "operation_id": "L15S", "lot": "GC-01",
                "contractor_siret": siret, "start_date": str(start), "end_date": str(end), "target_hours": 1000}
               for n, (cid, (siret, start, end)) in enumerate(CONTRACTS.items(), start=1)]
     for n, (who, (since, until, proof)) in enumerate(PEOPLE.items(), start=5):
@@ -348,6 +349,7 @@ def test_a_correction_nets_to_the_corrected_value(chain, retracted):
     if retracted:
         assert ledger.one({"type": "timesheet.retracted", "event_id": "00000000-0000-4000-8000-000000000099",
                            "schema_version": 1, "original_event_id": latest["event_id"],
+                           "contract_id": latest["contract_id"],
                            "beneficiary_id": "b-enrolled-1", "submitted_at": "2024-06-04T18:00:00+00:00"}).accepted
     last_hours, last_contract = chain[-1]
     net = defaultdict(Decimal)
@@ -380,7 +382,8 @@ def test_conflicting_claims_give_the_same_totals_in_either_order(first, second):
 
 # A third contract of contractor A, so that two claims of one contractor (daily maximum only) are drawn too.
 SAME_CONTRACTOR = {"type": "contract.registered", "event_id": "00000000-0000-4000-8000-000000000003",
-                   "schema_version": 1, "contract_id": "gpe-c003", "programme_id": "gpe", "operation_id": "L15S",
+                   "schema_version": 1, "contract_id": "gpe-c003", "programme_id": "gpe", "buyer_id": "buyer-sgp",
+                   "operation_id": "L15S",
                    "lot": "GC-03", "contractor_siret": A, "start_date": "2024-01-01", "end_date": "2024-12-31",
                    "target_hours": 1000}
 
@@ -486,7 +489,7 @@ def a_persons_week(draw):
     retracted = draw(st.lists(st.sampled_from(sheets), unique_by=lambda s: s["event_id"], max_size=len(sheets)))
     retractions = [{"type": "timesheet.retracted", "event_id": f"00000000-0000-4000-e000-{n + 1:012d}",
                     "schema_version": 1, "original_event_id": sheet["event_id"], "beneficiary_id": who,
-                    "submitted_at": f"{sheet['work_date']}T19:00:00+00:00"} for n, sheet in enumerate(retracted)]
+                    "contract_id": sheet["contract_id"], "submitted_at": f"{sheet['work_date']}T19:00:00+00:00"} for n, sheet in enumerate(retracted)]
     return sheets, retractions
 
 
