@@ -21,14 +21,15 @@ def event(type_: str, **fields) -> dict:
     return {"type": type_, "event_id": str(uuid.uuid4()), "schema_version": 1, **fields}
 
 
-def programme(programme_id: str = "gpe", **fields) -> dict:
-    return event("programme.defined", programme_id=programme_id, name="Grand Paris Express",
+def programme(programme_id: str = "gpe", buyer_id: str = "sgp", **fields) -> dict:
+    return event("programme.defined", programme_id=programme_id, buyer_id=buyer_id, name="Grand Paris Express",
                  target_hours=14_000_000, start_date="2017-01-01", end_date="2032-12-31", **fields)
 
 
 def contract(contract_id: str, siret: str = CONTRACTOR_A, programme_id: str = "gpe", target_hours=1000,
-             **fields) -> dict:
-    return event("contract.registered", contract_id=contract_id, programme_id=programme_id, operation_id="L15S",
+             buyer_id: str = "sgp", **fields) -> dict:
+    return event("contract.registered", contract_id=contract_id, programme_id=programme_id, buyer_id=buyer_id,
+                 operation_id="L15S",
                  lot="GC-01", contractor_siret=siret, start_date="2024-01-01", end_date="2026-12-31",
                  target_hours=target_hours, **fields)
 
@@ -47,6 +48,7 @@ def timesheet(contract_id: str, beneficiary_id: str = "b-00000001", work_date: s
 
 
 def retraction(original: dict, **fields) -> dict:
+    fields.setdefault("contract_id", original["contract_id"])
     return event("timesheet.retracted", original_event_id=original["event_id"],
                  beneficiary_id=original["beneficiary_id"], submitted_at="2024-03-05T18:00:00+00:00", **fields)
 

@@ -29,14 +29,15 @@ def test_a_decoy_in_the_same_batch_does_not_let_a_contractor_undo_another_ones_t
     assert gw.post(gw.b, theirs).status_code == 202
     sent = len(gw.broker.sent)
     decoy = dict(timesheet("c-a"), event_id=theirs["event_id"])  # B's event id on A's own contract
-    undoing = retraction(theirs) if undo == "retracted" else correction(decoy, hours=1)
+    # The retraction names A's own contract (which A holds) and B's timesheet.
+    undoing = retraction(theirs, contract_id="c-a") if undo == "retracted" else correction(decoy, hours=1)
     answer = gw.post(gw.a, [decoy, undoing])
     assert answer.status_code == 403, answer.text
     assert reasons(answer) == [(1, "event_id_taken"), (2, "timesheet_not_yours")]
     assert len(gw.broker.sent) == sent  # nothing produced
     # B's timesheet is still B's: B may retract it, A still may not.
     assert gw.tokens.timesheet_owners({theirs["event_id"]}) == {theirs["event_id"]: CONTRACTOR_B}
-    assert gw.post(gw.a, retraction(theirs)).status_code == 403
+    assert reasons(gw.post(gw.a, retraction(theirs, contract_id="c-a"))) == [(1, "timesheet_not_yours")]
     assert gw.post(gw.b, retraction(theirs)).status_code == 202
 
 
@@ -65,7 +66,7 @@ def test_an_event_id_seen_from_another_party_is_refused_and_never_re_recorded(gw
 def test_a_buyer_cannot_reuse_a_contractors_event_id(gw):
     theirs = timesheet("c-b")
     assert gw.post(gw.b, theirs).status_code == 202
-    answer = gw.post(gw.buyer, dict(contract("c-new"), event_id=theirs["event_id"]))
+    answer = gw.post(gw.buyer, dict(contract("c-new"), event_id=theirs["event_id"]))  # sgp's own contract
     assert answer.status_code == 403 and reasons(answer) == [(1, "event_id_taken")]
 
 
@@ -104,12 +105,18 @@ def test_the_first_enrolment_wins_within_a_batch_of_two_facilitators_racing(gw):
 def test_another_buyer_cannot_re_register_a_contract_or_use_a_programme(gw):
     other = gw.issue("buyer", "other-buyer")
     sent = len(gw.broker.sent)
-    hijack = gw.post(other, contract("c-a", CONTRACTOR_B, programme_id="elsewhere", target_hours=1))
+    hijack = gw.post(other, contract("c-a", CONTRACTOR_B, programme_id="elsewhere", target_hours=1,
+                                     buyer_id="other-buyer"))
     assert hijack.status_code == 403 and reasons(hijack) == [(1, "contract_not_yours")]
-    into = gw.post(other, contract("c-other", CONTRACTOR_B))  # into sgp's programme gpe
+    into = gw.post(other, contract("c-other", CONTRACTOR_B, buyer_id="other-buyer"))  # into sgp's programme gpe
     assert into.status_code == 403 and reasons(into) == [(1, "programme_not_yours")]
-    redefine = gw.post(other, programme())
+    redefine = gw.post(other, programme(buyer_id="other-buyer"))
     assert redefine.status_code == 403 and reasons(redefine) == [(1, "programme_not_yours")]
+    # buyer_id names the token's own buyer, no other.
+    posing = gw.post(other, contract("c-a", CONTRACTOR_B, target_hours=1))
+    assert posing.status_code == 403 and set(reasons(posing)) == {(1, "not_your_buyer_id"),
+                                                                  (1, "programme_not_yours"),
+                                                                  (1, "contract_not_yours")}
     assert len(gw.broker.sent) == sent
     # The real contractor still holds its contract.
     assert gw.post(gw.a, timesheet("c-a")).status_code == 202
@@ -118,7 +125,8 @@ def test_another_buyer_cannot_re_register_a_contract_or_use_a_programme(gw):
     assert gw.post(gw.a, timesheet("c-a")).status_code == 403
     assert gw.post(gw.b, timesheet("c-a")).status_code == 202
     # The other buyer may have programmes and contracts of its own.
-    assert gw.post(other, [programme("p-other"), contract("c-x", CONTRACTOR_B, programme_id="p-other")]
+    assert gw.post(other, [programme("p-other", buyer_id="other-buyer"),
+                           contract("c-x", CONTRACTOR_B, programme_id="p-other", buyer_id="other-buyer")]
                    ).status_code == 202
 
 
