@@ -124,24 +124,59 @@ class ContractorProducer:
         self.close()
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, JSON text) for each event in a JSONL or CSV file."""
+class CsvLineError(ValueError):
+    """A CSV line that is not an event's row (a repeated column, more cells than columns): refused with
+    its line number, as a line that is not a valid event is."""
+
+    def __init__(self, line: int, field: str | None, message: str):
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str | CsvLineError]]:
+    """(line number, JSON text) for each event in a JSONL or CSV file; a CSV line that cannot be an
+    event gives a CsvLineError instead of the text. A UTF-8 byte-order mark (spreadsheets write one)
+    is dropped, as the gateway does."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             yield from csv_events(f)
         return
-    with path.open(encoding="utf-8", errors="replace") as f:
+    with path.open(encoding="utf-8-sig", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if line.strip():
                 yield number, line.rstrip("\n")
 
 
-def csv_events(f: io.TextIOBase) -> Iterator[tuple[int, str]]:
-    reader = csv.DictReader(f)
-    for row in reader:
+def csv_events(f: Iterable[str]) -> Iterator[tuple[int, str | CsvLineError]]:
+    """(line number, JSON text) for each row of a CSV text with a header row of field names.
+
+    A header that names a column twice yields one CsvLineError for line 1 and nothing else (which
+    value would count is a guess: the file is refused); a row with more cells than the header has
+    columns yields a CsvLineError for its line (the extra cells would be lost). Fewer cells than
+    columns: the missing ones are empty, i.e. absent fields."""
+    reader = csv.reader(f)
+    header = next(reader, None)
+    if header is None:
+        return
+    if header and header[0].startswith("\ufeff"):  # a byte-order mark the caller did not drop
+        header[0] = header[0][1:]
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            yield reader.line_num, CsvLineError(reader.line_num, column, f"column {column!r} appears more than "
+                                                "once in the header: the file is refused")
+            return
+        seen.add(column)
+    for cells in reader:
+        if not cells:
+            continue  # a blank line
+        if len(cells) > len(header):
+            yield reader.line_num, CsvLineError(reader.line_num, None, f"{len(cells)} cells but the header has "
+                                                f"{len(header)} columns: the extra cells belong to no field")
+            continue
         obj = {}
-        for column, cell in row.items():
-            if column is None or cell is None or cell == "":
+        for column, cell in zip(header, cells):
+            if cell == "":
                 continue  # empty cell: field absent
             if column in _CSV_INTEGERS:
                 obj[column] = int(cell) if cell.isdigit() else cell
@@ -155,7 +190,7 @@ def csv_events(f: io.TextIOBase) -> Iterator[tuple[int, str]]:
         yield reader.line_num, json.dumps(obj)
 
 
-def post_lines(producer: ContractorProducer, lines: Iterable[tuple[int, str]], progress=None,
+def post_lines(producer: ContractorProducer, lines: Iterable[tuple[int, str | CsvLineError]], progress=None,
                validate: bool = True) -> PostReport:
     """Validate each line and send it; a refused line is reported with its number and reason and
     the rest goes on. With validate=False lines are sent as they are (a client that does not
@@ -163,6 +198,11 @@ def post_lines(producer: ContractorProducer, lines: Iterable[tuple[int, str]], p
     report = PostReport()
     futures = []
     for number, text in lines:
+        if isinstance(text, CsvLineError):  # not a row of fields: never sent
+            report.refused.append(Refusal(number, "invalid_csv", text.message))
+            if progress is not None:
+                progress.update(1)
+            continue
         raw = text.encode()
         try:
             key = partition_key(parse_event(raw))

@@ -12,11 +12,14 @@ refused, each refused line is named with its field, and nothing is produced. See
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +36,7 @@ from streams.gateway.config import GatewaySettings
 from streams.gateway.idempotency import KEY_PATTERN, IdempotencyStore, Outcome, fingerprint
 from streams.gateway.intake import IntakeProducer, KafkaUnavailable
 from streams.gateway.parsing import BATCH_TYPES, CSV, JSON, NDJSON, BodyError, Line, LineError, media_type, parse
-from streams.gateway.scope import authorize, remember
+from streams.gateway.scope import authorize, remember, taken_errors
 from streams.settings import Settings, settings
 
 log = logging.getLogger(__name__)
@@ -78,13 +81,18 @@ class LineProblem(BaseModel):
     field: str | None = Field(description="the field's path, e.g. `hours` or `criteria.0`; null for the whole line")
     message: str
     reason: str = Field(description="invalid_json, invalid_event, invalid_csv, forbidden_event_type, "
-                                    "contract_not_held, not_your_facilitator_id, timesheet_not_yours, ...")
+                                    "contract_not_held, not_your_facilitator_id, not_your_buyer_id, "
+                                    "timesheet_not_yours, event_id_taken, beneficiary_not_yours, "
+                                    "programme_not_yours, contract_not_yours, ...")
 
 
 class Problem(BaseModel):
     error: str = Field(description="a code: unauthenticated, invalid_events, forbidden, idempotency_key_reused, ...")
     message: str
-    errors: list[LineProblem] = Field(default_factory=list, description="one item per refused line and field")
+    errors: list[LineProblem] = Field(default_factory=list, description="one item per refused line and field, "
+                                      "at most LEDGER_GATEWAY_MAX_ERRORS_PER_LINE a line and "
+                                      "LEDGER_GATEWAY_MAX_ERRORS_LISTED in all")
+    errors_omitted: int = Field(0, description="errors found but not listed (beyond those limits)")
 
 
 class FailedEvent(BaseModel):
@@ -138,15 +146,40 @@ BATCH_BODY = {"requestBody": {"required": True, "description": "several events, 
 }}}
 
 
+MAX_TEXT = 200  # characters of a field name or message quoted back in an error
+
+
+def _short(text: str | None) -> str | None:
+    return text if text is None or len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+
+
+def listed(errors: list[LineError], per_line: int, in_all: int) -> tuple[list[LineError], int]:
+    """The errors to list (at most `per_line` for a line, `in_all` in all) and how many are left out."""
+    kept, by_line = [], {}
+    for e in errors:
+        by_line[e.line] = by_line.get(e.line, 0) + 1
+        if by_line[e.line] <= per_line and len(kept) < in_all:
+            kept.append(LineError(e.line, _short(e.field), _short(e.message), e.reason))
+    return kept, len(errors) - len(kept)
+
+
 def problem(status: int, error: str, message: str, errors: list[LineError] | None = None,
-            headers: dict[str, str] | None = None, **extra) -> tuple[int, dict, dict[str, str]]:
-    body = {"error": error, "message": message, "errors": [e.as_json() for e in errors or []], **extra}
+            headers: dict[str, str] | None = None, limits: tuple[int, int] | None = None,
+            **extra) -> tuple[int, dict, dict[str, str]]:
+    errors, omitted = listed(errors or [], *limits) if limits else (errors or [], 0)
+    if omitted:
+        message += f" ({omitted} more errors not listed)"
+    body = {"error": error, "message": message, "errors": [e.as_json() for e in errors], **extra}
+    if omitted:
+        body["errors_omitted"] = omitted
     return status, body, headers or {}
 
 
 def _json_response(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(_encode(body), status_code=status, headers=headers, media_type="application/json")
+
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _Metrics:
@@ -170,8 +203,11 @@ class _Metrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.REQUESTS.labels(route, scope.get("method", ""), str(status)).inc()
+            # Bounded label values: a client cannot create series by sending odd methods or paths.
+            route = getattr(scope.get("route"), "path", None) or "other"
+            method = scope.get("method", "")
+            method = method if method in METHODS else "other"
+            metrics.REQUESTS.labels(route, method, str(status)).inc()
             metrics.LATENCY.labels(route).observe(time.perf_counter() - start)
 
 
@@ -182,42 +218,72 @@ class Gateway:
         self.cfg, self.gw = cfg, gw
         self.tokens = TokenStore(gw.tokens)
         self.idempotency = IdempotencyStore(gw.idempotency, gw.idempotency_ttl_hours,
-                                            stale_seconds=max(300.0, 4 * gw.kafka_timeout_seconds))
+                                            stale_seconds=max(gw.in_flight_seconds, gw.kafka_timeout_seconds + 5))
         self.producer = producer or IntakeProducer(cfg, gw)
+        # Tests only: called at named points of a request ("acknowledged": Kafka acknowledged, nothing
+        # recorded yet; "stored": ownership and the answer are stored, the answer not yet written).
+        self.fault: Callable[[str], None] | None = None
+        self.limits = (gw.max_errors_per_line, gw.max_errors_listed)
 
     def authenticate(self, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
         if credentials is None or credentials.scheme.lower() != "bearer":
             return None
         return self.tokens.authenticate(credentials.credentials)
 
-    def process(self, principal: Principal, body: bytes, kind: str, single: bool) -> tuple[int, dict, dict]:
+    def _at(self, point: str) -> None:
+        if self.fault is not None:
+            self.fault(point)
+
+    def _finish(self, principal: Principal, key: str | None, answer: tuple[int, dict, dict]) -> tuple[int, dict, dict]:
+        if key is not None:
+            status, body, _ = answer
+            self.idempotency.finish(principal.token_id, key, status, _encode(body), "application/json")
+        return answer
+
+    def process(self, principal: Principal, body: bytes, kind: str, single: bool, key: str | None = None,
+                deadline: float | None = None) -> tuple[int, dict, dict]:
+        """The answer to one request, by `deadline` (monotonic seconds) for its waits on Kafka. With an
+        Idempotency-Key (reserved by the caller), the answer is stored with the key as soon as it is
+        known, before it is returned: a gateway that dies before writing it replays it to the retry."""
+        deadline = time.monotonic() + self.gw.kafka_timeout_seconds if deadline is None else deadline
         try:
             lines, errors = parse(body, kind, single, self.gw.max_batch_lines)
         except BodyError as error:
-            return problem(error.status, error.code, error.message)
+            return self._finish(principal, key, problem(error.status, error.code, error.message))
         if errors:
             for e in errors:
                 metrics.EVENTS_REFUSED.labels(e.reason).inc()
             refused = len({e.line for e in errors})
-            return problem(422, "invalid_events", f"{refused} of {refused + len(lines)} lines are not valid "
-                           "events: nothing was posted (a batch is all or nothing)", errors)
-        forbidden = authorize(principal, lines, self.tokens)
+            return self._finish(principal, key, problem(
+                422, "invalid_events", f"{refused} of {refused + len(lines)} lines are not valid events: nothing "
+                "was posted (a batch is all or nothing)", errors, limits=self.limits))
+        forbidden, claims = authorize(principal, lines, self.tokens)
+        request = uuid.uuid4().hex
+        if not forbidden:  # one transaction: of two parties racing for one id, one wins
+            forbidden = taken_errors(claims, self.tokens.reserve([c.row for c in claims], request))
         if forbidden:
             for e in forbidden:
                 metrics.EVENTS_REFUSED.labels(e.reason).inc()
-            return problem(403, "forbidden", f"{principal.label} may not post {len({e.line for e in forbidden})} "
-                           f"of the {len(lines)} events: nothing was posted", forbidden)
+            return self._finish(principal, key, problem(
+                403, "forbidden", f"{principal.label} may not post {len({e.line for e in forbidden})} of the "
+                f"{len(lines)} events: nothing was posted", forbidden, limits=self.limits))
         headers = [("ledger-token", principal.token_id.encode()), ("ledger-principal", principal.label.encode())]
         retry = {"Retry-After": str(self.gw.retry_after_seconds)}
         try:
-            produced = self.producer.produce(lines, headers)
+            produced = self.producer.produce(lines, headers, deadline=deadline)
         except KafkaUnavailable as error:
             metrics.KAFKA_FAILURES.inc()
-            return problem(503, "kafka_unavailable", f"{error}. Nothing was posted; retry later.", headers=retry)
+            self.tokens.release([c.row for c in claims], request)
+            return self._finish(principal, key, problem(503, "kafka_unavailable", f"{error}. Nothing was posted; "
+                                                        "retry later.", headers=retry))
+        except BaseException:  # unknown fate: the claims stay reserved (the party's own, for its retry)
+            raise
+        self._at("acknowledged")
         acknowledged = [line for line, _, _ in produced.acknowledged]
         for line in acknowledged:
             metrics.EVENTS_PRODUCED.labels(line.event.type).inc()
-        remember(principal, acknowledged, self.tokens)
+        # Ownership is recorded once Kafka acknowledged, before the answer is stored or written.
+        remember(principal, acknowledged, claims, self.tokens, request, produced.unconfirmed)
         acks = [_ack(line, partition, offset) for line, partition, offset in produced.acknowledged]
         if not produced.complete:
             metrics.KAFKA_FAILURES.inc()
@@ -226,12 +292,18 @@ class Gateway:
             unconfirmed = [{"line": line.line, "event_id": str(line.event.event_id),
                             "message": "no acknowledgement in time: it may or may not be in Kafka"}
                            for line in produced.unconfirmed]
-            return problem(503, "kafka_unavailable",
-                           f"Kafka acknowledged {len(acks)} of {len(lines)} events, failed {len(failed)}, "
-                           f"unconfirmed {len(unconfirmed)}. Post the same events again after Retry-After: "
-                           "those already written keep their event_id and the worker counts each event once.",
-                           headers=retry, acknowledged=acks, failed=failed, unconfirmed=unconfirmed)
-        return 202, {"accepted": len(acks), "events": acks}, {}
+            return self._finish(principal, key, problem(
+                503, "kafka_unavailable", f"Kafka acknowledged {len(acks)} of {len(lines)} events, failed "
+                f"{len(failed)}, unconfirmed {len(unconfirmed)}. Post the same events again after Retry-After: "
+                "those already written keep their event_id and the worker counts each event once.",
+                headers=retry, acknowledged=acks, failed=failed, unconfirmed=unconfirmed))
+        answer = self._finish(principal, key, (202, {"accepted": len(acks), "events": acks}, {}))
+        self._at("stored")
+        return answer
+
+
+def _encode(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
 
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="token",
@@ -268,6 +340,7 @@ def create_app(cfg: Settings | None = None, gw: GatewaySettings | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        ready_threads.shutdown(wait=False)
         await run_in_threadpool(gateway.producer.close)
 
     app = FastAPI(title="Insertion-hours ledger: ingestion gateway", version=API_VERSION, description=DESCRIPTION,
@@ -286,6 +359,7 @@ def create_app(cfg: Settings | None = None, gw: GatewaySettings | None = None,
 
     async def handle(request: Request, credentials: HTTPAuthorizationCredentials | None, key: str | None,
                      single: bool) -> Response:
+        deadline = time.monotonic() + gw.kafka_timeout_seconds  # from the request's arrival
         principal = await run_in_threadpool(gateway.authenticate, credentials)
         if principal is None:
             return _json_response(*problem(401, "unauthenticated", "a valid token is required: "
@@ -305,7 +379,8 @@ def create_app(cfg: Settings | None = None, gw: GatewaySettings | None = None,
         if body is None:
             return _json_response(*too_large)
         if key is None:
-            return _json_response(*await run_in_threadpool(gateway.process, principal, body, kind, single))
+            return _json_response(*await run_in_threadpool(gateway.process, principal, body, kind, single,
+                                                           None, deadline))
 
         store = gateway.idempotency
         outcome, stored = await run_in_threadpool(
@@ -320,14 +395,13 @@ def create_app(cfg: Settings | None = None, gw: GatewaySettings | None = None,
         if outcome is Outcome.IN_FLIGHT:
             return _json_response(*problem(409, "idempotency_key_in_flight", "the first request with this "
                                            "Idempotency-Key is still running", headers={"Retry-After": "1"}))
-        try:
-            status, answer, headers = await run_in_threadpool(gateway.process, principal, body, kind, single)
+        try:  # process stores the answer with the key itself, as soon as it has it
+            status, answer, headers = await run_in_threadpool(gateway.process, principal, body, kind, single, key,
+                                                              deadline)
         except BaseException:
             await run_in_threadpool(store.release, principal.token_id, key)
             raise
-        response = _json_response(status, answer, headers)
-        await run_in_threadpool(store.finish, principal.token_id, key, status, response.body, "application/json")
-        return response
+        return _json_response(status, answer, headers)
 
     @app.post("/v1/events", status_code=202, response_model=Accepted, responses=POST_RESPONSES,
               openapi_extra=SINGLE_BODY, summary="Post one event", tags=["events"])
@@ -343,21 +417,28 @@ def create_app(cfg: Settings | None = None, gw: GatewaySettings | None = None,
         return await handle(request, credentials, idempotency_key, single=False)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
-    def healthz() -> Health:
+    async def healthz() -> Health:
+        # On the event loop, at once: neither Kafka nor the worker threads (busy during an outage) delay it.
         return Health(status="ok")
+
+    ready_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ledger-gateway-ready")
 
     @app.get("/readyz", response_model=Health, tags=["operations"], summary="Readiness: Kafka answers",
              responses={503: _doc(Health, "Kafka does not answer, or the intake topic does not exist")})
-    def readyz():
+    async def readyz():
+        # Threads of its own (the request threads may all be waiting on Kafka), answered within the timeout.
+        timeout = gw.kafka_timeout_seconds
         try:
-            gateway.producer.check()
-        except KafkaUnavailable as error:
-            return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503,
+            await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
+                ready_threads, gateway.producer.check, timeout), timeout + 1)
+        except (KafkaUnavailable, asyncio.TimeoutError) as error:
+            return JSONResponse({"status": "unavailable", "detail": str(error) or "no answer in time"},
+                                status_code=503,
                                 headers={"Retry-After": str(gw.retry_after_seconds)})
         return Health(status="ready")
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE_LATEST)
 
     app.openapi = lambda: _openapi(app)

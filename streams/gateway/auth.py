@@ -15,9 +15,17 @@ Roles and what they may post (`ALLOWED`):
   the gateway itself.
 
 A contractor holds a contract when a `contract.registered` event naming its SIRET as
-`contractor_siret` went through the gateway (the latest registration of a contract wins), or when
-the contract was listed with `--contracts` at issue (for contracts registered before the gateway,
-or a co-contractor of a joint bid). An event type missing from `ALLOWED` is refused to everyone.
+`contractor_siret` went through the gateway (the latest registration of a contract by its own buyer
+wins), or when the contract was listed with `--contracts` at issue (for contracts registered before
+the gateway, or a co-contractor of a joint bid). An event type missing from `ALLOWED` is refused to
+everyone.
+
+Ownership (table `owners`, first owner wins, never overwritten): each event id belongs to the party
+(`role:subject`) that first posted it through the gateway, each beneficiary to the facilitator that
+first enrolled it, each programme and contract to the buyer that first defined or registered it. A
+request reserves what it claims in one transaction before it is sent (so two parties racing cannot
+both win), keeps it once Kafka acknowledged, and gives it back if Kafka refused it. The timesheets a
+contractor may correct or retract (table `timesheets`) are only those Kafka acknowledged.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -33,7 +42,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ledger.siret import is_valid_siret
 
@@ -93,12 +102,31 @@ def check_subject(role: Role, subject: str) -> str:
     return subject
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600), or tighten it; its directory too (0700) when
+    the gateway creates it. SQLite creates the -wal and -shm files with the database file's mode."""
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
+
+
+# What a party may own, and the refusal when another party owns it.
+OWNED_KINDS = ("event", "beneficiary", "programme", "contract")
+
+
 class TokenStore:
-    """Tokens and the gateway's contract registry in one sqlite file (one connection per call)."""
+    """Tokens, the contract registry and who owns what, in one sqlite file (one connection per call)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._db() as db:
             db.executescript("""
                 CREATE TABLE IF NOT EXISTS tokens (
@@ -111,7 +139,21 @@ class TokenStore:
                 CREATE INDEX IF NOT EXISTS contracts_by_siret ON contracts (contractor_siret);
                 CREATE TABLE IF NOT EXISTS timesheets (
                     event_id TEXT PRIMARY KEY, contractor_siret TEXT NOT NULL, contract_id TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS owners (
+                    kind TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL, request TEXT NOT NULL,
+                    acked INTEGER NOT NULL DEFAULT 0, recorded_at TEXT NOT NULL, PRIMARY KEY (kind, key));
             """)
+            if db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                # A store from before ownership: contracts belong to the buyer whose token registered
+                # them, timesheets' event ids to their contractor.
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT OR IGNORE INTO owners (kind, key, owner, request, acked, recorded_at) "
+                           "SELECT 'contract', c.contract_id, t.subject, '', 1, c.registered_at FROM contracts c "
+                           "JOIN tokens t ON t.id = c.registered_by")
+                db.execute("INSERT OR IGNORE INTO owners (kind, key, owner, request, acked, recorded_at) "
+                           "SELECT 'event', event_id, 'contractor:' || contractor_siret, '', 1, '' FROM timesheets")
+                db.execute("PRAGMA user_version = 1")
+                db.execute("COMMIT")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -170,25 +212,85 @@ class TokenStore:
 
     # --- contracts --------------------------------------------------------------------------------
 
-    def register_contracts(self, registrations: list[tuple[str, str, str]], registered_by: str) -> None:
-        """(contract_id, contractor_siret, event_id) of contract.registered events Kafka acknowledged."""
+    def register_contracts(self, registrations: list[tuple[str, str, str]], registered_by: str,
+                           buyer: str | None = None) -> None:
+        """(contract_id, contractor_siret, event_id) of contract.registered events Kafka acknowledged.
+
+        A registration moves the contract to its new holder only when `buyer` owns the contract (or
+        nobody does): another buyer's registration never changes who holds it."""
         if not registrations:
             return
         now = _now()
         with self._db() as db:
-            db.executemany(
-                "INSERT INTO contracts (contract_id, contractor_siret, event_id, registered_by, registered_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET "
-                "contractor_siret = excluded.contractor_siret, event_id = excluded.event_id, "
-                "registered_by = excluded.registered_by, registered_at = excluded.registered_at",
-                [(c, s, e, registered_by, now) for c, s, e in registrations])
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for contract_id, siret, event_id in registrations:
+                    owner = db.execute("SELECT owner FROM owners WHERE kind = 'contract' AND key = ?",
+                                       (contract_id,)).fetchone()
+                    if buyer is not None and owner is not None and owner["owner"] != buyer:
+                        continue
+                    db.execute(
+                        "INSERT INTO contracts (contract_id, contractor_siret, event_id, registered_by, "
+                        "registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET "
+                        "contractor_siret = excluded.contractor_siret, event_id = excluded.event_id, "
+                        "registered_by = excluded.registered_by, registered_at = excluded.registered_at",
+                        (contract_id, siret, event_id, registered_by, now))
+            finally:
+                db.execute("COMMIT")
 
     def record_timesheets(self, timesheets: list[tuple[str, str, str]]) -> None:
-        """(event_id, contractor SIRET, contract_id) of timesheets Kafka acknowledged: who may retract them."""
+        """(event_id, contractor SIRET, contract_id) of timesheets Kafka acknowledged: who may retract
+        them. The first owner recorded is kept (never overwritten)."""
         if timesheets:
             with self._db() as db:
                 db.executemany("INSERT OR IGNORE INTO timesheets (event_id, contractor_siret, contract_id) "
                                "VALUES (?, ?, ?)", timesheets)
+
+    # --- ownership ---------------------------------------------------------------------------------
+
+    def owners(self, kind: str, keys: set[str]) -> dict[str, str]:
+        """key -> owner of the given keys of one kind (event: `role:subject`; beneficiary: facilitator
+        id; programme, contract: buyer), reserved or acknowledged."""
+        return self._lookup("owners", "key", "owner", keys, where=("kind", kind))
+
+    def reserve(self, claims: Iterable[tuple[str, str, str]], request: str) -> dict[tuple[str, str], str]:
+        """Claim each (kind, key, owner) in one transaction, the first owner winning. Returns the
+        claims another owner holds, {(kind, key): that owner}; when there is any, nothing is reserved."""
+        claims = sorted(set(claims))
+        if not claims:
+            return {}
+        now = _now()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                taken = {}
+                for kind, key, owner in claims:
+                    row = db.execute("SELECT owner FROM owners WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+                    if row is not None and row["owner"] != owner:
+                        taken[(kind, key)] = row["owner"]
+                if not taken:
+                    db.executemany("INSERT OR IGNORE INTO owners (kind, key, owner, request, acked, recorded_at) "
+                                   "VALUES (?, ?, ?, ?, 0, ?)", [(k, key, o, request, now) for k, key, o in claims])
+                db.execute("COMMIT")
+                return taken
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def confirm(self, claims: Iterable[tuple[str, str, str]]) -> None:
+        """Kafka acknowledged the events behind these claims: they are kept for good."""
+        claims = sorted(set(claims))
+        if claims:
+            with self._db() as db:
+                db.executemany("UPDATE owners SET acked = 1 WHERE kind = ? AND key = ? AND owner = ?", claims)
+
+    def release(self, claims: Iterable[tuple[str, str, str]], request: str) -> None:
+        """Kafka did not write the events behind these claims: give back what `request` reserved."""
+        claims = sorted(set(claims))
+        if claims:
+            with self._db() as db:
+                db.executemany("DELETE FROM owners WHERE kind = ? AND key = ? AND owner = ? AND request = ? "
+                               "AND acked = 0", [(k, key, o, request) for k, key, o in claims])
 
     def timesheet_owners(self, event_ids: set[str]) -> dict[str, str]:
         """event_id -> SIRET of the contractor that posted it, for timesheets seen by the gateway."""
@@ -198,15 +300,17 @@ class TokenStore:
         """contract_id -> contractor SIRET, for the given contracts the gateway saw registered."""
         return self._lookup("contracts", "contract_id", "contractor_siret", contract_ids)
 
-    def _lookup(self, table: str, key: str, value: str, keys: set[str]) -> dict[str, str]:
+    def _lookup(self, table: str, key: str, value: str, keys: set[str],
+                where: tuple[str, str] | None = None) -> dict[str, str]:
         if not keys:
             return {}
         ordered = sorted(keys)
         found: dict[str, str] = {}
+        extra, params = (f" AND {where[0]} = ?", [where[1]]) if where else ("", [])
         with self._db() as db:
             for start in range(0, len(ordered), 500):
                 chunk = ordered[start:start + 500]
                 rows = db.execute(f"SELECT {key}, {value} FROM {table} WHERE {key} IN "
-                                  f"({','.join('?' * len(chunk))})", chunk).fetchall()
+                                  f"({','.join('?' * len(chunk))}){extra}", chunk + params).fetchall()
                 found.update({row[key]: row[value] for row in rows})
         return found

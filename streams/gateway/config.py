@@ -26,7 +26,13 @@ class GatewaySettings(BaseSettings):
     idempotency_ttl_hours: float = Field(72, description="how long an Idempotency-Key's answer is kept")
     max_request_bytes: int = Field(5 * MiB, description="larger request bodies are refused with 413")
     max_batch_lines: int = Field(10_000, description="batches with more events are refused with 413")
-    kafka_timeout_seconds: float = Field(15, description="longest wait for Kafka (connect, metadata, acks)")
+    kafka_timeout_seconds: float = Field(15, description="a request's deadline for all its waits on Kafka "
+                                         "(connect, metadata, acks): it is answered (503 at worst) by then")
+    in_flight_seconds: float = Field(60, description="an Idempotency-Key left in flight longer (a gateway that "
+                                     "crashed mid-request) is taken over by a retry; at least "
+                                     "kafka_timeout_seconds + 5")
+    max_errors_per_line: int = Field(10, description="errors listed for one line of a refused request")
+    max_errors_listed: int = Field(100, description="errors listed for a refused request (the others are counted)")
     retry_after_seconds: int = Field(10, description="Retry-After of a 503 answer")
     # Optional SASL/SCRAM towards the broker (docs/gateway.md): only the gateway may write the intake topic.
     kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL")

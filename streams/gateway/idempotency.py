@@ -8,7 +8,9 @@ requests with the same key and:
 - while the first is still running, are refused with 409 (`idempotency_key_in_flight`).
 A 5xx answer (Kafka unavailable) is not kept: the key is released so that a retry posts again (the
 worker's event_id dedup makes that safe). Answers are kept `ttl_hours`; a `pending` key left by a
-crashed process is taken over after `stale_seconds`.
+crashed process is taken over after `stale_seconds` (LEDGER_GATEWAY_IN_FLIGHT_SECONDS, at least the
+request deadline + 5 s: no live request is that old). The gateway stores a request's answer as soon as
+Kafka acknowledged (before writing it to the client), so a retry after a crash at that point replays it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Iterator
+
+from streams.gateway.auth import private_file
 
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, 1 to 255 characters
 
@@ -53,7 +57,7 @@ class IdempotencyStore:
         self.ttl = ttl_hours * 3600
         self.stale = stale_seconds
         self._next_purge = 0.0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # answers hold other parties' event ids: 0600, like the token store
         with self._db() as db:
             db.execute("""CREATE TABLE IF NOT EXISTS answers (
                 token_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ledger.events import EVENT_TYPES, Event, InvalidEvent, parse_event
-from streams.producer import csv_events
+from streams.producer import CsvLineError, csv_events
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -223,5 +223,9 @@ def _csv_items(text: str, errors: list[LineError], max_lines: int) -> list[tuple
             errors.append(LineError(source.read, None, f"unreadable CSV: {error}", "invalid_csv"))
             items.append((source.read, None))
             break
+        if isinstance(value, CsvLineError):  # a repeated column, extra cells: refused with its line
+            errors.append(LineError(value.line, value.field, value.message, "invalid_csv"))
+            items.append((number, None))
+            continue
         items.append((number, json.loads(value)))
     return items

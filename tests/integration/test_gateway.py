@@ -48,7 +48,7 @@ class Gateway:
         self.url, self.app, self.pipeline = url, app, pipeline
         self.tokens = app.state.gateway.tokens
         self.http = httpx.Client(base_url=url, timeout=60)
-        self.buyer = self.issue("buyer", "sgp")
+        self.buyer = self.issue("buyer", "buyer-sgp")
         self.facilitator = self.issue("facilitator", "fac-01")
         self.contractor = self.issue("contractor", CONTRACTOR)
 
@@ -202,7 +202,7 @@ def test_authorised_posts_in_every_format_are_counted_with_their_provenance(gate
     # Provenance: the token and the principal travel as Kafka headers (read up to today's end
     # offsets: the worker may write its own messages to the intake topic too).
     principals = {dict(m.headers).get("ledger-principal") for m in gateway.intake_messages()} - {None}
-    assert principals == {b"buyer:sgp", b"facilitator:fac-01", f"contractor:{CONTRACTOR}".encode()}
+    assert principals == {b"buyer:buyer-sgp", b"facilitator:fac-01", f"contractor:{CONTRACTOR}".encode()}
 
 
 def test_foreign_contract_is_403_and_nothing_reaches_kafka(bare_gateway):
@@ -332,7 +332,7 @@ def test_limits_and_malformed_bodies_are_clear_4xx(pipeline_factory, tmp_path):
 def test_kafka_unreachable_is_503_with_retry_after_and_not_ready(tmp_path):
     cfg = Settings(kafka_dsn=f"kafka://127.0.0.1:{free_port()}", topic_prefix="nowhere")
     app = create_app(cfg, gateway_settings(tmp_path, kafka_timeout_seconds=2, retry_after_seconds=7))
-    token = app.state.gateway.tokens.issue("buyer", "sgp")[1]
+    token = app.state.gateway.tokens.issue("buyer", "buyer-sgp")[1]
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         answer = http.post("/v1/events", json=contract("c-1"), headers={
             "Authorization": f"Bearer {token}", "Idempotency-Key": "retry-me"})
@@ -350,10 +350,10 @@ def test_kafka_unreachable_is_503_with_retry_after_and_not_ready(tmp_path):
 class _HalfBroker:
     """A producer whose broker fails in the middle of a batch: the first event is written, not the rest."""
 
-    def check(self) -> None:
+    def check(self, timeout=None) -> None:
         pass
 
-    def produce(self, lines, headers) -> Produced:
+    def produce(self, lines, headers, deadline=None) -> Produced:
         return Produced(acknowledged=[(lines[0], 0, 41)], failed=[(line, "broker went away") for line in lines[1:]])
 
     def close(self) -> None:
@@ -362,7 +362,7 @@ class _HalfBroker:
 
 def test_a_batch_cut_by_a_broker_failure_says_exactly_which_events_were_written(tmp_path):
     app = create_app(Settings(), gateway_settings(tmp_path), producer=_HalfBroker())
-    token = app.state.gateway.tokens.issue("buyer", "sgp")[1]
+    token = app.state.gateway.tokens.issue("buyer", "buyer-sgp")[1]
     events = [contract("c-1"), contract("c-2"), contract("c-3")]
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         answer = http.post("/v1/batches", json=events, headers={"Authorization": f"Bearer {token}",
