@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram, start_http_server
 
-from ledger.intake import Decision
 
 EVENTS_RECEIVED = Counter("ledger_events_received_total", "Events delivered to the worker")
 EVENTS_ACCEPTED = Counter("ledger_events_accepted_total", "Events accepted, by event type", ["type"])
@@ -31,19 +30,22 @@ EVENTS_PENDING = Counter("ledger_events_pending_total", "Events parked to wait f
                          ["reason"])
 
 
-def observe_decisions(decisions: list[Decision], message_timestamp: float | None, now: float) -> None:
-    for d in decisions:
-        if d.pending is None or d.parked:
+def observe_outcomes(outcomes, message_timestamp: float | None, now: float) -> None:
+    """`outcomes`: ledger.desk.Outcome of one routed message."""
+    for o in outcomes:
+        if o.state == "repeated":
+            continue
+        if o.pending is None or o.state == "pending":
             EVENTS_RECEIVED.inc()  # a pending event resolving later was received when it was parked
-        if d.rejection is not None:
-            EVENTS_REJECTED.labels(d.rejection.reason.value).inc()
-        elif d.parked:
-            EVENTS_PENDING.labels(d.pending.reason).inc()
-        elif d.event is not None:
-            EVENTS_ACCEPTED.labels(d.event.type).inc()
+        if o.rejection is not None:
+            EVENTS_REJECTED.labels(o.rejection["reason"]).inc()
+        elif o.state == "pending":
+            EVENTS_PENDING.labels(o.pending["reason"]).inc()
+        else:
+            EVENTS_ACCEPTED.labels(o.event_type).inc()
         # Net counted hours can fall (a reversal): a counter only rises, so it counts credits;
         # the store has the net figure.
-        credited = sum(float(e.hours) for e in d.entries if e.counts and e.hours > 0)
+        credited = sum(float(e["hours"]) for e in o.entries if e["status"] == "counted" and e["kind"] == "credit")
         if credited:
             HOURS_ATTRIBUTED.inc(credited)
     if message_timestamp:

@@ -208,11 +208,12 @@ class IntakeOffsets:
             await self.app.producer.flush()
             self.progress.forget({tp.partition for tp in partitions if tp.topic == self.topic})
 
-    async def commit(self) -> None:
-        """Commit what was decided, once every output sent before is acknowledged."""
+    async def commit(self, offsets: dict[int, int] | None = None) -> None:
+        """Commit what was decided (or `offsets`, taken from `progress.to_commit()` by the caller),
+        once every output sent before is acknowledged."""
         if self.app.rebalancing:
             return  # the partitions are changing hands: the next owner starts from the last commit
-        offsets = self.progress.to_commit()
+        offsets = self.progress.to_commit() if offsets is None else offsets
         if not offsets:
             return
         await self.app.producer.flush()

@@ -27,13 +27,12 @@ class Settings(BaseSettings):
 
     worker_id: str = Field("insertion-ledger", description="Faust app id: the workers' consumer group")
     worker_datadir: Path = Path(".ledger/worker")
-    table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     worker_session_timeout_seconds: float = Field(
         45.0, description="how long the group waits for a silent worker (and for rejoins) before moving its partitions")
     worker_commit_seconds: float = Field(
         1.0, description="how often a worker commits the intake offsets it has decided (a restart decides again since then)")
     worker_buffered_writes: int = Field(
-        2000, description="table changelog writes a worker lets wait in its producer buffer before it drains it")
+        2000, description="sends a worker lets wait in its producer buffer before it lets it drain")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)")
@@ -69,6 +68,16 @@ class Settings(BaseSettings):
     @property
     def rejections_topic(self) -> str:
         return f"{self.topic_prefix}.rejections"
+
+    @property
+    def routed_topic(self) -> str:
+        """The intake's events, each on the partition of its key: what the workers decide."""
+        return f"{self.topic_prefix}.routed"
+
+    @property
+    def state_topic(self) -> str:
+        """The workers' state, one delta per partition per commit."""
+        return f"{self.topic_prefix}.worker-state"
 
 
 @lru_cache

@@ -32,16 +32,12 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     "intake_topic": KEEP_FOREVER,
     "ledger_topic": KEEP_FOREVER,
     "rejections_topic": KEEP_FOREVER,
+    # The workers' own topics: the intake's events by the partition of their key, which the workers
+    # decide from (a replay of the routed log decides the same), and each partition's state deltas,
+    # which a restore reads from the start (streams/worker/state.py).
+    "routed_topic": KEEP_FOREVER,
+    "state_topic": KEEP_FOREVER,
 }
-
-# The worker's Faust tables (streams/app.py). Their changelog topics are created here, before Faust
-# starts: with several tables Faust could create one too late for its own metadata check and then
-# refuse every write to it ("changelog topic has 0 partitions").
-WORKER_TABLES = ("contracts", "beneficiaries", "events", "days", "training", "pending")
-
-
-def changelog_topic(cfg: Settings, table: str) -> str:
-    return f"{cfg.worker_id}-{table}-changelog"
 
 
 def topic_configs(cfg: Settings) -> dict[str, dict[str, str]]:
@@ -61,8 +57,6 @@ def ensure_topics(cfg: Settings) -> None:
     try:
         wanted = [NewTopic(name, cfg.partitions, cfg.replication_factor, topic_configs=configs)
                   for name, configs in topic_configs(cfg).items()]
-        wanted += [NewTopic(changelog_topic(cfg, table), cfg.partitions, cfg.replication_factor,
-                            topic_configs={"cleanup.policy": "compact"}) for table in WORKER_TABLES]
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:

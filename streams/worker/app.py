@@ -1,0 +1,225 @@
+"""The worker's Faust app, built by `build_worker(cfg)`: two agents, two timers, the commit.
+
+- `route` (on the intake topic) sends each intake message's events to the routed topic, on the
+  partition of their key (routing.py). It decides nothing, so it needs no state.
+- `decide` (on the routed topic) hands each routed message to its partition's PartitionProcessor
+  and sends what it returns: ledger records, rejections, and reference data for the other
+  partitions to learn (a contract decided here must reach every person's partition).
+- The commit timer writes each partition's state delta (state.py), waits for it and for every
+  output sent before, then commits the routed offsets, then the intake offsets (once their routed
+  messages are durable). Offsets are committed by the worker itself (streams.offsets), never past a
+  message it has not handled: faust-streaming 0.15 can ack messages it skipped at a rebalance.
+- The tick timer sends a tick through each routed partition this worker decides, so that stream
+  time passes (pending timesheets expire) on a quiet partition, in the partition's own order.
+
+Faust stays the framework (app, agents, consumer group, timers), but not its tables: they write a
+changelog record per key set and cannot merge writes (see state.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+
+import faust
+
+from ledger.desk import BooksUnavailable
+from streams import codec, metrics
+from streams.offsets import Admission, IntakeOffsets
+from streams.settings import Settings, load_rulebook
+from streams.worker.processor import Outputs, PartitionProcessor
+from streams.worker.routing import EVENTS, KIND_HEADER, LEARN, TICK, route
+from streams.worker.state import UPTO_HEADER, read_state, restore_from
+
+log = logging.getLogger(__name__)
+
+
+def _kind(headers) -> bytes:
+    items = headers.items() if hasattr(headers, "items") else (headers or ())
+    for key, value in items:
+        if key == KIND_HEADER:
+            return value
+    return EVENTS
+
+
+class Worker:
+    """The worker's parts, wired on one Faust app (`self.app`)."""
+
+    def __init__(self, cfg: Settings, rulebook=None) -> None:
+        self.cfg = cfg
+        self.rulebook = rulebook or load_rulebook(cfg)
+        self.processors: dict[int, PartitionProcessor] = {}
+        app = self.app = faust.App(
+            cfg.worker_id,
+            broker=cfg.kafka_dsn,
+            datadir=str(cfg.worker_datadir),
+            topic_partitions=cfg.partitions,
+            topic_replication_factor=cfg.replication_factor,
+            producer_acks=-1,
+            # Outputs are a few sends per message: let them share produce requests.
+            producer_linger=cfg.worker_linger_seconds,
+            producer_max_batch_size=1024 * 1024,
+            producer_max_request_size=16 * 1024 * 1024,
+            consumer_auto_offset_reset="earliest",
+            # A killed worker's partitions stay idle until the group gives up on it: Faust's 60 s
+            # for both waits is longer than Kafka's own default session (45 s).
+            broker_session_timeout=cfg.worker_session_timeout_seconds,
+            broker_rebalance_timeout=cfg.worker_session_timeout_seconds,
+            broker_heartbeat_interval=min(3.0, cfg.worker_session_timeout_seconds / 10),
+            web_enabled=False,
+            autodiscover=False,
+        )
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        # acks=False: offsets are committed by streams.offsets, not from Faust's acks.
+        self.intake_topic = app.topic(cfg.intake_topic, key_type=bytes, value_type=bytes, acks=False, **raw)
+        self.routed_topic = app.topic(cfg.routed_topic, key_type=bytes, value_type=bytes, acks=False, **raw)
+        self.ledger_topic = app.topic(cfg.ledger_topic, **raw)
+        self.rejections_topic = app.topic(cfg.rejections_topic, **raw)
+        self.state_topic = app.topic(cfg.state_topic, **raw)
+        self.intake = IntakeOffsets(app, cfg.intake_topic, cfg.worker_id, cfg.bootstrap_servers, resume=self._nothing)
+        self.routed = IntakeOffsets(app, cfg.routed_topic, cfg.worker_id, cfg.bootstrap_servers, resume=self._restore)
+
+        app.agent(self.intake_topic, name="route")(self._route_agent)
+        app.agent(self.routed_topic, name="decide")(self._decide_agent)
+        app.timer(interval=cfg.worker_commit_seconds, name="commit")(self.commit)
+        app.timer(interval=cfg.tick_seconds, name="tick")(self.tick)
+        app.on_partitions_revoked.connect(self._on_revoked)
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    async def _route_agent(self, stream) -> None:
+        async for event in stream.events():
+            await self._admit(self.intake, event.message, self._route_one)
+
+    async def _admit(self, offsets: IntakeOffsets, message, handle) -> None:
+        async with offsets.lock:
+            admission = await offsets.admit(message.partition, message.offset)
+            if admission is Admission.GAP:  # Faust lost messages before this one: they come first
+                async for lost in offsets.lost_before(message.partition, message.offset):
+                    await handle(lost)
+                admission = offsets.progress.admit(message.partition, message.offset)
+            if admission is Admission.DECIDE:
+                await handle(message)
+
+    async def _route_one(self, message) -> None:
+        stamp = int(message.timestamp * 1000) if message.timestamp else None
+        try:
+            batches = route(message.value or b"", message.topic, message.partition, message.offset, stamp,
+                            self.cfg.partitions)
+            for partition, batch in batches.items():
+                await self.routed_topic.send(value=bytes(batch), partition=partition, headers=[(KIND_HEADER, EVENTS)])
+            await self._ebb()
+        except Exception as error:
+            await self._stop(f"cannot route {message.topic}/{message.partition}@{message.offset}", error)
+        self.intake.decided(message.partition, message.offset)
+
+    # -- deciding --------------------------------------------------------------------------------
+
+    async def _decide_agent(self, stream) -> None:
+        async for event in stream.events():
+            await self._admit(self.routed, event.message, self._decide_one)
+
+    async def _decide_one(self, message) -> None:
+        partition = message.partition
+        try:
+            processor = self.processors[partition]
+            out = processor.process(_kind(message.headers), message.value or b"", message.timestamp)
+            await self._send(out, partition)
+            await self._ebb()
+        except Exception as error:
+            # Decisions never raise but for the state or the output path failing: going on would
+            # skip this message, so the worker stops uncommitted and a restart decides it again.
+            await self._stop(f"cannot decide {message.topic}/{partition}@{message.offset}", error)
+        self.routed.decided(partition, message.offset)
+        try:
+            tick = _kind(message.headers) != EVENTS
+            metrics.observe_outcomes(out.outcomes, None if tick else message.timestamp, time.time())
+        except Exception:  # metrics must never stop the ledger
+            log.exception("metrics failed")
+
+    async def _send(self, out: Outputs, partition: int) -> None:
+        # Same partition number as the routed message: one person's records stay in order.
+        for value, headers in codec.encode_ledger(out.records):
+            await self.ledger_topic.send(value=value, partition=partition, headers=headers)
+        for rejection in out.rejections:
+            await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition)
+        if out.learned:
+            learned = bytes(out.learned)
+            for other in range(self.cfg.partitions):
+                if other != partition:
+                    await self.routed_topic.send(value=learned, partition=other, headers=[(KIND_HEADER, LEARN)])
+
+    async def _ebb(self) -> None:
+        """Sends wait in Faust's producer buffer for its sender task, and nothing bounds it while the
+        agents outpace the sender (measured before: 255,491 sends waiting, a 3.3 GB worker). So the
+        agents let it drain before going on (polling: Faust's own flush waits on one event per send)."""
+        buffer = self.app.producer.buffer
+        if buffer.size > self.cfg.worker_buffered_writes:
+            while buffer.size > self.cfg.worker_buffered_writes // 4:
+                await asyncio.sleep(0.002)
+
+    async def _stop(self, what: str, error: Exception) -> None:
+        log.critical("%s: stopping the worker", what, exc_info=error)
+        await self.app.crash(error)
+        raise BooksUnavailable(what) from error
+
+    # -- partitions come and go ------------------------------------------------------------------
+
+    async def _nothing(self, partition: int, committed: int) -> None:
+        return None
+
+    async def _restore(self, partition: int, committed: int) -> None:
+        """The partition is decided here from its committed offset: its book as of that offset."""
+        started = time.monotonic()
+        records = await read_state(self.cfg.bootstrap_servers, self.cfg.state_topic, partition)
+        book, applied = restore_from(records, committed)
+        self.processors[partition] = PartitionProcessor(self.rulebook, book)
+        del records
+        gc.collect()
+        gc.freeze()  # the restored state is long-lived: the collector need not look at it again
+        log.info("routed partition %d restored at offset %d from %d deltas in %.1fs: %s", partition, committed,
+                 applied, time.monotonic() - started, book.size())
+
+    async def _on_revoked(self, app, revoked, **kwargs) -> None:
+        await self.intake.revoked(revoked)
+        await self.routed.revoked(revoked)
+        for tp in revoked:
+            if tp.topic == self.cfg.routed_topic:
+                # Its next owner restores it from the last commit and decides the rest again.
+                self.processors.pop(tp.partition, None)
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    async def commit(self) -> None:
+        """State deltas first, then the routed offsets they cover, then the intake offsets."""
+        if self.app.rebalancing:
+            return
+        async with self.routed.lock:
+            offsets = self.routed.progress.to_commit()
+            deltas = {p: self.processors[p].book.take_delta() for p in offsets if p in self.processors}
+        try:
+            for partition, delta in deltas.items():
+                if delta is not None:
+                    sent = await self.state_topic.send(value=delta, partition=partition,
+                                                       headers=[(UPTO_HEADER, str(offsets[partition]).encode())])
+                    await sent  # durable before the offset it covers is committed
+        except Exception as error:
+            # The delta's changes are no longer marked: the worker must not go on with them unsaved.
+            await self._stop("cannot write the state log", error)
+        if offsets:
+            await self.routed.commit(offsets)
+        await self.intake.commit()
+
+    async def tick(self) -> None:
+        for tp in self.app.consumer.assignment():
+            if tp.topic == self.cfg.routed_topic:
+                await self.routed_topic.send(value=b"", partition=tp.partition, headers=[(KIND_HEADER, TICK)])
+
+
+def build_worker(cfg: Settings, rulebook=None) -> Worker:
+    # Deciding allocates many short-lived containers around long-lived state tuples: collect the
+    # young generation less often (measured in docs/scaling.md).
+    gc.set_threshold(50_000, 20, 100)
+    return Worker(cfg, rulebook)
