@@ -223,6 +223,7 @@ class Loader:
         self.stopping = threading.Event()
         self.records_loaded = 0
         self.batches_written = 0
+        self.batches_rebuilt = 0  # of them, rebuilt from the batch log with their first tokens
         self._uncommitted: dict[TopicPartition, int] = {}  # stored, not yet committed
         self._commit_backoff = Backoff(most=MAX_BACKOFF_S)
         self._next_commit_at = 0.0
@@ -335,6 +336,7 @@ class Loader:
                     raise  # stopping, and the store has been down for a while: the batch stays uncommitted
         self.records_loaded += written
         self.batches_written += 1
+        self.batches_rebuilt += batch.rebuilt
         # Only now, with the rows stored, may Kafka forget them.
         for (topic, partition), (_, last) in batch.ranges.items():
             tp = TopicPartition(topic, partition)
