@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     log_level: str = Field("warning", description="worker log level (debug, info, warning, error); -v sets info")
 
     loader_group: str = "insertion-ledger-loader"
-    loader_batch_size: int = Field(5000, description="most records per ClickHouse insert")
-    loader_batch_seconds: float = Field(0.5, description="longest wait before a partial batch is written")
+    loader_batch_size: int = Field(100_000, description="most records per ClickHouse insert (at most 100,000)")
+    loader_batch_seconds: float = Field(1.0, description="longest wait before a partial batch is written (at most 1 s)")
 
     rulebook: Path = Field(REPO_ROOT / "rules" / "2026.1.toml", description="the counting rulebook file")
     pending_timeout_hours: float | None = Field(

@@ -6,6 +6,7 @@ path), `http(s)://user:password@host:8123` talks to a server. SQL lives in deplo
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from functools import cache
@@ -57,12 +58,41 @@ class Store:
                 for statement in split_statements(path.read_text()):
                     self.client.command(statement)
 
-    def insert_json_rows(self, table: str, rows: bytes) -> None:
-        """Insert JSONEachRow lines: the records' own JSON, without per-field conversion here."""
+    def insert_json_rows(self, table: str, rows: bytes, token: str | None = None) -> None:
+        """Insert JSONEachRow lines: the records' own JSON, without per-field conversion here.
+
+        `token`: the insert's deduplication token (tables with a deduplication window skip an
+        insert whose token they already hold, and so do their materialized views)."""
+        settings = {"input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort"}
+        if token is not None:
+            settings["insert_deduplication_token"] = token
         with self._lock:
-            self.client.raw_insert(table, insert_block=rows, fmt="JSONEachRow",
-                                   settings={"input_format_skip_unknown_fields": 1,
-                                             "date_time_input_format": "best_effort"})
+            self.client.raw_insert(table, insert_block=rows, fmt="JSONEachRow", settings=settings)
+
+    def log_batch(self, group: str, batch_id: str, ranges: dict[tuple[str, int], tuple[int, int]]) -> None:
+        """Record a loader batch's offset ranges (deploy/clickhouse/schema/002_ledger.sql: loader_batches)."""
+        lines = b"\n".join(json.dumps({"loader_group": group, "batch_id": batch_id, "topic": topic, "partition": partition,
+                                        "first_offset": first, "last_offset": last}).encode()
+                           for (topic, partition), (first, last) in sorted(ranges.items()))
+        self.insert_json_rows("loader_batches", lines)
+
+    def logged_batches(self, group: str, committed: dict[tuple[str, int], int]) -> list[dict[tuple[str, int], tuple[int, int]]]:
+        """The batches of `group` with a range past the committed offset of one of these partitions, oldest
+        first, each with all its ranges."""
+        if not committed:
+            return []
+        conditions = " OR ".join(f"(topic = {_quote(topic)} AND partition = {int(partition)} AND last_offset >= {int(offset)})"
+                                 for (topic, partition), offset in committed.items())
+        with self._lock:
+            result = self.client.query(
+                "SELECT batch_id, topic, partition, first_offset, last_offset, written_at FROM loader_batches "
+                "WHERE loader_group = {group:String} AND batch_id IN (SELECT batch_id FROM loader_batches "
+                f"WHERE loader_group = {{group:String}} AND ({conditions})) ORDER BY written_at, batch_id",
+                parameters={"group": group})
+        batches: dict[str, dict[tuple[str, int], tuple[int, int]]] = {}
+        for batch_id, topic, partition, first, last, _ in result.result_rows:
+            batches.setdefault(batch_id, {})[(topic, int(partition))] = (int(first), int(last))
+        return list(batches.values())
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None):
         with self._lock:
@@ -85,3 +115,7 @@ def _resolve(dsn: str) -> str:
     if dsn.startswith("chdb://") and not dsn.startswith("chdb:///"):
         return "chdb:///" + str(Path(dsn[len("chdb://"):]).resolve()).lstrip("/")
     return dsn
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

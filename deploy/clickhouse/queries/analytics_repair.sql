@@ -1,25 +1,19 @@
 -- Repair of the analytical model (deploy/clickhouse/schema/004_analytics.sql): a SCRIPT of
 -- statements (each ends with ';' at the end of a line), for the loader's user, not a dashboard
--- query. Run it after a bulk INSERT into ledger_entries made of several blocks (see 004: the MVs
--- are exact for one block per INSERT), or whenever analytics_check.sql lists a difference:
+-- query. Run it after a bulk INSERT into ledger_entries made of several blocks (see 004: the dedup
+-- stage is exact for one block per INSERT), or whenever analytics_check.sql lists a difference:
 --   from streams.store import Store, split_statements, QUERIES_DIR
 --   store = Store("chdb://.ledger/store", "insertion")   # stop the loader first (embedded store)
 --   for s in split_statements((QUERIES_DIR / "analytics_repair.sql").read_text()): store.client.command(s)
--- It adds the level-1 rows that are missing, then writes to each level-2 table the difference
+-- It adds the dedup stage's missing rows (their MVs add them to the aggregates), then writes to each level-2 table the difference
 -- between the ledger read with FINAL and what the table holds. Idempotent: a second run writes
 -- nothing. Reads the whole ledger: minutes at 10M entries on a small machine.
 
-INSERT INTO entries_by_contract_day
-SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret, mode,
-       ifNull(siae_siret, ''), work_date, hours
+INSERT INTO entries_seen
+SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
+       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours
 FROM ledger_entries FINAL
-WHERE entry_id NOT IN (SELECT entry_id FROM entries_by_contract_day);
-
-INSERT INTO entries_by_beneficiary
-SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret, beneficiary_id,
-       work_date, hours
-FROM ledger_entries FINAL
-WHERE entry_id NOT IN (SELECT entry_id FROM entries_by_beneficiary);
+WHERE entry_id NOT IN (SELECT entry_id FROM entries_seen);
 
 INSERT INTO rejection_claims
 SELECT rejection_id, reason, ifNull(event_type, ''), toDateOrZero(JSONExtractString(payload, 'work_date')),

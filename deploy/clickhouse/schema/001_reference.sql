@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS programme_definitions
     loaded_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (programme_id, event_id);
+ORDER BY (programme_id, event_id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS contract_registrations
 (
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS contract_registrations
     loaded_at         DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (contract_id, event_id);
+ORDER BY (contract_id, event_id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Pseudonymous: the key, birth year, gender and eligibility; never a name, number or address.
 CREATE TABLE IF NOT EXISTS beneficiary_enrolments
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS beneficiary_enrolments
     loaded_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (beneficiary_id, event_id);
+ORDER BY (beneficiary_id, event_id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 -- A buyer's agreement that pools a contractor's contracts (globalisation): see contract_progress_pooled.
 CREATE TABLE IF NOT EXISTS pooling_agreements
@@ -68,7 +71,8 @@ CREATE TABLE IF NOT EXISTS pooling_agreements
     loaded_at         DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (agreement_id, event_id);
+ORDER BY (agreement_id, event_id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Outcomes (sorties dynamiques) reported by facilitators.
 CREATE TABLE IF NOT EXISTS beneficiary_outcomes
@@ -83,4 +87,5 @@ CREATE TABLE IF NOT EXISTS beneficiary_outcomes
     loaded_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (beneficiary_id, event_id);
+ORDER BY (beneficiary_id, event_id)
+SETTINGS non_replicated_deduplication_window = 10000;

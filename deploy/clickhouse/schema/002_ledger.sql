@@ -1,5 +1,14 @@
 -- The ledger: immutable entries, one per entry_id. A replayed batch writes the same ids again and
 -- ReplacingMergeTree keeps one row each; queries read it with FINAL (or through the views).
+-- Every table the loader writes keeps the tokens of its last 10,000 inserts
+-- (non_replicated_deduplication_window): the loader sends each table insert with an
+-- insert_deduplication_token derived from the Kafka offset ranges it holds, so a batch retried
+-- after a crash (same ranges, rebuilt identically) is skipped by the engine, materialized views
+-- included. A store created before this setting keeps working without it (the analytics stay
+-- exact, see 004); an administrator enables it with
+--   ALTER TABLE <table> MODIFY SETTING non_replicated_deduplication_window = 10000
+-- On a cluster the Replicated*MergeTree tables deduplicate by default
+-- (replicated_deduplication_window), with the same tokens.
 -- A correction never updates a row: it adds a `reversal` entry (hours negated, same status) and a
 -- new `credit`. Hours count towards targets where status = 'counted'; sums over any status net out
 -- reversals by construction.
@@ -30,7 +39,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYear(work_date)
-ORDER BY (programme_id, contract_id, entry_id);
+ORDER BY (programme_id, contract_id, entry_id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Every event the worker could not count, with its original payload and where it was delivered.
 CREATE TABLE IF NOT EXISTS rejections
@@ -49,7 +59,8 @@ CREATE TABLE IF NOT EXISTS rejections
     loaded_at          DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY rejection_id;
+ORDER BY rejection_id
+SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Timesheets waiting for their contract or enrolment, and what became of them (one row per state:
 -- pending, then resolved or expired). Facilitators read the open ones in pending_now.
@@ -67,4 +78,24 @@ CREATE TABLE IF NOT EXISTS pending_timesheets
     loaded_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (event_id, state);
+ORDER BY (event_id, state)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+-- The loader's batch log: the Kafka offset ranges of each batch, written before the batch's rows.
+-- A loader restarted before it committed its offsets reads here which batches it had written (or
+-- was writing) past the committed offsets, and rebuilds them identically (same ranges, same
+-- insert_deduplication_token), as clickhouse-kafka-connect does with its KeeperMap state. One row
+-- per partition per batch; a week of them is kept (Kafka's default retention).
+CREATE TABLE IF NOT EXISTS loader_batches
+(
+    loader_group  String,
+    batch_id      String,
+    topic         LowCardinality(String),
+    partition     UInt32,
+    first_offset  UInt64,
+    last_offset   UInt64,
+    written_at    DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY (loader_group, topic, partition, last_offset)
+TTL toDateTime(written_at) + INTERVAL 7 DAY;

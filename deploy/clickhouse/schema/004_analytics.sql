@@ -1,50 +1,45 @@
 -- Analytical model: what the dashboards, the HTML report and auditors read (views in 005).
 --
--- EXACTNESS UNDER DUPLICATE INSERTS (why the aggregates are built this way)
--- ledger_entries is a ReplacingMergeTree: the loader may write the same entry twice (a batch
--- replayed after a crash, a worker re-processing a position). A SummingMergeTree, or an
--- AggregatingMergeTree of sumState, fed by a materialized view (MV) adds both copies, for ever:
--- merging two partial sums cannot tell that they share an entry. Block-level insert
--- deduplication does not help: a replayed batch is not cut into the same blocks. States that are
--- idempotent (uniqExact/groupBitmap of entry ids per key) are exact but hold one value per entry:
--- not pre-aggregated, and merging millions of ids per query costs more than reading the ledger.
--- Totals in a ReplacingMergeTree(version), recomputed per touched key, are exact but must be read
--- with FINAL, which costs 100-800 ms per query at 10M entries as soon as a fresh part overlaps.
---
--- So the model has two levels:
---   LEVEL 1  narrow entry-level copies of the ledger, each ordered by the key that level 2
---            recomputes: entries_by_contract_day (day, contract), entries_by_beneficiary
---            (beneficiary, contract), rejection_claims (reason, type, day). Plain MVs copy each
---            inserted block; duplicates there are harmless (readers keep one row per id).
---   LEVEL 2  AggregatingMergeTree tables of SimpleAggregateFunction(sum) measures (hours,
---            credits, reversals; min/max for dates). For every inserted block, each MV
---            1. recomputes the TRUE totals of every key the block touches (contract+day,
---               contract+month, beneficiary+contract, reason+type+day) from the union of (the
---               level-1 rows of those keys) and (the block), keeping one row per entry_id
---               (`LIMIT 1 BY entry_id`): a replayed entry is already in level 1, so it counts
---               once, whether or not the block's own rows are visible yet;
---            2. reads what level 2 holds for those keys (plain sums: rows add up, merged or not);
---            3. writes the DIFFERENCE (true - stored), only where it is not zero.
---            A replay writes nothing; a new entry writes its hours. Level 2 is read with plain
---            sum() ... GROUP BY, never FINAL: a few rows per contract and day or month.
--- Consequences:
---   * exact under any number of duplicate writes, and self-healing: any later block touching a
---     key writes whatever difference remains; deploy/clickhouse/queries/analytics_check.sql lists
---     every key whose totals differ from the ledger read with FINAL (expected: none) and
---     analytics_repair.sql writes the differences for all keys at once (idempotent);
---   * ONE BLOCK PER INSERT: inside one INSERT, ClickHouse reuses an MV's subquery results
---     (the IN sets) from the first block for the following blocks, so a multi-block INSERT into
---     ledger_entries (an INSERT ... SELECT of more than max_insert_block_size = 1,048,449 rows,
---     or split by max_insert_threads) would leave wrong totals. The loader's writes are one block
---     (LEDGER_LOADER_BATCH_SIZE rows, 5,000 by default). Bulk loads: one block per INSERT (as
---     bench/dashboard_queries.py does), or run analytics_repair.sql afterwards;
---   * one writer at a time (the single loader of the README, whose Store serialises writes):
---     two concurrent INSERTs touching the same key could both write the same difference (the
---     check finds it, the repair or the next write touching the key removes it);
---   * cost per loader batch: index range reads of the touched keys, at 10M entries about 0.1-0.3 s
---     of CPU for a 5,000-entry batch (bench/dashboard_queries.py measures it).
+-- EXACTNESS UNDER DUPLICATE INSERTS
+-- ledger_entries is a ReplacingMergeTree read with FINAL: the same entry may be written twice.
+-- Two causes: (1) the loader retrying a batch after a crash between its insert and its offset
+-- commit: the loader rebuilds the same batch with the same insert_deduplication_token and the
+-- engine skips it (002), materialized views included; (2) a worker that re-sends after a crash:
+-- byte-identical entries with the same ids, at later Kafka offsets (another token), and a loader
+-- in another consumer group replaying the topic. Plain summing views over ledger_entries would
+-- add those copies for ever, so the model has a DEDUP STAGE keyed by entry_id:
+--   entries_seen      one row per entry_id (work day first, then contract, then id). Its MV
+--                     passes on only the rows of an inserted block whose (work_date, contract_id,
+--                     entry_id) is not there yet (a primary-key range read of the days and
+--                     contracts the block touches: the cost of a batch does not grow with the
+--                     store), and one row per entry_id of the block (LIMIT 1 BY entry_id);
+--   rejection_claims  the same for rejections (by reason, event type, claimed day, rejection_id).
+-- The aggregates (AggregatingMergeTree of SimpleAggregateFunction sum/min/max) are fed by plain
+-- MVs FROM the dedup stage: each new entry is added once, a copy adds nothing, a reversal adds its
+-- negative hours. Nothing reads the totals back at insert time. They are read with plain
+-- sum() ... GROUP BY, never FINAL.
+-- Guarantee: every entry_id counts once, provided that
+--   * ONE BLOCK PER INSERT: inside one INSERT, ClickHouse reuses an MV's subquery sets from the
+--     first block for the next ones, so a copy in a later block of a multi-block INSERT (an
+--     INSERT ... SELECT of more than max_insert_block_size = 1,048,449 rows) would count again.
+--     The loader's inserts are one block (LEDGER_LOADER_BATCH_SIZE rows, at most 100,000). Bulk
+--     loads: one block per INSERT (as the benches do), or run analytics_repair.sql afterwards;
+--   * one writer at a time (the loader's Store serialises its writes): two concurrent INSERTs
+--     of the same new entry could both find it absent. Several loaders (LEDGER_LOADER_GROUP)
+--     own disjoint partitions, and a worker re-sends on the partition of the original, so copies
+--     meet in one loader except during a rebalance;
+--   * deploy/clickhouse/queries/analytics_check.sql lists every key whose totals differ from the
+--     ledger read with FINAL (expected: none); analytics_repair.sql writes the differences for
+--     all keys at once (idempotent), the periodic exact refresh for anything the above misses.
 -- Inside an MV every reference to `ledger_entries` (or `rejections`) is the inserted block, not
--- the table: the union and the IN (SELECT ... FROM ledger_entries) filters rely on that.
+-- the table: the NOT IN filters rely on that.
+--
+-- Stores made before this version had "difference" MVs (hours_by_contract_day_mv, ...), which
+-- read the true totals of the touched keys at every insert, and two level-1 copies
+-- (entries_by_contract_day, entries_by_beneficiary). Their aggregate tables hold true totals and
+-- are kept as they are; the old MVs are dropped below (DROP VIEW), entries_seen is backfilled from
+-- the ledger before the new MVs exist, and the two old copies are no longer written (an
+-- administrator may drop them).
 --
 -- REFERENCE DATE ("to date") for trajectories: `ledger_as_of.as_of` is today() unless a row was
 -- written to `ledger_settings`:  INSERT INTO ledger_settings (as_of) VALUES ('2025-06-30')
@@ -88,13 +83,20 @@ CREATE TABLE IF NOT EXISTS analytics_backfills
 ENGINE = ReplacingMergeTree
 ORDER BY name;
 
--- LEVEL 1: entry-level copies ordered by the keys that level 2 recomputes, so that a recompute
--- reads only the touched keys' ranges (ledger_entries is ordered by contract then entry id, which
--- would make a per-beneficiary recompute scan whole contracts). Work day first: loader batches
--- carry recent days, so a batch reads a few days of rows. Small granules (1024 rows): a
--- recompute reads many short ranges. Narrow (no provenance columns: auditors trace figures in
--- ledger_entries itself). Duplicates are harmless here: readers keep one row per entry_id.
-CREATE TABLE IF NOT EXISTS entries_by_contract_day
+-- The MVs of earlier versions (see the top).
+DROP VIEW IF EXISTS hours_by_contract_day_mv;
+DROP VIEW IF EXISTS hours_by_contract_month_mv;
+DROP VIEW IF EXISTS hours_by_beneficiary_contract_mv;
+DROP VIEW IF EXISTS rejections_by_reason_day_mv;
+DROP VIEW IF EXISTS entries_by_contract_day_mv;
+DROP VIEW IF EXISTS entries_by_beneficiary_mv;
+DROP VIEW IF EXISTS rejection_claims_mv;
+
+-- DEDUP STAGE for entries: one row per entry_id, ordered by the work day and contract (a loader
+-- batch carries recent days, so its lookup reads a few days' granules). Small granules (1024
+-- rows): the lookup reads many short ranges. Narrow: no provenance (auditors trace in
+-- ledger_entries itself).
+CREATE TABLE IF NOT EXISTS entries_seen
 (
     entry_id          UUID,
     kind              LowCardinality(String),
@@ -105,6 +107,7 @@ CREATE TABLE IF NOT EXISTS entries_by_contract_day
     contract_id       String,
     lot               LowCardinality(String),
     contractor_siret  LowCardinality(String),
+    beneficiary_id    String,
     mode              LowCardinality(String),
     siae_siret        LowCardinality(String),
     work_date         Date,
@@ -114,53 +117,25 @@ ENGINE = ReplacingMergeTree
 ORDER BY (work_date, contract_id, entry_id)
 SETTINGS index_granularity = 1024;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS entries_by_contract_day_mv TO entries_by_contract_day AS
-SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret, mode,
-       ifNull(siae_siret, '') AS siae_siret, work_date, hours
-FROM ledger_entries;
-
-INSERT INTO entries_by_contract_day
-SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret, mode,
-       ifNull(siae_siret, ''), work_date, hours
-FROM ledger_entries
-WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_by_contract_day') = 0;
+INSERT INTO entries_seen
+SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
+       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours
+FROM ledger_entries FINAL
+WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_seen') = 0;
 
 INSERT INTO analytics_backfills (name)
-SELECT 'entries_by_contract_day' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_by_contract_day') = 0;
+SELECT 'entries_seen' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_seen') = 0;
 
-CREATE TABLE IF NOT EXISTS entries_by_beneficiary
-(
-    entry_id          UUID,
-    kind              LowCardinality(String),
-    status            LowCardinality(String),
-    programme_id      LowCardinality(String),
-    operation_id      LowCardinality(String),
-    contract_id       String,
-    lot               LowCardinality(String),
-    contractor_siret  LowCardinality(String),
-    beneficiary_id    String,
-    work_date         Date,
-    hours             Decimal(12, 2)
-)
-ENGINE = ReplacingMergeTree
-ORDER BY (beneficiary_id, contract_id, entry_id)
-SETTINGS index_granularity = 1024;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS entries_by_beneficiary_mv TO entries_by_beneficiary AS
-SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret, beneficiary_id,
-       work_date, hours
-FROM ledger_entries;
-
-INSERT INTO entries_by_beneficiary
-SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret, beneficiary_id,
-       work_date, hours
+CREATE MATERIALIZED VIEW IF NOT EXISTS entries_seen_mv TO entries_seen AS
+SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
+       beneficiary_id, mode, ifNull(siae_siret, '') AS siae_siret, work_date, hours
 FROM ledger_entries
-WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_by_beneficiary') = 0;
+WHERE (work_date, contract_id, entry_id) NOT IN
+      (SELECT work_date, contract_id, entry_id FROM entries_seen
+       WHERE (work_date, contract_id) IN (SELECT work_date, contract_id FROM ledger_entries))
+LIMIT 1 BY entry_id;
 
-INSERT INTO analytics_backfills (name)
-SELECT 'entries_by_beneficiary' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_by_beneficiary') = 0;
-
--- Rejections without their payload: the claimed work day and hours parsed once.
+-- DEDUP STAGE for rejections, without their payload: the claimed work day and hours parsed once.
 CREATE TABLE IF NOT EXISTS rejection_claims
 (
     rejection_id  UUID,
@@ -173,22 +148,32 @@ CREATE TABLE IF NOT EXISTS rejection_claims
 ENGINE = ReplacingMergeTree
 ORDER BY (reason, event_type, work_date, rejection_id);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS rejection_claims_mv TO rejection_claims AS
-SELECT rejection_id, reason, ifNull(event_type, '') AS event_type,
-       toDateOrZero(JSONExtractString(payload, 'work_date')) AS work_date,
-       toDecimal64OrZero(JSONExtractRaw(payload, 'hours'), 2) AS hours, loaded_at
-FROM rejections;
-
 INSERT INTO rejection_claims
 SELECT rejection_id, reason, ifNull(event_type, ''), toDateOrZero(JSONExtractString(payload, 'work_date')),
        toDecimal64OrZero(JSONExtractRaw(payload, 'hours'), 2), loaded_at
-FROM rejections
+FROM rejections FINAL
 WHERE (SELECT count() FROM analytics_backfills WHERE name = 'rejection_claims') = 0;
 
 INSERT INTO analytics_backfills (name)
 SELECT 'rejection_claims' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'rejection_claims') = 0;
 
--- LEVEL 2: differences to the true totals of the keys each inserted block touches (see the top).
+CREATE MATERIALIZED VIEW IF NOT EXISTS rejection_claims_dedup_mv TO rejection_claims AS
+SELECT rejection_id, reason, event_type, work_date, hours, loaded_at
+FROM
+(
+    SELECT rejection_id, reason, ifNull(event_type, '') AS event_type,
+           toDateOrZero(JSONExtractString(payload, 'work_date')) AS work_date,
+           toDecimal64OrZero(JSONExtractRaw(payload, 'hours'), 2) AS hours, loaded_at
+    FROM rejections
+)
+WHERE (reason, event_type, work_date, rejection_id) NOT IN
+      (SELECT reason, event_type, work_date, rejection_id FROM rejection_claims
+       WHERE (reason, event_type, work_date) IN
+             (SELECT reason, ifNull(event_type, ''), toDateOrZero(JSONExtractString(payload, 'work_date')) FROM rejections))
+LIMIT 1 BY rejection_id;
+
+-- AGGREGATES: sums of the new rows of the dedup stage. Each is filled once from the ledger read
+-- with FINAL when it is created on a store that predates it, before its MV exists.
 
 -- 1. Hours per contract and work day and status: 90-day rates, curves, the current month.
 CREATE TABLE IF NOT EXISTS hours_by_contract_day
@@ -207,42 +192,6 @@ CREATE TABLE IF NOT EXISTS hours_by_contract_day
 ENGINE = AggregatingMergeTree
 ORDER BY (work_date, contract_id, status, programme_id, operation_id, lot, contractor_siret);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_day_mv TO hours_by_contract_day AS
-SELECT work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret,
-       t.hours - s.hours AS hours, t.credits - s.credits AS credits, t.reversals - s.reversals AS reversals
-FROM
-(
-    SELECT work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret,
-           sum(hours) AS hours,
-           toInt64(countIf(kind = 'credit')) AS credits,
-           toInt64(countIf(kind = 'reversal')) AS reversals
-    FROM
-    (
-        SELECT * FROM
-        (
-            SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret,
-                   work_date, hours
-            FROM ledger_entries
-            UNION ALL
-            SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret,
-                   work_date, hours
-            FROM entries_by_contract_day
-            WHERE (work_date, contract_id) IN (SELECT work_date, contract_id FROM ledger_entries)
-        )
-        LIMIT 1 BY entry_id
-    )
-    GROUP BY work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret
-) AS t
-LEFT JOIN
-(
-    SELECT work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret,
-           sum(hours) AS hours, sum(credits) AS credits, sum(reversals) AS reversals
-    FROM hours_by_contract_day
-    WHERE (work_date, contract_id) IN (SELECT work_date, contract_id FROM ledger_entries)
-    GROUP BY work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret
-) AS s USING (work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret)
-WHERE t.hours != s.hours OR t.credits != s.credits OR t.reversals != s.reversals;
-
 INSERT INTO hours_by_contract_day
 SELECT work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret,
        sum(hours), countIf(kind = 'credit'), countIf(kind = 'reversal')
@@ -252,6 +201,13 @@ GROUP BY work_date, programme_id, contract_id, status, operation_id, lot, contra
 
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_contract_day' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_contract_day') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_day_sum_mv TO hours_by_contract_day AS
+SELECT work_date, programme_id, contract_id, status, operation_id, toString(lot) AS lot,
+       toString(contractor_siret) AS contractor_siret,
+       sum(hours) AS hours, toInt64(countIf(kind = 'credit')) AS credits, toInt64(countIf(kind = 'reversal')) AS reversals
+FROM entries_seen
+GROUP BY work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret;
 
 -- 2. Hours per contract and month with the breakdowns: status and reason (flagged, not counted),
 --    mode and partner structure ('' = none).
@@ -274,42 +230,6 @@ CREATE TABLE IF NOT EXISTS hours_by_contract_month
 ENGINE = AggregatingMergeTree
 ORDER BY (month, contract_id, status, reason, mode, siae_siret, programme_id, operation_id, lot, contractor_siret);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_month_mv TO hours_by_contract_month AS
-SELECT month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret,
-       t.hours - s.hours AS hours, t.credits - s.credits AS credits, t.reversals - s.reversals AS reversals
-FROM
-(
-    SELECT month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret,
-           sum(hours) AS hours,
-           toInt64(countIf(kind = 'credit')) AS credits,
-           toInt64(countIf(kind = 'reversal')) AS reversals
-    FROM
-    (
-        SELECT toStartOfMonth(work_date) AS month, * FROM
-        (
-            SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot,
-                   contractor_siret, mode, ifNull(siae_siret, '') AS siae_siret, work_date, hours
-            FROM ledger_entries
-            UNION ALL
-            SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot,
-                   contractor_siret, mode, siae_siret, work_date, hours
-            FROM entries_by_contract_day
-            WHERE (toStartOfMonth(work_date), contract_id) IN (SELECT toStartOfMonth(work_date), contract_id FROM ledger_entries)
-        )
-        LIMIT 1 BY entry_id
-    )
-    GROUP BY month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret
-) AS t
-LEFT JOIN
-(
-    SELECT month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret,
-           sum(hours) AS hours, sum(credits) AS credits, sum(reversals) AS reversals
-    FROM hours_by_contract_month
-    WHERE (month, contract_id) IN (SELECT toStartOfMonth(work_date), contract_id FROM ledger_entries)
-    GROUP BY month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret
-) AS s USING (month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret)
-WHERE t.hours != s.hours OR t.credits != s.credits OR t.reversals != s.reversals;
-
 INSERT INTO hours_by_contract_month
 SELECT toStartOfMonth(work_date) AS month, programme_id, contract_id, status, reason, mode,
        ifNull(siae_siret, '') AS siae, operation_id, lot, contractor_siret,
@@ -320,6 +240,13 @@ GROUP BY month, programme_id, contract_id, status, reason, mode, siae, operation
 
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_contract_month' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_contract_month') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_month_sum_mv TO hours_by_contract_month AS
+SELECT toStartOfMonth(work_date) AS month, programme_id, contract_id, status, reason, mode,
+       toString(siae_siret) AS siae_siret, operation_id, toString(lot) AS lot, toString(contractor_siret) AS contractor_siret,
+       sum(hours) AS hours, toInt64(countIf(kind = 'credit')) AS credits, toInt64(countIf(kind = 'reversal')) AS reversals
+FROM entries_seen
+GROUP BY month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret;
 
 -- 3. Hours per beneficiary and contract and status, with the first and last work day: people
 --    counts and profiles (pseudonymous keys only; the views never show a key, and hide groups of
@@ -343,43 +270,6 @@ ENGINE = AggregatingMergeTree
 ORDER BY (beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret)
 SETTINGS index_granularity = 1024;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_beneficiary_contract_mv TO hours_by_beneficiary_contract AS
-SELECT beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret,
-       t.hours - s.hours AS hours, t.credits - s.credits AS credits, t.reversals - s.reversals AS reversals, t.first_work_date AS first_work_date, t.last_work_date AS last_work_date
-FROM
-(
-    SELECT beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret,
-           sum(hours) AS hours,
-           toInt64(countIf(kind = 'credit')) AS credits,
-           toInt64(countIf(kind = 'reversal')) AS reversals,
-           min(work_date) AS first_work_date, max(work_date) AS last_work_date
-    FROM
-    (
-        SELECT * FROM
-        (
-            SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret,
-                   beneficiary_id, work_date, hours
-            FROM ledger_entries
-            UNION ALL
-            SELECT entry_id, kind, status, programme_id, operation_id, contract_id, lot, contractor_siret,
-                   beneficiary_id, work_date, hours
-            FROM entries_by_beneficiary
-            WHERE (beneficiary_id, contract_id) IN (SELECT beneficiary_id, contract_id FROM ledger_entries)
-        )
-        LIMIT 1 BY entry_id
-    )
-    GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret
-) AS t
-LEFT JOIN
-(
-    SELECT beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret,
-           sum(hours) AS hours, sum(credits) AS credits, sum(reversals) AS reversals
-    FROM hours_by_beneficiary_contract
-    WHERE (beneficiary_id, contract_id) IN (SELECT beneficiary_id, contract_id FROM ledger_entries)
-    GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret
-) AS s USING (beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret)
-WHERE t.hours != s.hours OR t.credits != s.credits OR t.reversals != s.reversals;
-
 INSERT INTO hours_by_beneficiary_contract
 SELECT beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret,
        sum(hours), countIf(kind = 'credit'), countIf(kind = 'reversal'), min(work_date), max(work_date)
@@ -389,6 +279,14 @@ GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, c
 
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_beneficiary_contract' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_beneficiary_contract') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_beneficiary_contract_sum_mv TO hours_by_beneficiary_contract AS
+SELECT beneficiary_id, contract_id, status, programme_id, operation_id, toString(lot) AS lot,
+       toString(contractor_siret) AS contractor_siret,
+       sum(hours) AS hours, toInt64(countIf(kind = 'credit')) AS credits, toInt64(countIf(kind = 'reversal')) AS reversals,
+       min(work_date) AS first_work_date, max(work_date) AS last_work_date
+FROM entries_seen
+GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret;
 
 -- 4. Rejections per reason, event type and claimed work day (from the payload, 1970-01-01 when it
 --    has none), with the hours rejected timesheets claimed. One per rejection_id (a delivery
@@ -404,43 +302,6 @@ CREATE TABLE IF NOT EXISTS rejections_by_reason_day
 ENGINE = AggregatingMergeTree
 ORDER BY (reason, event_type, work_date);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS rejections_by_reason_day_mv TO rejections_by_reason_day AS
-SELECT reason, event_type, work_date,
-       t.events - s.events AS events, t.hours_claimed - s.hours_claimed AS hours_claimed
-FROM
-(
-    SELECT reason, event_type, work_date,
-           toInt64(count()) AS events,
-           sum(hours) AS hours_claimed
-    FROM
-    (
-        SELECT * FROM
-        (
-            SELECT rejection_id, reason, ifNull(event_type, '') AS event_type,
-                   toDateOrZero(JSONExtractString(payload, 'work_date')) AS work_date,
-                   toDecimal64OrZero(JSONExtractRaw(payload, 'hours'), 2) AS hours
-            FROM rejections
-            UNION ALL
-            SELECT rejection_id, reason, event_type, work_date, hours
-            FROM rejection_claims
-            WHERE (reason, event_type, work_date) IN
-                  (SELECT reason, ifNull(event_type, ''), toDateOrZero(JSONExtractString(payload, 'work_date')) FROM rejections)
-        )
-        LIMIT 1 BY rejection_id
-    )
-    GROUP BY reason, event_type, work_date
-) AS t
-LEFT JOIN
-(
-    SELECT reason, event_type, work_date,
-           sum(events) AS events, sum(hours_claimed) AS hours_claimed
-    FROM rejections_by_reason_day
-    WHERE (reason, event_type, work_date) IN
-          (SELECT reason, ifNull(event_type, ''), toDateOrZero(JSONExtractString(payload, 'work_date')) FROM rejections)
-    GROUP BY reason, event_type, work_date
-) AS s USING (reason, event_type, work_date)
-WHERE t.events != s.events OR t.hours_claimed != s.hours_claimed;
-
 INSERT INTO rejections_by_reason_day
 SELECT reason, ifNull(event_type, '') AS type, toDateOrZero(JSONExtractString(payload, 'work_date')) AS day,
        count(), sum(toDecimal64OrZero(JSONExtractRaw(payload, 'hours'), 2))
@@ -450,6 +311,11 @@ GROUP BY reason, type, day;
 
 INSERT INTO analytics_backfills (name)
 SELECT 'rejections_by_reason_day' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'rejections_by_reason_day') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rejections_by_reason_day_sum_mv TO rejections_by_reason_day AS
+SELECT reason, event_type, work_date, toInt64(count()) AS events, sum(hours) AS hours_claimed
+FROM rejection_claims
+GROUP BY reason, event_type, work_date;
 
 -- 5. Freshness per hour of loading: only maxima, which a duplicate cannot change (a replay is a
 --    real write and shows as one). ingest lag = loaded_at - submitted_at of an entry.
