@@ -122,56 +122,6 @@ def child_env(cfg: Settings) -> dict[str, str]:
     return env
 
 
-_CHANGELOGS = """
-from streams.app import app
-for table in app.tables.values():
-    print(table.changelog_topic.get_topic_name())
-"""
-
-
-def ensure_changelog_topics(cfg: Settings, timeout: float = 60) -> list[str]:
-    """Create the worker's table changelog topics before the first worker starts, and wait until
-    the broker's metadata lists them.
-
-    Works around a start-up race (seen on Kafka 4.1 with a fresh topic prefix): Faust creates these
-    topics itself, but its consumer's group snapshot may be taken before the broker's metadata
-    lists them; every table write then fails with PartitionsMismatch ("changelog topic ... has 0
-    partitions") until a metadata refresh, up to 5 minutes later, and each event in between is
-    rejected as a processing_error. The names come from the app itself, so they follow its tables.
-    """
-    from kafka import KafkaAdminClient, KafkaConsumer
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    listed = subprocess.run([sys.executable, "-c", _CHANGELOGS], env=child_env(cfg), cwd=REPO_ROOT,
-                            capture_output=True, text=True)
-    if listed.returncode:
-        raise RuntimeError(f"could not list the worker's tables: {listed.stderr[-2000:]}")
-    names = listed.stdout.split()
-    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="bench-admin")
-    try:
-        missing = [n for n in names if n not in set(admin.list_topics())]
-        for name in missing:
-            try:
-                admin.create_topics([NewTopic(name, cfg.partitions, cfg.replication_factor,
-                                              topic_configs={"cleanup.policy": "compact"})])
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        admin.close()
-    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, client_id="bench-metadata")
-    try:
-        deadline = time.monotonic() + timeout
-        for name in names:
-            while len(consumer.partitions_for_topic(name) or ()) != cfg.partitions:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"changelog topic {name} not in the metadata after {timeout}s")
-                time.sleep(0.2)
-    finally:
-        consumer.close()
-    return names
-
-
 def start_worker(cfg: Settings, workdir: Path, n: int = 0, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A worker process with a data directory of its own; `env` adds variables."""
     cfg = cfg.model_copy(update={"worker_datadir": workdir / f"worker-{n}"})

@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.harness import (SIZES, settle_pending, StoreProcess, compare, ensure_changelog_topics, messages,  # noqa: E402
+from bench.harness import (SIZES, settle_pending, StoreProcess, compare, messages,  # noqa: E402
                            start_worker, stop_process, wait_workers_assigned)
 from bench.storeproc import peak_rss_mb  # noqa: E402
 
@@ -62,42 +62,54 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _desk():
-    """(decide(raw, position) -> list of decisions, rulebook), for the intake desk of this version."""
-    from ledger import intake
-    from streams import settings as settings_module
+def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
+    """The worker's own path without Kafka: intake messages of `batch` events routed and decided by
+    one PartitionProcessor (every partition's state in one book), then their outputs encoded."""
+    from streams.codec import encode_ledger, encode_rejection
+    from streams.settings import Settings, load_rulebook
+    from streams.worker.processor import PartitionProcessor
+    from streams.worker.routing import EVENTS, route
 
-    if hasattr(settings_module, "load_rulebook"):
-        rulebook = settings_module.load_rulebook(settings_module.Settings())
-    else:
-        from ledger.rules import Rulebook
-        rulebook = Rulebook()
-    if hasattr(intake, "Desk"):
-        desk = intake.Desk(intake.MemoryBooks(), rulebook)
-        return desk.decide, rulebook
-    books = intake.MemoryBooks()
-    return (lambda raw, position: [intake.decide(raw, position, books, rulebook)]), rulebook
+    processor = PartitionProcessor(load_rulebook(Settings()))
 
+    def messages(pairs) -> list[bytes]:
+        """As ContractorProducer packs them: events in arrays, a line that is no event alone."""
+        out, packed = [], []
+        for value, key in pairs:
+            if key is None:
+                out.append(value)
+                continue
+            packed.append(value)
+            if len(packed) == batch:
+                out.append(b"[" + b",".join(packed) + b"]")
+                packed = []
+        if packed:
+            out.append(b"[" + b",".join(packed) + b"]")
+        return out
 
-def parse_attribute_rate(msgs, limit: int) -> dict:
-    from ledger.entries import Position
-    from streams.codec import encode_accepted
+    def decide(values, base: int) -> list:
+        outs = []
+        for n, value in enumerate(messages(values)):
+            for routed in route(value, "bench", 0, base + n, None, 1).values():
+                outs.append(processor.process(EVENTS, bytes(routed), None))
+        return outs
 
-    decide, rulebook = _desk()
-    reference = [v for v, _ in msgs.reference]
-    activity = [v for v, _ in msgs.activity[:limit]]
-    for n, raw in enumerate(reference):
-        decide(raw, Position(topic="bench", partition=0, offset=n))
-    base = len(reference)
+    reference = msgs.reference
+    activity = msgs.activity[:limit]
+    decide(reference, 0)
+    cpu, started = time.process_time(), time.perf_counter()
+    outs = decide(activity, len(reference))
+    decide_s, decide_cpu = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
-    decisions = [decide(raw, Position(topic="bench", partition=0, offset=base + n)) for n, raw in enumerate(activity)]
-    decide_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for d in decisions:
-        encode_accepted(d, rulebook)
+    for out in outs:
+        encode_ledger(out.records)
+        for rejection in out.rejections:
+            encode_rejection(rejection)
     encode_s = time.perf_counter() - started
-    return {"events": len(activity), "accepted": sum(all(x.accepted for x in d) for d in decisions),
+    outcomes = [o for out in outs for o in out.outcomes]
+    return {"events": len(activity), "accepted": sum(o.accepted for o in outcomes),
             "decide_seconds": round(decide_s, 2), "parse_attribute_rate": round(len(activity) / decide_s),
+            "decide_cpu_us_per_event": round(decide_cpu * 1e6 / len(activity), 1),
             "with_output_encoding_rate": round(len(activity) / (decide_s + encode_s))}
 
 
@@ -175,7 +187,6 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
         "clickhouse_dsn": f"chdb://{run_dir / 'store'}", "clickhouse_database": "bench"})
     ensure_topics(cfg)
     allow_settling(cfg)
-    ensure_changelog_topics(cfg)
     store = StoreProcess(cfg, run_dir)
     procs = [start_worker(cfg, run_dir, n) for n in range(workers)]
     result: dict = {"workers": workers, "topic_prefix": name}

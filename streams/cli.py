@@ -86,14 +86,15 @@ def _demo(args) -> int:
 
 def _worker(args) -> int:
     from streams import metrics
-    from streams.topics import ensure_topics
+    from streams.topics import check_retention, ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
+    check_retention(cfg)
     metrics.serve(cfg.metrics_port, cfg.metrics_addr)
-    from streams.app import app
+    from streams.worker.app import build_worker
 
-    faust_worker(app, "info" if args.verbose else cfg.log_level).execute_from_commandline()
+    faust_worker(build_worker(cfg).app, "info" if args.verbose else cfg.log_level).execute_from_commandline()
     return 0
 
 

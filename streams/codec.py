@@ -42,7 +42,6 @@ from ledger.events import (
     PoolingAgreed,
     ProgrammeDefined,
 )
-from ledger.intake import Decision
 from ledger.rulebook import Rulebook
 
 REFERENCE_RECORDS = {ProgrammeDefined: "programme", ContractRegistered: "contract", BeneficiaryEnrolled: "beneficiary",
@@ -120,30 +119,6 @@ def encode_lines(lines: Iterable[tuple[str, bytes]]) -> list[tuple[bytes, list[t
 def encode_ledger(records: list[dict]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
     """Plain dict records (each with its `record` kind) -> (value, headers) ledger messages."""
     return encode_lines((r["record"], encode_record(r)) for r in records)
-
-
-def decision_lines(decisions: list[Decision], rulebook: Rulebook) -> list[tuple[str, bytes]]:
-    """The records of the decisions, each as (kind, compact JSON line)."""
-    lines = []
-    for d in decisions:
-        # The bytes of model_dump_json(), without its str round trip and per-call keyword handling.
-        lines += [("entry", to_json(e)) for e in d.entries]
-        if d.pending is not None:
-            lines.append(("pending", to_json(d.pending)))
-        if d.rejection is None and d.event is not None and type(d.event) in REFERENCE_RECORDS:
-            record = reference_record(d.event, rulebook)
-            lines.append((record["record"], encode_record(record)))
-    return lines
-
-
-def encode_decisions(decisions: list[Decision], rulebook: Rulebook) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-    return encode_lines(decision_lines(decisions, rulebook))
-
-
-def encode_accepted(decisions: list[Decision], rulebook: Rulebook) -> bytes | None:
-    """Today's worker's ledger message: one JSON array of the same record lines (no header)."""
-    lines = decision_lines(decisions, rulebook)
-    return b"[" + b",".join(line for _, line in lines) + b"]" if lines else None
 
 
 def encode_rejection(rejection) -> bytes:

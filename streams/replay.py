@@ -1,28 +1,27 @@
 """Replay: the whole ledger recomputed from the Kafka intake history under another rulebook.
 
 The intake topic is read from offset 0 in stream order (message timestamp, then partition and
-offset, the workers' ticks included), decided by the same desk as the workers (with its state in
-memory), and written to a separate ClickHouse database. Then the two ledgers are compared contract
+offset, the clock ticks included), routed and decided by the same PartitionProcessor as the
+workers, here one for the whole history (one partition: every person's and contract's state in one
+book), and written to a separate ClickHouse database. Then the two ledgers are compared contract
 by contract. Every entry names the rulebook version and the rule that produced it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import heapq
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 from kafka import KafkaConsumer, TopicPartition
 
-from ledger.entries import Position
-from ledger.intake import Desk, MemoryBooks, split_message
 from ledger.rulebook import Rulebook
-from streams.codec import TICK_HEADER, encode_accepted, encode_rejection
+from streams.codec import TICK_HEADER
 from streams.settings import Settings
 from streams.sink import ClickHouseSink
 from streams.store import Store
+from streams.worker.processor import PartitionProcessor
+from streams.worker.routing import EVENTS, TICK, route
 
 BATCH = 5000
 
@@ -62,29 +61,20 @@ def replay(cfg: Settings, rulebook: Rulebook, database: str) -> ReplayResult:
     store = Store(cfg.clickhouse_dsn, database)
     store.apply_schema()
     sink = ClickHouseSink(store)
-    desk = Desk(MemoryBooks(), rulebook)
+    processor = PartitionProcessor(rulebook)
     history = read_history(cfg)
     decisions = 0
     for version, (timestamp, partition, offset, value, tick) in enumerate(history):
-        now = dt.datetime.fromtimestamp(timestamp / 1000, dt.timezone.utc)
         if tick:
-            out = desk.tick(partition, now, offset)
+            out = processor.process(TICK, b"", timestamp / 1000)
         else:
-            items = split_message(value or b"")
-            raws = [value or b""] if items is None else items
-            out = []
-            for index, raw in enumerate(raws):
-                out += desk.decide(raw, Position(topic=cfg.intake_topic, partition=partition, offset=offset,
-                                                 index=index), now)
-        desk.forget_released(partition, below=offset + 1)  # one process: its outputs cannot be lost
-        decisions += len(out)
-        accepted = encode_accepted(out, rulebook)
-        if accepted is not None:
-            for record in json.loads(accepted):
-                sink.add_ledger_record(record, version=version)
-        for d in out:
-            if d.rejection is not None:
-                sink.add_rejection(json.loads(encode_rejection(d.rejection)))
+            routed = route(value or b"", cfg.intake_topic, partition, offset, timestamp, 1)
+            out = processor.process(EVENTS, bytes(routed.get(0, b"")), None)
+        decisions += len(out.outcomes)
+        for record in out.records:
+            sink.add_ledger_record(dict(record), version=version)
+        for rejection in out.rejections:
+            sink.add_rejection(dict(rejection))
         if len(sink) >= BATCH:
             sink.flush()
     sink.flush()

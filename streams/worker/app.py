@@ -36,6 +36,15 @@ from streams.worker.state import UPTO_HEADER, read_state, restore_from
 log = logging.getLogger(__name__)
 
 
+def is_tick(value: bytes | None, headers) -> bool:
+    """Only a message with this value AND this header is a clock tick: the same bytes from anyone
+    else are decided like any event (and rejected)."""
+    if value != codec.TICK:
+        return False
+    items = headers.keys() if hasattr(headers, "keys") else (k for k, _ in (headers or ()))
+    return codec.TICK_HEADER in items
+
+
 def _kind(headers) -> bytes:
     items = headers.items() if hasattr(headers, "items") else (headers or ())
     for key, value in items:
@@ -105,6 +114,14 @@ class Worker:
 
     async def _route_one(self, message) -> None:
         stamp = int(message.timestamp * 1000) if message.timestamp else None
+        if is_tick(message.value, message.headers):
+            # The clock of `ledger`'s tools (streams.producer.let_time_pass): every partition's time.
+            # Its time travels in the value: Kafka refuses a record timestamp over an hour ahead.
+            for partition in range(self.cfg.partitions):
+                await self.routed_topic.send(value=str(stamp or 0).encode(), partition=partition,
+                                             headers=[(KIND_HEADER, TICK)])
+            self.intake.decided(message.partition, message.offset)
+            return
         try:
             batches = route(message.value or b"", message.topic, message.partition, message.offset, stamp,
                             self.cfg.partitions)

@@ -55,9 +55,10 @@ class PartitionProcessor:
         elif kind == LEARN:
             for _, _, raw in lines(value):
                 out.add(self.desk.learn(raw))
-        elif kind == TICK:
-            if timestamp is not None:
-                out.add(self.desk.tick(timestamp))
+        elif kind == TICK:  # its time is its value (ms), or else its message's timestamp
+            at = int(value) / 1000 if value else timestamp
+            if at is not None:
+                out.add(self.desk.tick(at))
         else:
             raise ValueError(f"unknown routed message kind {kind!r}")
         return out

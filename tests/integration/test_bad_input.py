@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import MessageSizeTooLargeError
 
-from bench.harness import PENDING_TIMEOUT, StoreProcess, ensure_changelog_topics, settle_pending, start_worker, stop_process
+from bench.harness import PENDING_TIMEOUT, StoreProcess, settle_pending, start_worker, stop_process
 from ledger.siret import with_check_digit
 from streams.producer import ContractorProducer
 from streams.settings import Settings
@@ -159,7 +159,6 @@ def test_hostile_stream_every_event_decided_and_the_worker_survives(kafka_dsn, t
                    topic_prefix=name, worker_id=f"{name}-worker", loader_group=f"{name}-loader",
                    loader_batch_seconds=0.2, **PENDING_TIMEOUT)
     ensure_topics(cfg)
-    ensure_changelog_topics(cfg)
     admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
     admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, cfg.intake_topic,
                                         configs={"max.message.bytes": str(4 * 1024 * 1024)})])

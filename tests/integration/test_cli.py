@@ -64,8 +64,11 @@ def test_demo_runs_on_the_broker_and_its_last_line_says_the_totals_match(kafka_d
 def test_the_worker_logs_at_its_level_without_building_records_for_debug_lines():
     import logging
 
-    from streams.app import app
     from streams.cli import faust_worker
+    from streams.settings import Settings
+    from streams.worker.app import build_worker
+
+    app = build_worker(Settings()).app
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import (PENDING_TIMEOUT, StoreProcess, compare, ensure_changelog_topics, messages, settle_pending,
+from bench.harness import (PENDING_TIMEOUT, StoreProcess, compare, messages, settle_pending,
                            size_with, start_worker, stop_process)
 from streams.localkafka import LocalKafka, free_port
 from streams.producer import ContractorProducer
@@ -57,7 +57,6 @@ class Rig:
                             loader_batch_size=2000, worker_session_timeout_seconds=8,
                             **{**PENDING_TIMEOUT, **settings})
         ensure_topics(self.cfg)
-        ensure_changelog_topics(self.cfg)
         self.msgs = messages(size_with(n_beneficiaries), seed)
         self.store = StoreProcess(self.cfg, workdir, env=store_env)
         self.producer = ContractorProducer(self.cfg, batch_events=batch)

@@ -108,34 +108,7 @@ def _serve(pipeline, tmp_path, **overrides):
         gw.http.close()
 
 
-def changelogs_first(pipeline) -> None:
-    """Create the worker's table changelog topics before the worker starts.
-
-    A worker that starts on fresh topics creates them itself, and its first events can meet a
-    changelog topic the broker does not describe yet ("has 0 partitions": PartitionsMismatch, each
-    event then rejected as processing_error). Made beforehand, the race is gone. The tables are
-    the worker's own (listed by its Faust app, in a child process with the pipeline's settings).
-    """
-    cfg = pipeline.cfg
-    listed = subprocess.run([sys.executable, "-c", "import json; from streams.app import app; "
-                             "print(json.dumps(sorted(app.tables)))"], env=pipeline.env(), capture_output=True,
-                            text=True, timeout=120, check=True)
-    tables = json.loads(listed.stdout.strip().splitlines()[-1])
-    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
-    try:
-        existing = set(admin.list_topics())
-        missing = [NewTopic(name, cfg.partitions, cfg.replication_factor, topic_configs={"cleanup.policy": "compact"})
-                   for name in (f"{cfg.worker_id}-{table}-changelog" for table in tables) if name not in existing]
-        if missing:
-            admin.create_topics(missing)
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        admin.close()
-
-
 def started(pipeline):
-    changelogs_first(pipeline)
     pipeline.start_worker()
     pipeline.start_loader()
     return pipeline

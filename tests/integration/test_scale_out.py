@@ -17,7 +17,6 @@ from bench.harness import wait_workers_assigned
 from ledger.synthetic import Size, generate
 from streams.demo import check, start_worker, stop_worker
 from tests.integration.events import contract, enrolment, timesheet
-from tests.integration.test_gateway import changelogs_first
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +33,6 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
     pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 60 / 3600})
     cfg = pipeline.cfg
     assert cfg.partitions >= 2, "the intake topic must have partitions to share"
-    changelogs_first(pipeline)
     pipeline.start_worker()
     pipeline.start_loader()
     first = pipeline.worker
@@ -95,7 +93,6 @@ def test_each_worker_learns_the_contracts_registered_through_the_others_partitio
     unknown_contract, and every hour counts."""
     pipeline = pipeline_factory(start=False)
     cfg = pipeline.cfg
-    changelogs_first(pipeline)
     pipeline.start_worker()
     pipeline.start_loader()
     second = start_worker(cfg.model_copy(update={"worker_datadir": tmp_path / "worker-b"}), tmp_path / "worker-b.log")
