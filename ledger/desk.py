@@ -31,6 +31,7 @@ from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason
 from ledger.events import InvalidEvent, parse_event
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
+from ledger.sheets import Sheet, fast_sheet, sheet_of, stamp
 from ledger.rules import (
     ELIGIBLE_ON_CONTRACT,
     FACILITATOR_RESOLUTION,
@@ -91,12 +92,6 @@ def _months_after(ordinal: int, months: int) -> int:
     return add_months(dt.date.fromordinal(ordinal), months).toordinal()
 
 
-def _stamp(moment: dt.datetime) -> str:
-    """A datetime as pydantic writes it in JSON (UTC as Z)."""
-    text = moment.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 @dataclass(slots=True)
 class Outcome:
     """What became of one delivery: its entries, its rejection, its pending record, its reference
@@ -151,11 +146,17 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     return tuple(v if isinstance(v, str) and len(v) <= 100 else None for v in ids)  # type: ignore[return-value]
 
 
-def digest_of(event) -> str:
-    """The content of a validated event, for telling a duplicate from an id reused for other content.
-    Taken from the model's values, so the same event sent with other spacing or key order matches."""
-    return hashlib.blake2b(orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS),
-                           digest_size=12).hexdigest()
+def digest_of(obj) -> str:
+    """The content of an event (its parsed JSON), for telling a duplicate from an id reused for other
+    content: its JSON values with keys sorted, so other spacing or key order is the same content."""
+    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+
+
+def _parsed(raw: bytes):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 class Desk:
@@ -241,15 +242,20 @@ class Desk:
         return self.release() if self._arrived else []
 
     def _decide(self, raw: bytes, origin: str) -> Outcome:
-        try:
-            event = parse_event(raw)
-        except InvalidEvent as invalid:
-            event_id, event_type = invalid.event_id, invalid.event_type
-            if event_id is None:
-                event_id, event_type = peek_identity(raw)
-            return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
+        obj = _parsed(raw)
+        event = fast_sheet(raw, obj) if type(obj) is dict else None
+        if event is None:  # not a timesheet of the usual shape: the contract's own validation
+            try:
+                event = parse_event(raw)
+            except InvalidEvent as invalid:
+                event_id, event_type = invalid.event_id, invalid.event_type
+                if event_id is None:
+                    event_id, event_type = peek_identity(raw)
+                return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
+            if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
+                obj = json.loads(raw)
         event_id = str(event.event_id)
-        digest = digest_of(event)
+        digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
         if memo is not None and memo.origin != origin and memo.retryable:
             memo = None  # posted again, as the rejection asked: decided afresh
@@ -387,17 +393,17 @@ class Desk:
         return None
 
     def _timesheet(self, event, raw: bytes, origin: str) -> Outcome:
-        waiting = self._missing(event)
+        sheet = event if type(event) is Sheet else sheet_of(event)
+        waiting = self._missing(sheet)
         if waiting is not None:
-            return self._park(event, raw, origin, *waiting)
-        return self._accepted(event, origin, self._record(event, str(event.event_id), event.type))
+            return self._park(sheet, raw, origin, *waiting)
+        return Outcome(origin, sheet.event_id, sheet.type, "accepted",
+                       entries=self._record(sheet, sheet.event_id, sheet.type))
 
-    def _claim(self, sheet) -> Claim:
-        hire_date = sheet.hire_date.toordinal() if sheet.hire_date is not None else None
-        claim = Claim(str(sheet.event_id), sheet.beneficiary_id, sheet.contract_id, sheet.work_date.toordinal(),
-                      sheet.mode.value, hundredths(sheet.hours), sheet.siae_siret,
-                      sheet.hire_type.value if sheet.hire_type is not None else None, hire_date,
-                      _stamp(sheet.submitted_at), None, (), (), None)
+    def _claim(self, sheet: Sheet) -> Claim:
+        claim = Claim(sheet.event_id, sheet.beneficiary_id, sheet.contract_id, sheet.work_date, sheet.mode,
+                      sheet.hours, sheet.siae_siret, sheet.hire_type, sheet.hire_date, sheet.submitted_at,
+                      None, (), (), None)
         return claim._replace(withheld=self._withheld(claim))
 
     def _withheld(self, claim: Claim) -> tuple[str, str] | None:
@@ -410,7 +416,7 @@ class Desk:
                            claim.hire_date if permanent else None, months)
         return None if part is None else (part[2], part[3])
 
-    def _record(self, sheet, cause_id: str, cause_type: str) -> list[dict]:
+    def _record(self, sheet: Sheet, cause_id: str, cause_type: str) -> list[dict]:
         """Put a timesheet's hours on the ledger as a standing claim, then settle its day."""
         claim = self._claim(sheet)
         self._index(claim)
@@ -579,7 +585,7 @@ class Desk:
         days, training = {claim.work_date}, claim.mode == TRAINING
         new = None
         if event.type == "timesheet.corrected":
-            new = self._claim(event)
+            new = self._claim(sheet_of(event))
             self._index(new)
             days.add(new.work_date)
             training = training or new.mode == TRAINING
@@ -643,7 +649,7 @@ class Desk:
                  "work_date": invoice.period_end.isoformat(),
                  "hours": hours_text(hundredths(invoice_hours(invoice.amount_eur, share, cost))),
                  "rule": SIAE_INVOICE_CONVERSION, "rulebook_version": self.version,
-                 "submitted_at": _stamp(invoice.submitted_at)}]
+                 "submitted_at": stamp(invoice.submitted_at)}]
 
     # -- pending ---------------------------------------------------------------------------------
 
@@ -651,8 +657,8 @@ class Desk:
         return {"record": "pending", "event_id": parked.event_id, "event_type": parked.event_type, "state": state,
                 "reason": reason or parked.reason, "waiting_for": parked.waiting_for,
                 "beneficiary_id": parked.beneficiary_id, "contract_id": parked.contract_id,
-                "parked_at": _stamp(dt.datetime.fromtimestamp(parked.parked_at, dt.timezone.utc)),
-                "expires_at": _stamp(dt.datetime.fromtimestamp(parked.expires_at, dt.timezone.utc))}
+                "parked_at": stamp(dt.datetime.fromtimestamp(parked.parked_at, dt.timezone.utc)),
+                "expires_at": stamp(dt.datetime.fromtimestamp(parked.expires_at, dt.timezone.utc))}
 
     def _park(self, event, raw: bytes, origin: str, reason: Reason, waiting_for: str) -> Outcome:
         now = self.now
@@ -707,7 +713,7 @@ class Desk:
             elif event.type == "siae.invoice":
                 outcome = self._accepted(event, parked.origin, self._invoice_entries(event))
             else:
-                outcome = self._accepted(event, parked.origin, self._record(event, parked.event_id, event.type))
+                outcome = self._accepted(event, parked.origin, self._record(sheet_of(event), parked.event_id, event.type))
             if outcome.state == "pending":  # parked again (a correction's contract): still waiting
                 return [outcome]
         elif now >= parked.expires_at:

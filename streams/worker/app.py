@@ -35,6 +35,9 @@ from streams.worker.state import UPTO_HEADER, read_state, restore_from
 
 log = logging.getLogger(__name__)
 
+TAKE, TAKE_WITHIN = 2000, 0.05  # messages an agent takes at once, and how long it waits for them
+ROUTED_MESSAGE_BYTES = 900_000  # under the broker's default 1 MB message limit
+
 
 def is_tick(value: bytes | None, headers) -> bool:
     """Only a message with this value AND this header is a clock tick: the same bytes from anyone
@@ -97,76 +100,98 @@ class Worker:
         app.on_partitions_revoked.connect(self._on_revoked)
 
     # -- routing ---------------------------------------------------------------------------------
+    #
+    # Both agents take the messages Faust has buffered (up to TAKE, waiting at most TAKE_WITHIN for
+    # more): a contractor system posting one event per message (kcat, the demo) would otherwise cost
+    # two Faust events and a few sends per event. Each message is still admitted in order.
 
-    async def _route_agent(self, stream) -> None:
-        async for event in stream.events():
-            await self._admit(self.intake, event.message, self._route_one)
-
-    async def _admit(self, offsets: IntakeOffsets, message, handle) -> None:
-        async with offsets.lock:
+    async def _admitted(self, offsets: IntakeOffsets, events) -> list:
+        """The messages of `events` this worker handles now, in order, lost ones read again first."""
+        out = []
+        for event in events:
+            message = event.message
             admission = await offsets.admit(message.partition, message.offset)
             if admission is Admission.GAP:  # Faust lost messages before this one: they come first
                 async for lost in offsets.lost_before(message.partition, message.offset):
-                    await handle(lost)
+                    out.append(lost)
+                    offsets.progress.decided(lost.partition, lost.offset)
                 admission = offsets.progress.admit(message.partition, message.offset)
             if admission is Admission.DECIDE:
-                await handle(message)
+                out.append(message)
+                offsets.progress.decided(message.partition, message.offset)
+        return out
 
-    async def _route_one(self, message) -> None:
-        stamp = int(message.timestamp * 1000) if message.timestamp else None
-        if is_tick(message.value, message.headers):
-            # The clock of `ledger`'s tools (streams.producer.let_time_pass): every partition's time.
-            # Its time travels in the value: Kafka refuses a record timestamp over an hour ahead.
-            for partition in range(self.cfg.partitions):
-                await self.routed_topic.send(value=str(stamp or 0).encode(), partition=partition,
-                                             headers=[(KIND_HEADER, TICK)])
-            self.intake.decided(message.partition, message.offset)
-            return
-        try:
-            batches = route(message.value or b"", message.topic, message.partition, message.offset, stamp,
-                            self.cfg.partitions)
-            for partition, batch in batches.items():
-                await self.routed_topic.send(value=bytes(batch), partition=partition, headers=[(KIND_HEADER, EVENTS)])
-            await self._ebb()
-        except Exception as error:
-            await self._stop(f"cannot route {message.topic}/{message.partition}@{message.offset}", error)
-        self.intake.decided(message.partition, message.offset)
+    async def _route_agent(self, stream) -> None:
+        async for events in stream.take_events(TAKE, within=TAKE_WITHIN):
+            async with self.intake.lock:
+                messages = await self._admitted(self.intake, events)
+                try:
+                    await self._route(messages)
+                except Exception as error:
+                    self.intake.progress.forget({m.partition for m in messages})
+                    await self._stop("cannot route intake messages", error)
+
+    async def _route(self, messages) -> None:
+        batches: dict[int, bytearray] = {}
+        for message in messages:
+            stamp = int(message.timestamp * 1000) if message.timestamp else None
+            if is_tick(message.value, message.headers):
+                # The clock of `ledger`'s tools (streams.producer.let_time_pass): every partition's
+                # time. It travels in the value: Kafka refuses a record timestamp over an hour ahead.
+                await self._flush_routed(batches)
+                for partition in range(self.cfg.partitions):
+                    await self.routed_topic.send(value=str(stamp or 0).encode(), partition=partition,
+                                                 headers=[(KIND_HEADER, TICK)])
+                continue
+            for partition, batch in route(message.value or b"", message.topic, message.partition, message.offset,
+                                          stamp, self.cfg.partitions).items():
+                pending = batches.setdefault(partition, bytearray())
+                if pending and len(pending) + len(batch) > ROUTED_MESSAGE_BYTES:
+                    await self._send_routed(partition, pending)
+                    pending = batches[partition] = bytearray()
+                pending += batch
+        await self._flush_routed(batches)
+        await self._ebb()
+
+    async def _flush_routed(self, batches: dict[int, bytearray]) -> None:
+        for partition, batch in batches.items():
+            if batch:
+                await self._send_routed(partition, batch)
+        batches.clear()
+
+    async def _send_routed(self, partition: int, batch: bytearray) -> None:
+        await self.routed_topic.send(value=bytes(batch), partition=partition, headers=[(KIND_HEADER, EVENTS)])
 
     # -- deciding --------------------------------------------------------------------------------
 
     async def _decide_agent(self, stream) -> None:
-        async for event in stream.events():
-            await self._admit(self.routed, event.message, self._decide_one)
-
-    async def _decide_one(self, message) -> None:
-        partition = message.partition
-        try:
-            processor = self.processors[partition]
-            out = processor.process(_kind(message.headers), message.value or b"", message.timestamp)
-            await self._send(out, partition)
-            await self._ebb()
-        except Exception as error:
-            # Decisions never raise but for the state or the output path failing: going on would
-            # skip this message, so the worker stops uncommitted and a restart decides it again.
-            await self._stop(f"cannot decide {message.topic}/{partition}@{message.offset}", error)
-        self.routed.decided(partition, message.offset)
-        try:
-            tick = _kind(message.headers) != EVENTS
-            metrics.observe_outcomes(out.outcomes, None if tick else message.timestamp, time.time())
-        except Exception:  # metrics must never stop the ledger
-            log.exception("metrics failed")
-
-    async def _send(self, out: Outputs, partition: int) -> None:
-        # Same partition number as the routed message: one person's records stay in order.
-        for value, headers in codec.encode_ledger(out.records):
-            await self.ledger_topic.send(value=value, partition=partition, headers=headers)
-        for rejection in out.rejections:
-            await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition)
-        if out.learned:
-            learned = bytes(out.learned)
-            for other in range(self.cfg.partitions):
-                if other != partition:
-                    await self.routed_topic.send(value=learned, partition=other, headers=[(KIND_HEADER, LEARN)])
+        async for events in stream.take_events(TAKE, within=TAKE_WITHIN):
+            async with self.routed.lock:
+                messages = await self._admitted(self.routed, events)
+                outputs: dict[int, Outputs] = {}
+                try:
+                    for message in messages:
+                        out = self.processors[message.partition].process(
+                            _kind(message.headers), message.value or b"", message.timestamp)
+                        outputs.setdefault(message.partition, Outputs()).extend(out)
+                    for partition, out in outputs.items():
+                        await self._send(out, partition)
+                    await self._ebb()
+                except Exception as error:
+                    # Decisions never raise but for the state or the output path failing: going on
+                    # would skip these messages, so the worker stops uncommitted and a restart
+                    # decides them again.
+                    self.routed.progress.forget({m.partition for m in messages})
+                    await self._stop("cannot decide routed messages", error)
+            try:
+                now = time.time()
+                for message in messages:
+                    if _kind(message.headers) == EVENTS and message.timestamp:
+                        metrics.INTAKE_DELAY.observe(max(0.0, now - message.timestamp))
+                for out in outputs.values():
+                    metrics.observe_outcomes(out.outcomes, None, now)
+            except Exception:  # metrics must never stop the ledger
+                log.exception("metrics failed")
 
     async def _ebb(self) -> None:
         """Sends wait in Faust's producer buffer for its sender task, and nothing bounds it while the

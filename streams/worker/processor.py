@@ -23,6 +23,12 @@ class Outputs:
     rejections: list[dict] = field(default_factory=list)
     learned: bytearray = field(default_factory=bytearray)  # reference data for the other partitions
 
+    def extend(self, other: Outputs) -> None:
+        self.outcomes += other.outcomes
+        self.records += other.records
+        self.rejections += other.rejections
+        self.learned += other.learned
+
     def add(self, outcomes: list[Outcome]) -> None:
         self.outcomes += outcomes
         records = self.records

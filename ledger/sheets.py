@@ -1,0 +1,163 @@
+"""A timesheet as the desk works on it (`Sheet`, plain values), and the fast way to a valid one.
+
+The event contract is `ledger.events` (pydantic: JSON Schema, error wording). Validating a
+timesheet there costs about ten times reading its JSON, and timesheets are nearly every event of a
+programme. `fast_sheet` accepts a strict subset of the contract with plain checks: the usual shape
+(canonical lower-case UUID, ISO days and RFC 3339 date-times, numbers as JSON numbers, no repeated
+key) and nothing else. Whatever it does not accept goes to pydantic, which accepts or names the
+error as before. So the contract stays pydantic's: the fast path can only say "valid, with these
+values" where pydantic says the same, which tests/unit/test_sheets.py checks on generated input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import NamedTuple
+
+from ledger.events import (
+    BENEFICIARY_KEY_PATTERN,
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_EVENT_BYTES,
+    PARTNER_MODES,
+    HireType,
+    Mode,
+    _NATIONAL_NUMBER,
+    _check_siret,
+)
+
+
+class Sheet(NamedTuple):
+    """What a timesheet (submitted or corrected) declares, in the desk's units."""
+
+    event_id: str
+    type: str
+    contract_id: str
+    beneficiary_id: str
+    work_date: int  # date ordinal
+    hours: int  # hundredths
+    mode: str
+    siae_siret: str | None
+    hire_type: str | None
+    hire_date: int | None
+    submitted_at: str  # as entries record it (UTC written Z)
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A date-time as pydantic writes it in JSON (UTC as Z)."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def sheet_of(event) -> Sheet:
+    """The Sheet of a validated TimesheetSubmitted or TimesheetCorrected."""
+    return Sheet(str(event.event_id), event.type, event.contract_id, event.beneficiary_id,
+                 event.work_date.toordinal(), int(event.hours * 100), event.mode.value, event.siae_siret,
+                 event.hire_type.value if event.hire_type is not None else None,
+                 event.hire_date.toordinal() if event.hire_date is not None else None, stamp(event.submitted_at))
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
+_KEY = re.compile(BENEFICIARY_KEY_PATTERN.strip("^$"))
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+_MODES = frozenset(m.value for m in Mode)
+_PARTNER_MODES = frozenset(m.value for m in PARTNER_MODES)
+_HIRE_TYPES = frozenset(h.value for h in HireType)
+_FIELDS = frozenset({"type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours",
+                     "mode", "siae_siret", "hire_type", "hire_date", "submitted_at"})
+_FIRST, _LAST = FIRST_DAY.toordinal(), LAST_DAY.toordinal()
+_WHITESPACE = b" \t\n\r"
+
+
+@lru_cache(maxsize=65536)
+def _day(text: str) -> int | None:
+    if not _DAY.fullmatch(text):
+        return None
+    try:
+        ordinal = dt.date.fromisoformat(text).toordinal()
+    except ValueError:
+        return None
+    return ordinal if _FIRST <= ordinal <= _LAST else None
+
+
+@lru_cache(maxsize=65536)
+def _moment(text: str) -> tuple[str, int] | None:
+    """(as entries record it, its day in its own offset) of an RFC 3339 date-time, or None."""
+    if not _MOMENT.fullmatch(text) or text.endswith("-00:00"):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    day = moment.date().toordinal()
+    return (stamp(moment), day) if _FIRST <= day <= _LAST else None
+
+
+@lru_cache(maxsize=4096)
+def _hundredths(value: int | float) -> int | None:
+    try:
+        exact = Decimal(repr(value))
+    except InvalidOperation:
+        return None
+    if not 0 < exact <= 24:
+        return None
+    scaled = exact * 100
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def _siret(value) -> bool:
+    if type(value) is not str or len(value) != 14 or not value.isdigit():
+        return False
+    try:
+        _check_siret(value)
+    except ValueError:
+        return False
+    return True
+
+
+def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
+    """`obj` (raw parsed) as a Sheet when it is a `timesheet.submitted` of the usual shape, else None
+    (then pydantic decides). Never a Sheet for what the contract refuses."""
+    if obj.get("type") != "timesheet.submitted" or len(raw) > MAX_EVENT_BYTES or not obj.keys() <= _FIELDS:
+        return None
+    if raw.translate(None, _WHITESPACE).count(b'":') != len(obj):  # a repeated key, or `":` in a value
+        return None
+    event_id, contract_id, key = obj.get("event_id"), obj.get("contract_id"), obj.get("beneficiary_id")
+    if type(event_id) is not str or not _UUID.fullmatch(event_id):
+        return None
+    version = obj.get("schema_version")
+    if type(version) is not int or version != 1:
+        return None
+    if type(contract_id) is not str or not _IDENTIFIER.fullmatch(contract_id):
+        return None
+    if type(key) is not str or not _KEY.fullmatch(key) or _NATIONAL_NUMBER.match(key):
+        return None
+    work_date = obj.get("work_date")
+    day = _day(work_date) if type(work_date) is str else None
+    hours = obj.get("hours")
+    hundredths = _hundredths(hours) if type(hours) in (int, float) else None
+    mode = obj.get("mode")
+    submitted = obj.get("submitted_at")
+    moment = _moment(submitted) if type(submitted) is str else None
+    if day is None or hundredths is None or mode not in _MODES or moment is None or moment[1] < day:
+        return None
+    siret = obj.get("siae_siret")
+    if (mode in _PARTNER_MODES) != (siret is not None) or (siret is not None and not _siret(siret)):
+        return None
+    hire_type, hire_date = obj.get("hire_type"), obj.get("hire_date")
+    if hire_type is not None and (mode != "direct_hire" or hire_type not in _HIRE_TYPES):
+        return None
+    hired = None
+    if hire_date is not None:
+        hired = _day(hire_date) if type(hire_date) is str else None
+        if hired is None or hired > day:
+            return None
+    elif hire_type == "permanent":
+        return None
+    return Sheet(event_id, "timesheet.submitted", contract_id, key, day, hundredths, mode, siret, hire_type, hired,
+                 moment[0])

@@ -1,0 +1,147 @@
+"""The desk's state (ledger.book): its deltas rebuild it, and a few plain-value helpers of ledger.desk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.book import MAPS, Book, Claim, Contract, Enrolment, Memo, Parked
+from ledger.desk import Desk, hours_text, uuid5
+from ledger.entries import LEDGER_NAMESPACE
+from ledger.rulebook import Rulebook
+from ledger.synthetic import Size, generate
+from tests.unit.kit import Ledger, encode
+
+SMALL = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
+             months=6, malformed_lines=3, duplicate_rate=0.1, unknown_contract_rate=0.05, ineligible_rate=0.05,
+             outside_contract_rate=0.05, correction_rate=0.1, retraction_rate=0.05, late_enrolment_rate=0.2)
+TIMEOUT = dt.timedelta(hours=168)
+TYPES = {"memos": Memo, "contracts": Contract, "enrolments": Enrolment, "claims": Claim, "parked": Parked}
+
+
+def state(book: Book) -> dict:
+    """Every map, values written out (a tuple and a list, or a Claim and a plain tuple, differ)."""
+    return {name: {key: repr(value) for key, value in getattr(book, name).items()} for name in MAPS}
+
+
+def check_types(book: Book) -> None:
+    for name, kind in TYPES.items():
+        assert all(type(v) is kind for v in getattr(book, name).values()), name
+    for claim in book.claims.values():
+        assert all(type(p) is tuple for p in claim.parts) and type(claim.entry_ids) is tuple
+        assert claim.withheld is None or type(claim.withheld) is tuple
+        assert claim.credited is None or type(claim.credited) is tuple
+    for name in ("days", "training", "people"):
+        assert all(type(v) is tuple for v in getattr(book, name).values()), name
+
+
+def run(seed: int) -> tuple[Ledger, list[bytes]]:
+    """A synthetic programme through the kit, its book's delta taken after every message, and the
+    pending timesheets expired at the end (so that keys are removed as well as set)."""
+    prog = generate(seed, SMALL)
+    ledger, deltas = Ledger(), []
+    for line in prog.lines():
+        ledger.post(encode(line))
+        delta = ledger.book.take_delta()
+        if delta is not None:
+            deltas.append(delta)
+    ledger.tick(ledger.now + TIMEOUT)
+    deltas.append(ledger.book.take_delta())
+    return ledger, deltas
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_the_deltas_of_a_run_applied_in_order_rebuild_the_book(seed):
+    ledger, deltas = run(seed)
+    assert ledger.book.claims and any(b"null" in d for d in deltas)  # keys set and removed
+    rebuilt = Book()
+    for delta in deltas:
+        rebuilt.apply(delta)
+    assert state(rebuilt) == state(ledger.book)
+    check_types(rebuilt)
+    # A delta applied twice (a state record read again) changes nothing.
+    twice = Book()
+    for delta in deltas:
+        twice.apply(delta)
+        twice.apply(delta)
+    assert state(twice) == state(ledger.book)
+    # Applying the deltas again over the end state changes nothing either (the last value of each key).
+    for delta in deltas[-3:]:
+        rebuilt.apply(delta)
+    assert state(rebuilt) == state(ledger.book)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.data())
+def test_a_snapshot_applied_to_an_empty_book_is_the_book(seed, data):
+    prog = generate(seed, SMALL)
+    lines = prog.lines()
+    stop = data.draw(st.integers(0, len(lines)), label="stop")
+    ledger = Ledger()
+    for line in lines[:stop]:
+        ledger.post(encode(line))
+    copy = Book()
+    copy.apply(ledger.book.snapshot())
+    assert state(copy) == state(ledger.book)
+    check_types(copy)
+    assert Book().snapshot() == Book().snapshot()
+    empty = Book()
+    empty.apply(Book().snapshot())
+    assert state(empty) == state(Book())
+
+
+def test_a_delta_holds_the_last_value_of_each_changed_key():
+    book = Book()
+    assert book.take_delta() is None and not book.changed
+    book.put("programmes", "gpe", "buyer-a")
+    book.put("programmes", "gpe", "buyer-b")
+    book.put("clock", "now", 12.5)
+    book.put("people", "b-1", (1, 2))
+    book.drop("people", "b-1")
+    book.drop("days", "never-there")
+    delta = book.take_delta()
+    assert book.take_delta() is None  # taken: nothing changed since
+    other = Book()
+    other.put("people", "b-1", (9,))
+    other.put("days", "never-there", ("x",))
+    other.apply(delta)
+    assert other.programmes == {"gpe": "buyer-b"} and other.clock == {"now": 12.5}
+    assert other.people == {} and other.days == {}
+
+
+def test_a_repeat_changes_nothing_in_the_book(ev):
+    desk = Desk(Book(), Rulebook())
+    for n, event in enumerate([ev.contract(), ev.enrolment(), ev.timesheet()]):
+        desk.decide(ev.raw(event), f"intake/0@{n}#0", 100.0)
+    desk.book.take_delta()
+    assert desk.decide(ev.raw(event), "intake/0@2#0", 100.0)[0].state == "repeated"
+    assert desk.book.take_delta() is None
+
+
+# ---------------------------------------------------------------------------------- ids and hours text
+
+@given(st.text())
+def test_uuid5_is_the_standard_uuid5_in_the_ledgers_namespace(name):
+    assert uuid5(name) == str(uuid.uuid5(LEDGER_NAMESPACE, name))
+
+
+@pytest.mark.parametrize("hundredths, text", [
+    (0, "0.00"), (1, "0.01"), (-1, "-0.01"), (-99, "-0.99"), (-100, "-1.00"), (-750, "-7.50"),
+    (750, "7.50"), (2400, "24.00"), (-123456, "-1234.56"), (-5, "-0.05"),
+])
+def test_hours_text(hundredths, text):
+    assert hours_text(hundredths) == text
+
+
+@given(st.integers(-10**9, 10**9))
+def test_hours_text_is_the_hundredths_in_decimal(hundredths):
+    text = hours_text(hundredths)
+    assert Decimal(text) == Decimal(hundredths) / 100
+    assert text.split(".")[1].isdigit() and len(text.split(".")[1]) == 2
+    assert text.startswith("-") == (hundredths < 0)  # never "-0.00"
