@@ -205,6 +205,7 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
             pids = {"producer (bench)": os.getpid(), "loader": store.pid, "broker": args.broker_pid,
                     **{f"worker-{n}": p.pid for n, p in enumerate(procs)}}
             cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
+            state_before = topic_records(cfg, cfg.state_topic)
             spy = None
             if profile:
                 spy_out = run_dir / "worker.pyspy.txt"
@@ -216,6 +217,13 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
             produced = time.time()
             visible = store.wait_accounted(decided, timeout=args.timeout, workers=procs, settled=False)["time"]
             events = len(main)
+            cpu = {k: round(cpu_seconds(p) - cpu_before[k], 1) for k, p in pids.items()
+                   if cpu_before[k] is not None and cpu_seconds(p) is not None}
+            # The workers' state log: records per intake event (a Faust table wrote ~2 per event).
+            time.sleep(2 * cfg.worker_commit_seconds)  # the last commit's delta
+            result["state_records"] = topic_records(cfg, cfg.state_topic) - state_before
+            result["state_records_per_event"] = round(result["state_records"] / events, 5)
+            result["cpu_us_per_event"] = {k: round(v * 1e6 / events, 1) for k, v in cpu.items()}
             result.update({
                 "events": events, "produce_seconds": round(produced - started, 1),
                 "seconds": round(visible - started, 1), "pipeline_rate": round(events / (visible - started)),
@@ -252,6 +260,21 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
     result["peak_rss_mb"] = {**result.get("peak_rss_mb", {}), "loader": last.get("peak_rss_mb")}
     result["cfg"] = cfg
     return result
+
+
+def topic_records(cfg, topic: str) -> int:
+    """Records a topic holds (end offsets less start offsets, over its partitions)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            return 0
+        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        consumer.close()
 
 
 def allow_settling(cfg) -> None:
@@ -406,7 +429,8 @@ def table(results: dict) -> str:
             ("producer batch", f"{results['producer_batch_events']} events per Kafka message"),
             ("generation", f"{g['seconds']} s, peak RSS {g['peak_rss_mb']} MiB"),
             ("parse_attribute_rate", f"{p['parse_attribute_rate']:,} events/s (with output encoding "
-                                     f"{p['with_output_encoding_rate']:,}/s; {p['events']:,} events)")]
+                                     f"{p['with_output_encoding_rate']:,}/s; {p['events']:,} events; "
+                                     f"{p.get('decide_cpu_us_per_event')} CPU-us/event)")]
     for r in results.get("pipeline", []):
         w = r["workers"]
         rows.append((f"pipeline_rate, {w} worker(s)", f"{r['pipeline_rate']:,} events/s ({r['events']:,} events in "
@@ -418,6 +442,11 @@ def table(results: dict) -> str:
         rows.append((f"peak RSS, {w} worker(s)", ", ".join(f"{k} {v:.0f} MiB" for k, v in r["peak_rss_mb"].items()
                                                           if v is not None)))
         rows.append((f"CPU s during run, {w} worker(s)", ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())))
+        if "cpu_us_per_event" in r:
+            rows.append((f"CPU-us per event, {w} worker(s)",
+                         ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_event"].items())))
+            rows.append((f"state records per event, {w} worker(s)",
+                         f"{r['state_records_per_event']} ({r['state_records']:,} records)"))
         rows.append((f"totals, {w} worker(s)", "equal to the generator's, to the hour" if r["totals"]["equal_to_expected"]
                      else f"MISMATCH {r['totals']['problems']}"))
     if "replay" in results:

@@ -91,6 +91,7 @@ class Parked(NamedTuple):
     contract_id: str
     parked_at: float  # stream time, epoch seconds
     expires_at: float
+    seq: int = 0  # the order it was parked in: releases at one stream time follow it
 
 
 def _tuples(value):

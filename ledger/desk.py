@@ -665,8 +665,11 @@ class Desk:
         contract = self.book.contracts.get(event.contract_id)
         timeout = self.rulebook.param("pending_timeout_hours", dt.datetime.fromtimestamp(now, dt.timezone.utc).date(),
                                       contract.programme_id if contract else None, event.contract_id)
+        seq = int(self.book.clock.get("parked", 0)) + 1
+        self.book.put("clock", "parked", seq)
         parked = Parked(origin, raw.decode(), str(event.event_id), event.type, reason.value, waiting_for,
-                        getattr(event, "beneficiary_id", ""), event.contract_id, now, now + float(timeout) * 3600)
+                        getattr(event, "beneficiary_id", ""), event.contract_id, now, now + float(timeout) * 3600,
+                        seq)
         self.book.put("parked", parked.event_id, parked)
         self._index_parked(parked)
         if self._known(waiting_for):  # cannot happen today; kept so that a release never misses one
@@ -697,7 +700,7 @@ class Desk:
                 ids.add(event_id)
         outcomes = []
         for parked in sorted((self.book.parked[i] for i in ids if i in self.book.parked),
-                             key=lambda p: (p.parked_at, p.origin)):
+                             key=lambda p: (p.parked_at, p.seq)):
             outcomes += self._release(parked, now)
         return outcomes
 

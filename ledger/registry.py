@@ -82,7 +82,8 @@ def kind_of(event_type: str) -> EventKind:
 def key_of(item: dict) -> str | None:
     """The key an event (as parsed JSON) is decided under, or None when it cannot be told (the event
     is then decided where it was read, and rejected there for what is wrong with it)."""
-    kind = KINDS.get(item.get("type")) if isinstance(item, dict) else None
+    event_type = item.get("type") if isinstance(item, dict) else None
+    kind = KINDS.get(event_type) if isinstance(event_type, str) else None
     if kind is None:
         return None
     value = item.get(kind.key_field)

@@ -61,12 +61,12 @@ def replay(cfg: Settings, rulebook: Rulebook, database: str) -> ReplayResult:
     store = Store(cfg.clickhouse_dsn, database)
     store.apply_schema()
     sink = ClickHouseSink(store)
-    processor = PartitionProcessor(rulebook)
+    processor = PartitionProcessor(rulebook, sources=cfg.partitions)
     history = read_history(cfg)
     decisions = 0
     for version, (timestamp, partition, offset, value, tick) in enumerate(history):
         if tick:
-            out = processor.process(TICK, b"", timestamp / 1000)
+            out = processor.process(TICK, f"{partition}:{timestamp}".encode(), None)
         else:
             routed = route(value or b"", cfg.intake_topic, partition, offset, timestamp, 1)
             out = processor.process(EVENTS, bytes(routed.get(0, b"")), None)

@@ -9,8 +9,9 @@
   output sent before, then commits the routed offsets, then the intake offsets (once their routed
   messages are durable). Offsets are committed by the worker itself (streams.offsets), never past a
   message it has not handled: faust-streaming 0.15 can ack messages it skipped at a rebalance.
-- The tick timer sends a tick through each routed partition this worker decides, so that stream
-  time passes (pending timesheets expire) on a quiet partition, in the partition's own order.
+- The tick timer sends a tick through each intake partition this worker routes, so that stream
+  time passes (pending timesheets expire) on a quiet partition; routed on to every routed
+  partition, it advances their watermark (processor.py) behind what was posted before it.
 
 Faust stays the framework (app, agents, consumer group, timers), but not its tables: they write a
 changelog record per key set and cannot merge writes (see state.py).
@@ -139,9 +140,9 @@ class Worker:
                 # The clock of `ledger`'s tools (streams.producer.let_time_pass): every partition's
                 # time. It travels in the value: Kafka refuses a record timestamp over an hour ahead.
                 await self._flush_routed(batches)
+                tick = f"{message.partition}:{stamp or 0}".encode()
                 for partition in range(self.cfg.partitions):
-                    await self.routed_topic.send(value=str(stamp or 0).encode(), partition=partition,
-                                                 headers=[(KIND_HEADER, TICK)])
+                    await self.routed_topic.send(value=tick, partition=partition, headers=[(KIND_HEADER, TICK)])
                 continue
             for partition, batch in route(message.value or b"", message.topic, message.partition, message.offset,
                                           stamp, self.cfg.partitions).items():
@@ -193,6 +194,18 @@ class Worker:
             except Exception:  # metrics must never stop the ledger
                 log.exception("metrics failed")
 
+    async def _send(self, out: Outputs, partition: int) -> None:
+        # Same partition number as the routed message: one person's records stay in order.
+        for value, headers in codec.encode_ledger(out.records):
+            await self.ledger_topic.send(value=value, partition=partition, headers=headers)
+        for rejection in out.rejections:
+            await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition)
+        if out.learned:
+            learned = bytes(out.learned)
+            for other in range(self.cfg.partitions):
+                if other != partition:
+                    await self.routed_topic.send(value=learned, partition=other, headers=[(KIND_HEADER, LEARN)])
+
     async def _ebb(self) -> None:
         """Sends wait in Faust's producer buffer for its sender task, and nothing bounds it while the
         agents outpace the sender (measured before: 255,491 sends waiting, a 3.3 GB worker). So the
@@ -217,7 +230,7 @@ class Worker:
         started = time.monotonic()
         records = await read_state(self.cfg.bootstrap_servers, self.cfg.state_topic, partition)
         book, applied = restore_from(records, committed)
-        self.processors[partition] = PartitionProcessor(self.rulebook, book)
+        self.processors[partition] = PartitionProcessor(self.rulebook, book, sources=self.cfg.partitions)
         del records
         gc.collect()
         gc.freeze()  # the restored state is long-lived: the collector need not look at it again
@@ -255,9 +268,12 @@ class Worker:
         await self.intake.commit()
 
     async def tick(self) -> None:
+        """A tick through each intake partition this worker routes: queued behind what was posted
+        there before it, it says that partition's time has come this far (processor.py)."""
         for tp in self.app.consumer.assignment():
-            if tp.topic == self.cfg.routed_topic:
-                await self.routed_topic.send(value=b"", partition=tp.partition, headers=[(KIND_HEADER, TICK)])
+            if tp.topic == self.cfg.intake_topic:
+                await self.intake_topic.send(value=codec.TICK, partition=tp.partition,
+                                             headers=[(codec.TICK_HEADER, self.cfg.worker_id.encode())])
 
 
 def build_worker(cfg: Settings, rulebook=None) -> Worker:

@@ -46,25 +46,49 @@ class Outputs:
 
 
 class PartitionProcessor:
-    """Decides the messages of one routed partition, in order, against its Book."""
+    """Decides the messages of one routed partition, in order, against its Book.
 
-    def __init__(self, rulebook: Rulebook, book: Book | None = None) -> None:
+    Stream time is a watermark: a routed partition takes events from every intake partition, each
+    with its own backlog, so its time is the earliest of the latest times seen from each of the
+    `sources` intake partitions (their events' timestamps and their ticks). A timesheet waiting for
+    an enrolment still queued on another intake partition cannot expire because this one ran ahead.
+    """
+
+    def __init__(self, rulebook: Rulebook, book: Book | None = None, sources: int = 1) -> None:
         self.book = book if book is not None else Book()
         self.desk = Desk(self.book, rulebook)
+        self.sources = sources
+        self._latest = {int(k[4:]): v for k, v in self.book.clock.items() if k.startswith("src:")}
+
+    def _time(self, source: int, at: float | None) -> float | None:
+        """The watermark once `source` is seen at `at` (None: not advanced)."""
+        if at is None or at <= self._latest.get(source, 0.0):
+            return None
+        self._latest[source] = at
+        self.book.put("clock", f"src:{source}", at)
+        if len(self._latest) < self.sources:
+            return None
+        return min(self._latest.values())
 
     def process(self, kind: bytes, value: bytes, timestamp: float | None) -> Outputs:
         out = Outputs()
         if kind == EVENTS:
-            decide = self.desk.decide
+            decide, time_of = self.desk.decide, self._time
             for where, stamp, raw in lines(value):
-                out.add(decide(raw, where, stamp))
+                out.add(decide(raw, where, time_of(source_of(where), stamp)))
         elif kind == LEARN:
             for _, _, raw in lines(value):
                 out.add(self.desk.learn(raw))
-        elif kind == TICK:  # its time is its value (ms), or else its message's timestamp
-            at = int(value) / 1000 if value else timestamp
-            if at is not None:
-                out.add(self.desk.tick(at))
+        elif kind == TICK:  # "SOURCE:MS": an intake partition's clock, routed to every partition
+            source, _, at = value.decode().partition(":")
+            now = self._time(int(source), int(at) / 1000)
+            if now is not None:
+                out.add(self.desk.tick(now))
         else:
             raise ValueError(f"unknown routed message kind {kind!r}")
         return out
+
+
+def source_of(origin: str) -> int:
+    """The intake partition of an origin `topic/partition@offset#index`."""
+    return int(origin[origin.rindex("/") + 1:origin.index("@", origin.rindex("/"))])

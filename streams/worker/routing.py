@@ -56,11 +56,18 @@ def has_duplicate_keys(value: bytes) -> bool:
 
 
 def _count_keys(value) -> int:
-    if isinstance(value, dict):
-        return len(value) + sum(_count_keys(v) for v in value.values() if isinstance(v, (dict, list)))
-    if isinstance(value, list):
-        return sum(_count_keys(v) for v in value if isinstance(v, (dict, list)))
-    return 0
+    """The keys of every object in a parsed JSON value (iteratively: nesting is as deep as orjson allows)."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+    return count
+
+
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
 
 
@@ -105,8 +112,11 @@ def _items(value: bytes) -> tuple[list, object, bool] | None:
         encode = _json
     if _count_keys(parsed) != len(_KEY.findall(value)) and has_duplicate_keys(value):
         # orjson keeps the last of a repeated key: write the items back with all of theirs
-        parsed = json.loads(value, object_pairs_hook=_Pairs)
-        encode = _pairs
+        try:
+            parsed = json.loads(value, object_pairs_hook=_Pairs)
+            encode = _pairs
+        except RecursionError:  # deeper than Python reads: decided whole, and rejected for it
+            return None
     array = isinstance(parsed, list) and not isinstance(parsed, _Pairs)
     return (parsed if array else [parsed]), encode, array
 

@@ -107,7 +107,8 @@ class Ledger:
         self.now = now
         self.offset += 1
         self.ticks += 1
-        return self._keep(self.processor.process(TICK, b"", now.timestamp()).outcomes)
+        tick = f"{self.partition}:{int(now.timestamp() * 1000)}".encode()
+        return self._keep(self.processor.process(TICK, tick, None).outcomes)
 
     def later(self, **delta) -> list[Decision]:
         return self.tick(self.now + dt.timedelta(**delta))
