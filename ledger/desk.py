@@ -149,7 +149,7 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
 def digest_of(obj) -> str:
     """The content of an event (its parsed JSON), for telling a duplicate from an id reused for other
     content: its JSON values with keys sorted, so other spacing or key order is the same content."""
-    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=10).hexdigest()
 
 
 def _parsed(raw: bytes):
@@ -171,6 +171,8 @@ class Desk:
         self._deadlines: list[tuple[float, str]] = []
         self._arrived: set[str] = set()  # references that became known since the last release
         self._param_cache: dict[tuple, list] = {}
+        # Equal verdict parts and credit parties, held once by every claim that has them.
+        self._shared: dict[tuple, tuple] = {}
         self.reindex()
 
     # -- time and the pending index ------------------------------------------------------------
@@ -270,7 +272,7 @@ class Desk:
                             event_id, event.type)
         outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put("memos", event_id, Memo(origin, digest, retryable))
+        self.book.put("memos", event_id, Memo.of(origin, digest, retryable))
         return outcome
 
     def _accepted(self, event, origin: str, entries: list[dict] | None = None, reference: dict | None = None,
@@ -506,9 +508,13 @@ class Desk:
             entries += self._reverse(claim, cause_id, cause_type, subject="" if own else f"{claim.event_id}:")
             credits = self._credits(claim, parts, cause_id, cause_type, subject="" if own else claim.event_id)
             contract = book.contracts[claim.contract_id]
+            shared = self._shared
             book.put("claims", claim.event_id, claim._replace(
-                parts=parts, entry_ids=tuple(e["entry_id"] for e in credits),
-                credited=(contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)))
+                parts=shared.setdefault(parts, parts), entry_ids=tuple(e["entry_id"] for e in credits),
+                credited=shared.setdefault(under := (contract.programme_id, contract.operation_id, contract.lot,
+                                                     contract.contractor_siret), under)))
+            if len(shared) > 100_000:  # verdicts are few (hours x rule); a hostile variety must not grow it
+                shared.clear()
             entries += credits
         return entries
 
@@ -735,7 +741,8 @@ class Desk:
             return []
         outcome.pending = record
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put("memos", parked.event_id, Memo(parked.origin, self.book.memos[parked.event_id].digest, retryable))
+        self.book.put("memos", parked.event_id,
+                      Memo.of(parked.origin, self.book.memos[parked.event_id].digest, retryable))
         return [outcome]
 
 

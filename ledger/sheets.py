@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from sys import intern
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import NamedTuple
@@ -159,5 +160,6 @@ def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
             return None
     elif hire_type == "permanent":
         return None
-    return Sheet(event_id, "timesheet.submitted", contract_id, key, day, hundredths, mode, siret, hire_type, hired,
-                 moment[0])
+    # Interned: a claim keeps them for good, and a programme's millions name a few thousand.
+    return Sheet(event_id, "timesheet.submitted", intern(contract_id), intern(key), day, hundredths, intern(mode),
+                 intern(siret) if siret is not None else None, hire_type and intern(hire_type), hired, moment[0])
