@@ -4,6 +4,12 @@ Every event carries `type`, `event_id` (a UUID chosen by the sender, the key of 
 `schema_version`. Models forbid unknown fields and parse JSON strictly (no "7.5" string for a number,
 no 1 for a boolean), so a sender learns exactly which field is wrong. `ledger schemas` exports these
 models as JSON Schema for contractor systems written in other languages.
+
+The contract's limits (docs/security.md, "The event contract's limits"): every date lies in
+2000-01-01..2099-12-31, a range the store holds exactly; `submitted_at` carries its UTC offset and is
+not before the day it reports on; beneficiary keys are pseudonyms of one documented format; free
+text is short, single-line and must not carry personal data; a JSON object may not repeat a key;
+an event is at most `MAX_EVENT_BYTES` long.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime as dt
 import functools
 import json
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Union
@@ -50,24 +57,95 @@ Siret = Annotated[str, Field(min_length=14, max_length=14, examples=["7328293200
 # An identifier chosen by the buyer or facilitator: readable, but never free text.
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 
-_NATIONAL_NUMBER = re.compile(r"^\d{13,15}$")
+# ------------------------------------------------------------------------------------------ dates
+# Every date of the contract lies in this range: the store's Date (1970-01-01..2149-06-06) and
+# DateTime64 hold it exactly, where a wider one would be stored silently clamped (issue 11).
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
+_DATE_RANGE = f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+
+# Checked by pydantic-core (no Python call per field); the JSON Schema says the same with a pattern
+# any validator applies and the draft's formatMinimum/formatMaximum.
+Day = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY), WithJsonSchema({
+    "type": "string", "format": "date", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$",
+    "formatMinimum": FIRST_DAY.isoformat(), "formatMaximum": LAST_DAY.isoformat(),
+    "description": f"An ISO 8601 day (YYYY-MM-DD) in {_DATE_RANGE}"})]
 
 
-def _check_pseudonym(value: str) -> str:
-    # A bare 13-15 digit key is what a social-security number (NIR) looks like: refuse it so that a
-    # sender who put the wrong column in the key field is told, rather than leaking it into Kafka.
-    if _NATIONAL_NUMBER.match(value):
-        raise ValueError("looks like a national identification number; send the pseudonymous key")
+def _check_timestamp(value: dt.datetime) -> dt.datetime:
+    # The day in the sender's own UTC offset: the one it compares with work_date too.
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise ValueError(f"must be a day in {_DATE_RANGE} (in its own UTC offset), not {value.date().isoformat()}")
     return value
 
 
-# The facilitator's pseudonymous key (e.g. a keyed hash). Lower-case letters, digits, '-' and '_'
-# only: a name, an address or an e-mail cannot pass.
+Timestamp = Annotated[AwareDatetime, AfterValidator(_check_timestamp), WithJsonSchema({
+    "type": "string", "format": "date-time", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}T.*(Z|z|[+-][0-9]{2}:[0-9]{2})$",
+    "description": f"An ISO 8601 date-time with its UTC offset (Z or +HH:MM), on a day in {_DATE_RANGE} "
+                   "in that offset"})]
+
+# ---------------------------------------------------------------------------- beneficiary keys
+# A national identification number (NIR: 13 digits and a 2-digit key) sent in the key field, bare or
+# behind a prefix: refused by name, so that a sender who put the wrong column there is told.
+_NATIONAL_NUMBER = re.compile(r"^(?:[a-z][a-z0-9]{0,7}-)?\d{13,15}$")
+BENEFICIARY_KEY_PATTERN = r"^[a-z][a-z0-9]{0,7}-[0-9a-f]{10,56}$"
+
+
+def _check_pseudonym(value):
+    if isinstance(value, str) and _NATIONAL_NUMBER.match(value):
+        raise ValueError("looks like a national identification number; send the pseudonymous key")
+    return value  # anything else is pydantic-core's to check (type, pattern)
+
+
+# The facilitator's pseudonymous key: a keyed hash (e.g. HMAC-SHA-256 of the person's file number
+# under a key the facilitator keeps), written as a short prefix, a dash and at least 10 lower-case
+# hex characters. A name, an e-mail, a national number or a file number cannot pass.
 BeneficiaryKey = Annotated[
     str,
-    Field(min_length=8, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]+$", examples=["b-3f9a1c2e7d"]),
-    AfterValidator(_check_pseudonym),
+    Field(min_length=12, max_length=65, pattern=BENEFICIARY_KEY_PATTERN, examples=["b-3f9a1c2e7d", "b-9c1d0e7a52f4b831"],
+          description="Pseudonymous key of the beneficiary: a prefix of 1-8 lower-case letters or digits "
+                      "(starting with a letter), a dash, and 10-56 lower-case hexadecimal characters of a "
+                      "keyed hash (e.g. b-9c1d0e7a52f4b831). Never a name, an e-mail, a national "
+                      "identification number (NIR) or a file number: a hex part of 13-15 decimal digits "
+                      "only is refused as a national number, so use 16 or more hex characters"),
+    BeforeValidator(_check_pseudonym),  # after the Field: it runs first, on what was sent
 ]
+
+# ------------------------------------------------------------------------------------ free text
+# Characters refused in free text: control characters (C0, DEL, C1: newline, CR, tab, ESC, NUL...),
+# invisible format characters (bidirectional overrides, zero-width), surrogates, private use, and
+# the line and paragraph separators: a log line, a CSV export or a terminal shows what was written.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+# Cheap signs of personal data: an e-mail address, or nine digits or more in a row (a phone number,
+# a national number, a bank account), even written with single spaces, dots or dashes between them.
+_DIGIT_RUN = re.compile(r"\d(?:[ .\-\u00a0\u202f]?\d){8,}")
+_FREE_TEXT_NOTE = ("Free text kept forever in an immutable log: it must not carry personal data (no name, "
+                   "e-mail, phone or national number, address or health detail). One line of printable "
+                   "characters: no control or invisible format character, no '@', and no run of 9 digits "
+                   "or more (even separated by single spaces, dots or dashes)")
+# The same rules in ECMA-262 syntax for JSON Schema validators (Cf listed by its common members).
+_FREE_TEXT_PATTERN = (r"^(?![\s\S]*[0-9](?:[ .\-\u00a0\u202f]?[0-9]){8})"
+                      r"[^@\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                      r"\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff]*$")
+
+
+def _check_free_text(value: str) -> str:
+    for char in value:
+        if char == "@":
+            raise ValueError("must not contain '@' (an e-mail address is personal data)")
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            raise ValueError(f"must be one line of printable text: control or format character U+{ord(char):04X}")
+    if _DIGIT_RUN.search(value):
+        raise ValueError("must not contain 9 digits or more in a row (a phone or national number is personal data)")
+    return value
+
+
+def FreeText(min_length: int, max_length: int, what: str) -> type[str]:  # noqa: N802 (a type)
+    """Free text of `min_length`..`max_length` characters, checked and documented as above."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length,
+                                description=f"{what}. {_FREE_TEXT_NOTE}", json_schema_extra={"pattern": _FREE_TEXT_PATTERN}),
+                     AfterValidator(_check_free_text)]
+
 
 def _json_number(value):
     # pydantic's strict mode still reads "7.5" into a Decimal; the contract says numbers are numbers.
@@ -157,10 +235,10 @@ class ProgrammeDefined(_Event):
     type: Literal["programme.defined"]
     programme_id: Identifier
     buyer_id: Identifier = Field(description="The buyer that owns the programme (the subject of its buyer token)")
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: FreeText(1, 200, "The programme's public name")
     target_hours: TargetHours
-    start_date: dt.date
-    end_date: dt.date
+    start_date: Day
+    end_date: Day
 
     @model_validator(mode="after")
     def _period(self) -> ProgrammeDefined:
@@ -187,10 +265,10 @@ class ContractRegistered(_Event):
     buyer_id: Identifier = Field(description="The buyer that owns the contract (the subject of its buyer token); "
                                              "a contract is never registered again by another buyer")
     operation_id: Identifier
-    lot: Annotated[str, Field(min_length=1, max_length=64)]
+    lot: FreeText(1, 64, "The lot's label in the contract (e.g. GC-01)")
     contractor_siret: Siret
-    start_date: dt.date
-    end_date: dt.date
+    start_date: Day
+    end_date: Day
     target_hours: TargetHours | None = None
     amount_eur: Money | None = None
     labour_share: Share | None = None
@@ -219,14 +297,14 @@ class BeneficiaryEnrolled(_Event):
     beneficiary_id: BeneficiaryKey
     facilitator_id: Identifier
     criteria: Annotated[list[Criterion], Field(min_length=1, max_length=len(Criterion))]
-    eligible_from: dt.date
-    eligible_until: dt.date | None = Field(
+    eligible_from: Day
+    eligible_until: Day | None = Field(
         default=None, description="Last eligible day; when absent the rulebook's window applies (24 months)")
-    validated_on: dt.date | None = Field(default=None, description="Day the facilitator validated eligibility")
-    proof_valid_until: dt.date | None = Field(
+    validated_on: Day | None = Field(default=None, description="Day the facilitator validated eligibility")
+    proof_valid_until: Day | None = Field(
         default=None, description="Last day the eligibility proof is valid; eligibility ends there at the latest")
-    derogation_reason: Annotated[str, Field(min_length=10, max_length=500)] | None = Field(
-        default=None, description="Required with criterion facilitator_validation: why this person is eligible")
+    derogation_reason: FreeText(10, 500, "Required with criterion facilitator_validation: why this person is "
+                                         "eligible, in general terms") | None = None
     birth_year: Annotated[int, Field(ge=1940, le=2015)] | None = None
     gender: Gender | None = None
 
@@ -254,14 +332,14 @@ class _Hours(_Event):
 
     contract_id: Identifier
     beneficiary_id: BeneficiaryKey
-    work_date: dt.date
+    work_date: Day
     hours: Hours
     mode: Mode
     siae_siret: Siret | None = None
     hire_type: HireType | None = Field(default=None, description="For direct_hire: fixed_term (default), "
                                                                  "permanent or apprenticeship")
-    hire_date: dt.date | None = Field(default=None, description="First day of a permanent hire (required for it)")
-    submitted_at: AwareDatetime
+    hire_date: Day | None = Field(default=None, description="First day of a permanent hire (required for it)")
+    submitted_at: Timestamp
 
     @model_validator(mode="after")
     def _partner(self):
@@ -275,6 +353,9 @@ class _Hours(_Event):
             raise ValueError("hire_date is required for a permanent hire")
         if self.hire_date is not None and self.hire_date > self.work_date:
             raise ValueError("hire_date is after work_date")
+        if self.submitted_at.date() < self.work_date:  # the day in the sender's own offset
+            raise ValueError(f"submitted_at ({self.submitted_at.date().isoformat()}) is before work_date "
+                             f"({self.work_date.isoformat()}): hours are declared once worked")
         return self
 
 
@@ -299,8 +380,8 @@ class TimesheetRetracted(_Event):
     contract_id: Identifier = Field(description="The retracting contractor's contract: its holder must be the "
                                                 "contractor of the original timesheet")
     beneficiary_id: BeneficiaryKey
-    reason: Annotated[str, Field(max_length=500)] | None = None
-    submitted_at: AwareDatetime
+    reason: FreeText(0, 500, "Why the timesheet is withdrawn") | None = None
+    submitted_at: Timestamp
 
 
 class SiaeInvoice(_Event):
@@ -311,15 +392,18 @@ class SiaeInvoice(_Event):
     contract_id: Identifier
     siae_siret: Siret
     amount_eur: Money
-    period_start: dt.date
-    period_end: dt.date
+    period_start: Day
+    period_end: Day
     labour_share: Share | None = Field(default=None, description="Labour share of the invoice; default: rulebook")
-    submitted_at: AwareDatetime
+    submitted_at: Timestamp
 
     @model_validator(mode="after")
     def _period(self) -> SiaeInvoice:
         if self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
+        if self.submitted_at.date() < self.period_start:
+            raise ValueError(f"submitted_at ({self.submitted_at.date().isoformat()}) is before period_start "
+                             f"({self.period_start.isoformat()})")
         return self
 
 
@@ -331,8 +415,8 @@ class PoolingAgreed(_Event):
     programme_id: Identifier
     contractor_siret: Siret
     contract_ids: Annotated[list[Identifier], Field(min_length=2, max_length=100)]
-    effective_from: dt.date
-    effective_until: dt.date | None = None
+    effective_from: Day
+    effective_until: Day | None = None
 
     @model_validator(mode="after")
     def _contracts(self) -> PoolingAgreed:
@@ -354,7 +438,7 @@ class ClaimResolved(_Event):
     beneficiary_id: BeneficiaryKey
     facilitator_id: Identifier
     decision: ClaimDecision
-    reason: Annotated[str, Field(min_length=3, max_length=500)]
+    reason: FreeText(3, 500, "Why the facilitator decided so")
 
 
 class OutcomeKind(StrEnum):
@@ -370,8 +454,10 @@ class BeneficiaryOutcome(_Event):
     beneficiary_id: BeneficiaryKey
     facilitator_id: Identifier
     outcome: OutcomeKind
-    outcome_date: dt.date
-    detail: Annotated[str, Field(max_length=100, pattern=r"^[a-z0-9_]+$")] | None = Field(
+    outcome_date: Day
+    detail: Annotated[str, Field(max_length=100, pattern=r"^[a-z0-9_]+$", description=(
+        "A code for the kind of outcome (lower-case letters, digits, '_'); no personal data: no run of 9 "
+        "digits or more")), AfterValidator(_check_free_text)] | None = Field(
         default=None, examples=["cdi", "cdd_6m_plus", "business_creation", "qualifying_training"])
 
 
@@ -407,16 +493,82 @@ def describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# The largest event is far smaller (a pooling agreement of 100 contracts is ~8 KB): what is longer is
+# padding or a payload smuggled in whitespace, refused before it is parsed.
+MAX_EVENT_BYTES = 64 * 1024
+
+# JSON's whitespace: taken out before counting key ends (quote then colon), so that a key written
+# `"hours" : 7` is counted too.
+_JSON_WHITESPACE = b" \t\r\n"
+
+
 def parse_event(raw: bytes | str | dict) -> Event:
-    """Validate one event from JSON (bytes or str) or an object decoded from JSON."""
+    """Validate one event from JSON (bytes or str) or an object decoded from JSON.
+
+    JSON text is refused when longer than MAX_EVENT_BYTES, or when an object repeats a key (which
+    value counts would depend on the parser reading it).
+    """
+    text = json.dumps(raw) if isinstance(raw, dict) else raw
+    if not isinstance(raw, dict):
+        size = len(text) if isinstance(text, bytes) or len(text) * 4 <= MAX_EVENT_BYTES else len(text.encode())
+        if size > MAX_EVENT_BYTES:
+            raise InvalidEvent("invalid_event", f"the event is {size} bytes long, more than {MAX_EVENT_BYTES}")
     try:
         # One path for both: JSON rules (ISO dates, UUID strings) apply to decoded objects too.
-        return _EVENT.validate_json(json.dumps(raw) if isinstance(raw, dict) else raw)
+        event = _EVENT.validate_json(text)
     except ValidationError as error:
         obj = raw if isinstance(raw, dict) else None
+        # A repeated key is the first thing to say: the value that failed may be the one it hid.
+        duplicate = None if obj is not None or not _key_ends(text) else duplicate_key(text)
+        if duplicate is not None:
+            raise InvalidEvent("invalid_json", duplicate) from None
         reason = "invalid_json" if any(e["type"] == "json_invalid" for e in error.errors()) else "invalid_event"
         raise InvalidEvent(reason, describe(error),
                            event_id=_str_or_none(obj, "event_id"), event_type=_str_or_none(obj, "type")) from None
+    # A valid event is one flat object whose keys are its fields set (unknown fields are refused): as
+    # many key ends in the text means no key was written twice. Otherwise (a value holding `":`, or
+    # a repeated key) the exact check decides.
+    if not isinstance(raw, dict) and _key_ends(text) != len(event.model_fields_set):
+        duplicate = duplicate_key(text)
+        if duplicate is not None:
+            raise InvalidEvent("invalid_json", duplicate, event_id=str(event.event_id), event_type=event.type)
+    return event
+
+
+def _key_ends(text: bytes | str) -> int:
+    """How many times a quote is followed by a colon once JSON whitespace is taken out.
+
+    Every key ends so; a string value may hold the same characters (an escaped quote then a colon,
+    or whitespace taken out from between them), so this is an upper bound of the keys written. Two
+    C passes over the bytes (about 1 us for a timesheet), where a regular expression takes 3-4 us.
+    """
+    if isinstance(text, str):
+        text = text.encode("utf-8", "surrogatepass")
+    return text.translate(None, _JSON_WHITESPACE).count(b'":')
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def duplicate_key(text: bytes | str) -> str | None:
+    """The exact check, slow: 'duplicate key ...' naming the first key an object repeats, or None."""
+    try:
+        json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as duplicate:
+        return f"duplicate key {json.dumps(duplicate.args[0])} in a JSON object: each key must appear once"
+    except (ValueError, RecursionError):  # not JSON to this parser: the validation said what it had to
+        return None
+    return None
 
 
 def _str_or_none(obj: dict | None, key: str) -> str | None:

@@ -5,6 +5,10 @@ Bodies: one JSON object (POST /v1/events); a JSON array, JSONL (`application/x-n
 event is validated with `ledger.events.parse_event`, the model the worker applies; CSV rows are
 converted by `streams.producer.csv_events`, as `ledger post` does.
 
+A JSON object that repeats a key, at any depth, is refused on its line (`invalid_json`), as the
+worker would refuse it: re-serialising it would otherwise keep one of the values without telling
+the sender (docs/security.md, "Duplicate keys").
+
 Line numbers: the physical line in JSONL and CSV (the CSV header is line 1, so the first row is
 line 2); the 1-based position of the item in a JSON array; 1 for a single event.
 """
@@ -69,9 +73,37 @@ def _text(body: bytes) -> str:
         raise BodyError(400, "not_utf8", f"the body is not UTF-8 text (byte {error.start})") from None
 
 
+class _Repeated(dict):
+    """A decoded JSON object in which (or in a value of which) some object repeats `key`."""
+
+    key: str
+
+
+def _repeated_in(value: Any) -> str | None:
+    if isinstance(value, _Repeated):
+        return value.key
+    if isinstance(value, list):
+        return next((key for item in value if (key := _repeated_in(item)) is not None), None)
+    return None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+    else:
+        key = next((k for _, v in pairs if (k := _repeated_in(v)) is not None), None)
+    if key is None:
+        return obj
+    repeated = _Repeated(obj)
+    repeated.key = key
+    return repeated
+
+
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -98,6 +130,9 @@ def field_errors(line: int, obj: Any, invalid: InvalidEvent) -> list[LineError]:
 def _validate(line: int, obj: Any) -> tuple[Line | None, list[LineError]]:
     if not isinstance(obj, dict):
         return None, [LineError(line, None, f"an event is a JSON object, not {type(obj).__name__}", "invalid_event")]
+    if isinstance(obj, _Repeated):
+        return None, [LineError(line, None, f"duplicate key {json.dumps(obj.key)} in a JSON object: each key must "
+                                "appear once", "invalid_json")]
     try:
         value = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     except ValueError as error:  # NaN or Infinity cannot be sent as JSON

@@ -150,23 +150,23 @@ def load_dataset(pipeline) -> Dataset:
                            end_date="2025-12-31", contractor_siret=OTHER_CONTRACTOR),
                   contract("gpe-c003", operation_id="L16", lot="GC-03", target_hours=2000,
                            start_date="2023-06-01", end_date="2027-06-30"),
-                  enrolment("b-00000001"), enrolment("b-00000002"), enrolment("b-00000003"))
+                  enrolment("b-0000000001"), enrolment("b-0000000002"), enrolment("b-0000000003"))
     pipeline.wait_accounted()
     data.sheets = {
-        "gpe-c001": [timesheet("gpe-c001", "b-00000001", "2024-03-04", 7.5),
-                     timesheet("gpe-c001", "b-00000001", "2024-03-05", 8),
-                     timesheet("gpe-c001", "b-00000002", "2024-03-05", 7)],
-        "gpe-c002": [timesheet("gpe-c002", "b-00000002", "2024-04-02", 6.5),
-                     timesheet("gpe-c002", "b-00000003", "2024-04-03", 7)],
-        "gpe-c003": [timesheet("gpe-c003", "b-00000003", f"2024-05-{d:02d}", 7, mode="temp_agency_etti",
+        "gpe-c001": [timesheet("gpe-c001", "b-0000000001", "2024-03-04", 7.5),
+                     timesheet("gpe-c001", "b-0000000001", "2024-03-05", 8),
+                     timesheet("gpe-c001", "b-0000000002", "2024-03-05", 7)],
+        "gpe-c002": [timesheet("gpe-c002", "b-0000000002", "2024-04-02", 6.5),
+                     timesheet("gpe-c002", "b-0000000003", "2024-04-03", 7)],
+        "gpe-c003": [timesheet("gpe-c003", "b-0000000003", f"2024-05-{d:02d}", 7, mode="temp_agency_etti",
                                siae_siret=ETTI) for d in (6, 7, 8)],
     }
     sheets = [s for group in data.sheets.values() for s in group]
     duplicate = dict(data.sheets["gpe-c001"][0])
     malformed = '{"type": "timesheet.submitted", "hours": '
-    wrong_type = dict(timesheet("gpe-c001", "b-00000001", "2024-03-07"), hours=True)
+    wrong_type = dict(timesheet("gpe-c001", "b-0000000001", "2024-03-07"), hours=True)
     # Another contractor claims the same person, day and hours as gpe-c003's first timesheet.
-    data.flagged_event = timesheet("gpe-c002", "b-00000003", "2024-05-06", 7)
+    data.flagged_event = timesheet("gpe-c002", "b-0000000003", "2024-05-06", 7)
     pipeline.post(*sheets, duplicate, malformed, wrong_type, data.flagged_event)
     pipeline.wait_accounted()
     original = data.sheets["gpe-c001"][0]

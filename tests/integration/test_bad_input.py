@@ -175,7 +175,7 @@ def test_hostile_stream_every_event_decided_and_the_worker_survives(kafka_dsn, t
     raw = KafkaProducer(bootstrap_servers=cfg.bootstrap_servers, acks="all", linger_ms=5,
                         max_request_size=4 * 1024 * 1024)
     try:
-        beneficiaries = [f"b-bad{n:05d}" for n in range(50)]
+        beneficiaries = [f"bad-{n:010d}" for n in range(50)]
         reference = [event("contract.registered", contract_id="c-bad", programme_id="gpe", buyer_id="buyer-sgp", operation_id="L15S",
                            lot="GC-01", contractor_siret=CONTRACTOR, start_date="2023-01-01",
                            end_date="2030-12-31", target_hours=100000)]

@@ -14,13 +14,13 @@ pytestmark = pytest.mark.integration
 
 
 def test_post_csv_reports_bad_lines_by_number_and_sends_the_rest(pipeline, tmp_path):
-    pipeline.post(contract("c-csv"), enrolment("b-00000040"))
+    pipeline.post(contract("c-csv"), enrolment("b-0000000040"))
     pipeline.wait_accounted()
     path = tmp_path / "timesheets.csv"
     columns = ["type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours", "mode",
                "siae_siret", "submitted_at"]
-    rows = [timesheet("c-csv", "b-00000040", f"2024-02-{d:02d}", 7.5) for d in (5, 6, 7)]
-    rows.insert(1, dict(timesheet("c-csv", "b-00000040", "2024-02-08", 7), hours="25"))
+    rows = [timesheet("c-csv", "b-0000000040", f"2024-02-{d:02d}", 7.5) for d in (5, 6, 7)]
+    rows.insert(1, dict(timesheet("c-csv", "b-0000000040", "2024-02-08", 7), hours="25"))
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()

@@ -156,7 +156,7 @@ def bare_gateway(pipeline_factory, tmp_path):
     yield from _serve(pipeline_factory(start=False), tmp_path)
 
 
-def reference(gw: Gateway, *contracts: dict, beneficiaries=("b-00000001",), wait: bool = True) -> None:
+def reference(gw: Gateway, *contracts: dict, beneficiaries=("b-0000000001",), wait: bool = True) -> None:
     """The buyer registers the programme and contracts, the facilitator enrols (then all accounted)."""
     assert gw.post(gw.buyer, [programme(), *contracts], "/v1/batches").status_code == 202
     for key in beneficiaries:
@@ -182,18 +182,18 @@ def csv_text(rows: list[dict]) -> str:
 
 def test_authorised_posts_in_every_format_are_counted_with_their_provenance(gateway):
     reference(gateway, contract("c-gw"))
-    single = gateway.post(gateway.contractor, timesheet("c-gw", "b-00000001", "2024-03-04", 7.5))
+    single = gateway.post(gateway.contractor, timesheet("c-gw", "b-0000000001", "2024-03-04", 7.5))
     assert single.status_code == 202, single.text
     ack = single.json()
     assert ack["accepted"] == 1 and ack["events"][0]["type"] == "timesheet.submitted"
     assert ack["events"][0]["offset"] >= 0 and 0 <= ack["events"][0]["partition"] < gateway.pipeline.cfg.partitions
 
-    array = [timesheet("c-gw", "b-00000001", "2024-03-05", 8), timesheet("c-gw", "b-00000001", "2024-03-06", 6)]
+    array = [timesheet("c-gw", "b-0000000001", "2024-03-05", 8), timesheet("c-gw", "b-0000000001", "2024-03-06", 6)]
     assert gateway.post(gateway.contractor, array, "/v1/batches").json()["accepted"] == 2
-    lines = "\n".join(json.dumps(timesheet("c-gw", "b-00000001", f"2024-03-{d:02d}", 7)) for d in (7, 8)) + "\n"
+    lines = "\n".join(json.dumps(timesheet("c-gw", "b-0000000001", f"2024-03-{d:02d}", 7)) for d in (7, 8)) + "\n"
     assert gateway.post(gateway.contractor, lines, "/v1/batches", "application/x-ndjson").status_code == 202
-    rows = [timesheet("c-gw", "b-00000001", "2024-03-11", 5, mode="temp_agency_etti", siae_siret=ETTI),
-            timesheet("c-gw", "b-00000001", "2024-03-12", 4.5)]
+    rows = [timesheet("c-gw", "b-0000000001", "2024-03-11", 5, mode="temp_agency_etti", siae_siret=ETTI),
+            timesheet("c-gw", "b-0000000001", "2024-03-12", 4.5)]
     answer = gateway.post(gateway.contractor, csv_text(rows), "/v1/batches", "text/csv")
     assert answer.status_code == 202, answer.text
     assert [e["line"] for e in answer.json()["events"]] == [2, 3]  # the CSV header is line 1
@@ -213,32 +213,32 @@ def test_foreign_contract_is_403_and_nothing_reaches_kafka(bare_gateway):
     reference(gateway, contract("c-mine"), contract("c-theirs", contractor_siret=OTHER_CONTRACTOR), wait=False)
     before = gateway.intake_end()
 
-    alone = gateway.post(gateway.contractor, timesheet("c-theirs", "b-00000001", "2024-03-04"))
+    alone = gateway.post(gateway.contractor, timesheet("c-theirs", "b-0000000001", "2024-03-04"))
     assert alone.status_code == 403
     assert alone.json()["errors"] == [{"line": 1, "field": "contract_id", "reason": "contract_not_held",
                                        "message": f"contract c-theirs is not held by SIRET {CONTRACTOR}"}]
-    mixed = [timesheet("c-mine", "b-00000001", "2024-03-04"), timesheet("c-theirs", "b-00000001", "2024-03-05"),
-             timesheet("c-unknown", "b-00000001", "2024-03-06")]
+    mixed = [timesheet("c-mine", "b-0000000001", "2024-03-04"), timesheet("c-theirs", "b-0000000001", "2024-03-05"),
+             timesheet("c-unknown", "b-0000000001", "2024-03-06")]
     refused = gateway.post(gateway.contractor, mixed, "/v1/batches")
     assert refused.status_code == 403
     assert [(e["line"], e["field"]) for e in refused.json()["errors"]] == [(2, "contract_id"), (3, "contract_id")]
     # Wrong role, or another facilitator's id: 403 too.
     assert gateway.post(gateway.contractor, contract("c-new")).json()["errors"][0]["reason"] == "forbidden_event_type"
-    other = dict(enrolment("b-00000002"), facilitator_id="fac-99")
+    other = dict(enrolment("b-0000000002"), facilitator_id="fac-99")
     assert gateway.post(gateway.facilitator, other).json()["errors"][0]["field"] == "facilitator_id"
-    assert gateway.post(gateway.buyer, timesheet("c-mine", "b-00000001", "2024-03-04")).status_code == 403
+    assert gateway.post(gateway.buyer, timesheet("c-mine", "b-0000000001", "2024-03-04")).status_code == 403
     assert gateway.intake_end() == before
 
     # --contracts grants a contract the gateway did not see registered.
     granted = gateway.issue("contractor", CONTRACTOR, contracts=["c-theirs"])
-    assert gateway.post(granted, timesheet("c-theirs", "b-00000001", "2024-03-04")).status_code == 202
+    assert gateway.post(granted, timesheet("c-theirs", "b-0000000001", "2024-03-04")).status_code == 202
     assert gateway.intake_end() == before + 1
 
 
 def test_missing_unknown_or_revoked_token_is_401(bare_gateway):
     gateway = bare_gateway
     before = gateway.intake_end()
-    event = timesheet("c-gw", "b-00000001", "2024-03-04")
+    event = timesheet("c-gw", "b-0000000001", "2024-03-04")
     missing = gateway.post(None, event)
     assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
     assert missing.json()["error"] == "unauthenticated"
@@ -254,7 +254,7 @@ def test_missing_unknown_or_revoked_token_is_401(bare_gateway):
 def test_idempotent_retry_is_answered_again_and_counted_once(gateway):
     reference(gateway, contract("c-idem"))
     before = gateway.intake_end()
-    batch = [timesheet("c-idem", "b-00000001", f"2024-04-{d:02d}", 7) for d in (1, 2, 3)]
+    batch = [timesheet("c-idem", "b-0000000001", f"2024-04-{d:02d}", 7) for d in (1, 2, 3)]
     body = json.dumps(batch)
     first = gateway.post(gateway.contractor, body, "/v1/batches", key="payroll-2024-04-03")
     again = gateway.post(gateway.contractor, body, "/v1/batches", key="payroll-2024-04-03")
@@ -272,21 +272,21 @@ def test_idempotent_retry_is_answered_again_and_counted_once(gateway):
 def test_same_key_with_another_body_is_409(bare_gateway):
     gateway = bare_gateway
     reference(gateway, contract("c-409"), wait=False)
-    first = timesheet("c-409", "b-00000001", "2024-04-01", 7)
+    first = timesheet("c-409", "b-0000000001", "2024-04-01", 7)
     assert gateway.post(gateway.contractor, first, key="k-1").status_code == 202
     before = gateway.intake_end()
     conflict = gateway.post(gateway.contractor, dict(first, hours=8), key="k-1")
     assert conflict.status_code == 409 and conflict.json()["error"] == "idempotency_key_reused"
     # Keys belong to a token: another token may use the same key.
     other = gateway.issue("contractor", CONTRACTOR)
-    assert gateway.post(other, timesheet("c-409", "b-00000001", "2024-04-02", 8), key="k-1").status_code == 202
+    assert gateway.post(other, timesheet("c-409", "b-0000000001", "2024-04-02", 8), key="k-1").status_code == 202
     assert gateway.intake_end() == before + 1
 
 
 def test_malformed_csv_line_is_reported_by_number_and_the_whole_batch_refused(gateway):
     reference(gateway, contract("c-csv"))
     before = gateway.intake_end()
-    rows = [timesheet("c-csv", "b-00000001", f"2024-02-{d:02d}", 7.5) for d in (5, 6, 7, 8)]
+    rows = [timesheet("c-csv", "b-0000000001", f"2024-02-{d:02d}", 7.5) for d in (5, 6, 7, 8)]
     rows[1] = dict(rows[1], hours="25")
     rows[3] = dict(rows[3], work_date="08/02/2024")
     refused = gateway.post(gateway.contractor, csv_text(rows), "/v1/batches", "text/csv")
@@ -312,7 +312,7 @@ def test_limits_and_malformed_bodies_are_clear_4xx(pipeline_factory, tmp_path):
     with serve_in_thread(app) as url:
         gw = Gateway(url, app, pipeline)
         before = gw.intake_end()
-        sheets = [timesheet("c-x", "b-00000001", f"2024-01-{d:02d}") for d in range(1, 5)]
+        sheets = [timesheet("c-x", "b-0000000001", f"2024-01-{d:02d}") for d in range(1, 5)]
         assert gw.post(gw.contractor, sheets, "/v1/batches").json()["error"] == "too_many_lines"
         big = [dict(s, contract_id="c-" + "x" * 60) for s in sheets[:1]] * 20
         too_large = gw.post(gw.contractor, big, "/v1/batches")
@@ -436,7 +436,7 @@ def test_health_readiness_and_metrics(bare_gateway):
     assert gateway.http.get("/healthz").json() == {"status": "ok", "detail": None}
     assert gateway.http.get("/readyz").json()["status"] == "ready"
     reference(gateway, contract("c-m"), wait=False)
-    gateway.post(None, timesheet("c-m", "b-00000001", "2024-03-04"))
+    gateway.post(None, timesheet("c-m", "b-0000000001", "2024-03-04"))
     text = gateway.http.get("/metrics").text
     assert re.search(r'ledger_gateway_events_produced_total\{type="contract.registered"\} [1-9]', text)
     assert 'ledger_gateway_requests_total{method="POST",route="/v1/events",status="401"}' in text

@@ -55,10 +55,10 @@ def test_worker_endpoint_and_loader_metrics_count_exactly_what_was_posted(pipeli
     loader_before = registry_samples()  # the loader's metrics live in this process, shared by earlier tests
     pipeline = started(pipeline_factory, metrics_port=port)  # the worker serves /metrics on PORT
 
-    pipeline.post(contract("c-m1"), contract("c-m2", operation_id="L16"), enrolment("b-00000071"),
-                  enrolment("b-00000072"))
-    sheets = [timesheet("c-m1", "b-00000071", "2024-03-04", 7.5), timesheet("c-m1", "b-00000071", "2024-03-05", 8),
-              timesheet("c-m2", "b-00000072", "2024-03-04", 6.25, mode="temp_agency_etti", siae_siret=ETTI)]
+    pipeline.post(contract("c-m1"), contract("c-m2", operation_id="L16"), enrolment("b-0000000071"),
+                  enrolment("b-0000000072"))
+    sheets = [timesheet("c-m1", "b-0000000071", "2024-03-04", 7.5), timesheet("c-m1", "b-0000000071", "2024-03-05", 8),
+              timesheet("c-m2", "b-0000000072", "2024-03-04", 6.25, mode="temp_agency_etti", siae_siret=ETTI)]
     pipeline.post(*sheets, dict(sheets[0]), dict(sheets[1]), '{"not json', dict(sheets[2], hours="seven"))
     accounting = pipeline.wait_accounted()
     assert (accounting["accepted"], accounting["rejected"]) == (7, 4)

@@ -20,21 +20,21 @@ def test_exact_hours_duplicates_once_and_every_bad_event_rejected_with_its_reaso
     counting; what cannot be counted at all is rejected with its reason (unknown references only
     after waiting as pending)."""
     pipeline.post(programme(), contract("c-a", target_hours=500), contract("c-b", operation_id="L16"),
-                  enrolment("b-00000001"), enrolment("b-00000002", eligible_until="2024-06-30"))
+                  enrolment("b-0000000001"), enrolment("b-0000000002", eligible_until="2024-06-30"))
     pipeline.wait_accounted()
 
     counted = [
-        timesheet("c-a", "b-00000001", "2024-03-04", 7.5),
-        timesheet("c-a", "b-00000001", "2024-03-05", 8),
-        timesheet("c-b", "b-00000002", "2024-03-04", 7, mode="temp_agency_etti", siae_siret=ETTI),
+        timesheet("c-a", "b-0000000001", "2024-03-04", 7.5),
+        timesheet("c-a", "b-0000000001", "2024-03-05", 8),
+        timesheet("c-b", "b-0000000002", "2024-03-04", 7, mode="temp_agency_etti", siae_siret=ETTI),
     ]
     duplicate = dict(counted[0])  # a contractor's retry after a timeout: same event, same id
-    unknown_contract = timesheet("c-zzz", "b-00000001", "2024-03-06")
-    ineligible = timesheet("c-b", "b-00000002", "2024-07-01")  # the day after eligible_until
-    outside_contract = timesheet("c-a", "b-00000001", "2027-01-04")
-    unknown_beneficiary = timesheet("c-a", "b-99999999", "2024-03-04")
+    unknown_contract = timesheet("c-zzz", "b-0000000001", "2024-03-06")
+    ineligible = timesheet("c-b", "b-0000000002", "2024-07-01")  # the day after eligible_until
+    outside_contract = timesheet("c-a", "b-0000000001", "2027-01-04")
+    unknown_beneficiary = timesheet("c-a", "b-0099999999", "2024-03-04")
     malformed = '{"type": "timesheet.submitted", "hours": '
-    wrong_type = dict(timesheet("c-a", "b-00000001", "2024-03-07"), hours=True)
+    wrong_type = dict(timesheet("c-a", "b-0000000001", "2024-03-07"), hours=True)
     pipeline.post(*counted, duplicate, unknown_contract, ineligible, outside_contract, unknown_beneficiary,
                   malformed, wrong_type)
     accounting = pipeline.wait_accounted()
@@ -86,11 +86,11 @@ def test_contract_target_computed_from_amount(pipeline):
 def test_several_events_in_one_message_keep_their_own_ids(pipeline):
     import json
 
-    pipeline.post(contract("c-batch"), enrolment("b-00000010"))
+    pipeline.post(contract("c-batch"), enrolment("b-0000000010"))
     pipeline.wait_accounted()
-    sheets = [timesheet("c-batch", "b-00000010", f"2024-04-{d:02d}", 7) for d in (1, 2, 3)]
+    sheets = [timesheet("c-batch", "b-0000000010", f"2024-04-{d:02d}", 7) for d in (1, 2, 3)]
     batch = json.dumps(sheets + [sheets[0], {"type": "timesheet.submitted"}])
-    pipeline.producer.send(batch.encode(), "b-00000010").get(timeout=30)
+    pipeline.producer.send(batch.encode(), "b-0000000010").get(timeout=30)
     pipeline.posted += 5
     accounting = pipeline.wait_accounted()
     assert accounting["accepted"] == 2 + 3 and accounting["rejected"] == 2
@@ -98,8 +98,8 @@ def test_several_events_in_one_message_keep_their_own_ids(pipeline):
 
 
 def test_replaying_the_ledger_topic_into_the_store_counts_nothing_twice(pipeline):
-    pipeline.post(contract("c-r"), enrolment("b-00000020"),
-                  *[timesheet("c-r", "b-00000020", f"2024-05-{d:02d}", 7) for d in range(1, 21)])
+    pipeline.post(contract("c-r"), enrolment("b-0000000020"),
+                  *[timesheet("c-r", "b-0000000020", f"2024-05-{d:02d}", 7) for d in range(1, 21)])
     pipeline.wait_accounted()
     before = hours_by_contract(pipeline)
     # A loader in a new consumer group reads both topics again from offset 0 into the same tables.
@@ -115,13 +115,13 @@ def test_replaying_the_ledger_topic_into_the_store_counts_nothing_twice(pipeline
 
 
 def test_worker_killed_and_restarted_keeps_its_tables_and_counts_each_event_once(pipeline):
-    pipeline.post(contract("c-k"), enrolment("b-00000030"))
-    first = [timesheet("c-k", "b-00000030", f"2024-06-{d:02d}", 8) for d in range(1, 11)]
+    pipeline.post(contract("c-k"), enrolment("b-0000000030"))
+    first = [timesheet("c-k", "b-0000000030", f"2024-06-{d:02d}", 8) for d in range(1, 11)]
     pipeline.post(*first)
     pipeline.wait_accounted()
     pipeline.stop_worker(kill=True)
     # While the worker is down: new timesheets, and retries of already counted ones.
-    pipeline.post(*[timesheet("c-k", "b-00000030", f"2024-06-{d:02d}", 8) for d in range(11, 16)], *first[:3])
+    pipeline.post(*[timesheet("c-k", "b-0000000030", f"2024-06-{d:02d}", 8) for d in range(11, 16)], *first[:3])
     pipeline.start_worker()
     accounting = pipeline.wait_accounted(timeout=180)
     assert hours_by_contract(pipeline) == {"c-k": Decimal("120.00")}

@@ -30,17 +30,17 @@ def withheld(pipeline) -> dict[tuple[str, str], Decimal]:
 
 def test_every_delivery_mode_is_attributed_and_capped_and_a_replay_shows_a_new_rulebook(pipeline):
     pipeline.post(programme(), contract("c-1", start_date="2023-01-01"),
-                  *[enrolment(f"b-0000000{n}", eligible_from="2023-01-01", eligible_until="2025-12-31")
+                  *[enrolment(f"b-000000000{n}", eligible_from="2023-01-01", eligible_until="2025-12-31")
                     for n in range(1, 7)])
     pipeline.wait_accounted()
-    training = [timesheet("c-1", "b-00000006", f"2024-04-{d:02d}", 8, mode="training") for d in range(1, 21)]
+    training = [timesheet("c-1", "b-0000000006", f"2024-04-{d:02d}", 8, mode="training") for d in range(1, 21)]
     pipeline.post(
-        timesheet("c-1", "b-00000001", "2024-03-04", 7, hire_type="fixed_term"),
-        timesheet("c-1", "b-00000002", "2024-03-04", 8, hire_type="permanent", hire_date="2024-01-15"),
-        timesheet("c-1", "b-00000002", "2025-01-15", 8, hire_type="permanent", hire_date="2024-01-15"),
-        timesheet("c-1", "b-00000003", "2024-03-04", 7, mode="temp_agency_etti", siae_siret=ETTI),
-        timesheet("c-1", "b-00000004", "2024-03-04", 7, mode="siae_placement_ai", siae_siret=AI),
-        timesheet("c-1", "b-00000005", "2024-03-04", 7, mode="geiq", siae_siret=GEIQ),
+        timesheet("c-1", "b-0000000001", "2024-03-04", 7, hire_type="fixed_term"),
+        timesheet("c-1", "b-0000000002", "2024-03-04", 8, hire_type="permanent", hire_date="2024-01-15"),
+        timesheet("c-1", "b-0000000002", "2025-01-15", 8, hire_type="permanent", hire_date="2024-01-15"),
+        timesheet("c-1", "b-0000000003", "2024-03-04", 7, mode="temp_agency_etti", siae_siret=ETTI),
+        timesheet("c-1", "b-0000000004", "2024-03-04", 7, mode="siae_placement_ai", siae_siret=AI),
+        timesheet("c-1", "b-0000000005", "2024-03-04", 7, mode="geiq", siae_siret=GEIQ),
         *training,
         # An ACI/EI invoice: EUR 28,000 x 40% labour / EUR 28 an hour (rulebook) = 400 h.
         event("siae.invoice", invoice_id="inv-1", contract_id="c-1", siae_siret=EI, amount_eur=28000,
@@ -77,31 +77,31 @@ def test_every_delivery_mode_is_attributed_and_capped_and_a_replay_shows_a_new_r
 def test_corrections_late_enrolment_over_claims_resolution_and_pooling(pipeline):
     pipeline.post(programme(), contract("c-1", target_hours=10), contract("c-3", target_hours=100),
                   contract("c-2", contractor_siret=OTHER_CONTRACTOR),
-                  enrolment("b-00000001"),
+                  enrolment("b-0000000001"),
                   event("pooling.agreed", agreement_id="pool-1", programme_id="gpe",
                         contractor_siret=contract("x")["contractor_siret"], contract_ids=["c-1", "c-3"],
                         effective_from="2024-01-01"))
     pipeline.wait_accounted()
-    t1 = timesheet("c-1", "b-00000001", "2024-03-04", 7)
-    t2 = timesheet("c-1", "b-00000001", "2024-03-05", 8)
-    t3 = timesheet("c-1", "b-00000001", "2024-03-06", 8)
-    t4 = timesheet("c-2", "b-00000001", "2024-03-06", 4)  # 12 h that day across two contractors
-    t5a = timesheet("c-1", "b-00000001", "2024-03-07", 7)
-    t5b = timesheet("c-2", "b-00000001", "2024-03-07", 7)  # the same 7 h claimed by another contractor
-    late = timesheet("c-1", "b-00000009", "2024-03-04", 7)  # hired before the facilitator enrolled them
+    t1 = timesheet("c-1", "b-0000000001", "2024-03-04", 7)
+    t2 = timesheet("c-1", "b-0000000001", "2024-03-05", 8)
+    t3 = timesheet("c-1", "b-0000000001", "2024-03-06", 8)
+    t4 = timesheet("c-2", "b-0000000001", "2024-03-06", 4)  # 12 h that day across two contractors
+    t5a = timesheet("c-1", "b-0000000001", "2024-03-07", 7)
+    t5b = timesheet("c-2", "b-0000000001", "2024-03-07", 7)  # the same 7 h claimed by another contractor
+    late = timesheet("c-1", "b-0000000009", "2024-03-04", 7)  # hired before the facilitator enrolled them
     pipeline.post(t1, t2, t3, t4, t5a, t5b, late)
     assert pipeline.wait_accounted()["pending"] == 1
     pipeline.post(
-        enrolment("b-00000009"),
+        enrolment("b-0000000009"),
         event("timesheet.corrected", original_event_id=t1["event_id"],
               **{k: v for k, v in t1.items() if k not in ("type", "event_id")} | {"hours": 6.5}),
-        event("timesheet.retracted", original_event_id=t2["event_id"], beneficiary_id="b-00000001",
+        event("timesheet.retracted", original_event_id=t2["event_id"], beneficiary_id="b-0000000001",
               contract_id=t2["contract_id"],
               submitted_at="2024-03-08T10:00:00+00:00"),
         event("timesheet.retracted", original_event_id="6d0b6c3e-1111-4a8a-9c1e-5b0d7f0a0001",
-              beneficiary_id="b-00000001", contract_id="c-1", submitted_at="2024-03-08T10:00:00+00:00"))
+              beneficiary_id="b-0000000001", contract_id="c-1", submitted_at="2024-03-08T10:00:00+00:00"))
     pipeline.wait_settled()
-    pipeline.post(event("claim.resolved", flagged_event_id=t4["event_id"], beneficiary_id="b-00000001",
+    pipeline.post(event("claim.resolved", flagged_event_id=t4["event_id"], beneficiary_id="b-0000000001",
                         facilitator_id="fac-01", decision="count", reason="night shift on another site, checked"))
     accounting = pipeline.wait_settled()
 
@@ -134,17 +134,17 @@ def test_corrections_late_enrolment_over_claims_resolution_and_pooling(pipeline)
 
 def test_a_retraction_ends_a_conflict_and_a_correction_waits_for_its_contract(pipeline):
     pipeline.post(programme(), contract("c-1"), contract("c-2", contractor_siret=OTHER_CONTRACTOR),
-                  enrolment("b-00000002"))
+                  enrolment("b-0000000002"))
     pipeline.wait_accounted()
-    a = timesheet("c-1", "b-00000002", "2024-04-02", 7)
-    b = timesheet("c-2", "b-00000002", "2024-04-02", 7)  # the same 7 h from another contractor
+    a = timesheet("c-1", "b-0000000002", "2024-04-02", 7)
+    b = timesheet("c-2", "b-0000000002", "2024-04-02", 7)  # the same 7 h from another contractor
     pipeline.post(a, b)
     pipeline.wait_accounted()
     assert withheld(pipeline) == {("flagged", "claimed_by_two_contractors"): Decimal("14.00")}
 
     # b was a mistake: its retraction leaves a alone on its day, counted again. Then a moves to a
     # contract registered later: the correction waits for it, and only then applies.
-    pipeline.post(event("timesheet.retracted", original_event_id=b["event_id"], beneficiary_id="b-00000002",
+    pipeline.post(event("timesheet.retracted", original_event_id=b["event_id"], beneficiary_id="b-0000000002",
                         contract_id=b["contract_id"],
                         submitted_at="2024-04-03T09:00:00+00:00"),
                   event("timesheet.corrected", original_event_id=a["event_id"],

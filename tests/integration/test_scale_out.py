@@ -102,7 +102,7 @@ def test_each_worker_learns_the_contracts_registered_through_the_others_partitio
     try:
         wait_workers_assigned(cfg, [pipeline.worker, second])
         contracts = [f"c-{n}" for n in range(12)]  # spread over the partitions by their keys
-        people = [f"b-{n:08d}" for n in range(12)]
+        people = [f"b-{n:010d}" for n in range(12)]
         pipeline.post(*[contract(c) for c in contracts], *[enrolment(b) for b in people])
         pipeline.wait_accounted()
         pipeline.post(*[timesheet(c, b, f"2024-05-{n + 1:02d}", 1) for n, c in enumerate(contracts) for b in people])

@@ -51,7 +51,7 @@ def timesheet(**changes) -> dict:
     event = {"type": "timesheet.submitted", "event_id": new_id(), "schema_version": 1,
              "contract_id": "gpe-c001", "beneficiary_id": "b-3f9a1c2e7d", "work_date": "2024-06-03",
              "hours": 7.5, "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+02:00"}
-    return _apply(event, changes)
+    return _submitted_after_work(_apply(event, changes), changes)
 
 
 def correction(original: dict, **changes) -> dict:
@@ -59,7 +59,7 @@ def correction(original: dict, **changes) -> dict:
     restated = {k: v for k, v in original.items() if k not in ("type", "event_id", "original_event_id")}
     event = {**restated, "type": "timesheet.corrected", "event_id": new_id(),
              "original_event_id": original["event_id"]}
-    return _apply(event, changes)
+    return _submitted_after_work(_apply(event, changes), changes)
 
 
 def retraction(original: dict, **changes) -> dict:
@@ -105,6 +105,16 @@ def _apply(event: dict, changes: dict) -> dict:
             event.pop(key, None)
         else:
             event[key] = value
+    return event
+
+
+def _submitted_after_work(event: dict, changes: dict) -> dict:
+    """A work_date moved past the default submitted_at moves submitted_at to that day's evening
+    (submitted_at may not be before work_date); a test that sets submitted_at keeps its own."""
+    work, submitted = event.get("work_date"), event.get("submitted_at")
+    if "submitted_at" not in changes and isinstance(work, str) and isinstance(submitted, str) \
+            and submitted[:10] < work:
+        event["submitted_at"] = f"{work}T18:00:00+02:00"
     return event
 
 

@@ -166,9 +166,9 @@ def test_partner_mode_with_partner_parses(ev, mode):
     ("timesheet", {"hours": 8}),
     ("timesheet", {"mode": "training"}),
     ("timesheet", {"submitted_at": "2024-06-03T18:00:00Z"}),
-    ("timesheet", {"beneficiary_id": "b-123456"}),                 # 8 characters: the minimum
-    ("timesheet", {"beneficiary_id": "a" * 64}),                   # the maximum
-    ("timesheet", {"beneficiary_id": "0f3a_9c-1e"}),
+    ("timesheet", {"beneficiary_id": "b-0123456789"}),             # 12 characters, 10 hex: the minimum
+    ("timesheet", {"beneficiary_id": "abcdefgh-" + "f" * 56}),     # the maximum: 8 + 1 + 56
+    ("timesheet", {"beneficiary_id": "p2-9c1d0e7a52f4b831"}),
     ("timesheet", {"contract_id": "GPE/L15S:lot-01.a"}),
     ("contract", {"start_date": "2024-05-05", "end_date": "2024-05-05"}),
     ("contract", {"target_hours": 0}),
@@ -254,16 +254,17 @@ BAD = [
      "submitted_at: Input should have timezone info"),
     ("timesheet", {"submitted_at": 1717430400}, "invalid_event", "submitted_at: "),
     # --- the beneficiary key: pseudonymous only
-    ("timesheet", {"beneficiary_id": "Jean Dupont"}, "invalid_event", "beneficiary_id: String should match pattern"),
+    ("timesheet", {"beneficiary_id": "Jean Dupont-Martin"}, "invalid_event", "beneficiary_id: String should match pattern"),
     ("timesheet", {"beneficiary_id": "jean.dupont@mail.fr"}, "invalid_event", "beneficiary_id: String should match"),
     ("timesheet", {"beneficiary_id": "185057800608436"}, "invalid_event",
      "beneficiary_id: Value error, looks like a national identification number"),
     ("enrolment", {"beneficiary_id": "1850578006084"}, "invalid_event",
      "beneficiary_id: Value error, looks like a national identification number"),
     ("timesheet", {"beneficiary_id": "B-3F9A1C2E7D"}, "invalid_event", "beneficiary_id: String should match pattern"),
-    ("timesheet", {"beneficiary_id": "b-3f9a1"}, "invalid_event", "beneficiary_id: String should have at least 8"),
-    ("timesheet", {"beneficiary_id": "a" * 65}, "invalid_event", "beneficiary_id: String should have at most 64"),
-    ("timesheet", {"beneficiary_id": "-3f9a1c2e7d"}, "invalid_event", "beneficiary_id: String should match pattern"),
+    ("timesheet", {"beneficiary_id": "b-3f9a1"}, "invalid_event", "beneficiary_id: String should have at least 12"),
+    ("timesheet", {"beneficiary_id": "abcdefgh-" + "f" * 57}, "invalid_event",
+     "beneficiary_id: String should have at most 65"),
+    ("timesheet", {"beneficiary_id": "-3f9a1c2e7d01"}, "invalid_event", "beneficiary_id: String should match pattern"),
     # --- the contract's target: given, or computed from all four inputs, never both
     ("contract", {"target_hours": ...}, "invalid_event", "give target_hours, or amount_eur (with labour_share, "
      "clause_rate and hourly_cost_eur, or the rulebook's rates in force at start_date)"),
@@ -483,8 +484,8 @@ def test_partition_key(ev, kind, expected):
 
 
 def test_partition_key_of_timesheet_is_the_beneficiary_not_the_contract(ev):
-    event = parse_event(ev.raw(ev.timesheet(contract_id="gpe-c777", beneficiary_id="b-0000aaaa")))
-    assert partition_key(event) == "b-0000aaaa"
+    event = parse_event(ev.raw(ev.timesheet(contract_id="gpe-c777", beneficiary_id="b-000000aaaa")))
+    assert partition_key(event) == "b-000000aaaa"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -500,3 +501,354 @@ def test_amounts_written_back_are_json_numbers_with_every_digit(ev):
     written = json.loads(event.model_dump_json())
     assert written["amount_eur"] == 123456789012.34 and written["clause_rate"] == 0.0525
     assert parse_event(event.model_dump_json()).amount_eur == Decimal("123456789012.34")
+
+
+# ---------------------------------------------------------------------------- issue 11: the contract's limits
+# Each of these failed before the limit was added (docs/security.md, "The event contract's limits").
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ledger.events import FIRST_DAY, LAST_DAY, MAX_EVENT_BYTES, duplicate_key  # noqa: E402
+
+# Every day of every event type, with what else the event needs for that day to be the only problem.
+DATE_FIELDS = [
+    ("programme", "start_date", {}), ("programme", "end_date", {}),
+    ("contract", "start_date", {}), ("contract", "end_date", {}),
+    ("enrolment", "eligible_from", {}), ("enrolment", "eligible_until", {}), ("enrolment", "validated_on", {}),
+    ("enrolment", "proof_valid_until", {}),
+    ("timesheet", "work_date", {}), ("timesheet", "hire_date", {"hire_type": "permanent"}),
+    ("correction", "work_date", {}), ("correction", "hire_date", {"hire_type": "permanent"}),
+    ("invoice", "period_start", {}), ("invoice", "period_end", {}),
+    ("pooling", "effective_from", {}), ("pooling", "effective_until", {}),
+    ("outcome", "outcome_date", {}),
+]
+TIMESTAMP_FIELDS = [("timesheet", "submitted_at"), ("correction", "submitted_at"), ("retraction", "submitted_at"),
+                    ("invoice", "submitted_at")]
+KIND_OF = dict(zip(KINDS, TYPES))
+
+
+def refusal(ev, kind: str, changes: dict) -> InvalidEvent:
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event(ev.raw(build(ev, kind, changes)))
+    return refused.value
+
+
+def test_every_date_and_timestamp_field_is_listed_here():
+    # A new date field must be bounded too: this list and the schemas name the same fields.
+    in_schemas = {(name, field) for name, schema in json_schemas().items() if name != "event"
+                  for field, prop in schema["properties"].items()
+                  if any(p.get("format") in ("date", "date-time") for p in prop.get("anyOf", [prop]))}
+    corrections = {("timesheet.corrected", f) for _, f, _ in DATE_FIELDS if _ == "correction"}
+    listed = {(KIND_OF[k], f) for k, f, _ in DATE_FIELDS} | {(KIND_OF[k], f) for k, f in TIMESTAMP_FIELDS}
+    assert in_schemas == listed | corrections
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1969-12-31", "1970-01-01", "1999-12-31", "2100-01-01", "2149-06-07",
+                                 "9999-12-31"])
+@pytest.mark.parametrize("kind, field, needs", DATE_FIELDS, ids=[f"{k}.{f}" for k, f, _ in DATE_FIELDS])
+def test_a_day_outside_2000_2099_is_refused_naming_the_field(ev, kind, field, needs, day):
+    refused = refusal(ev, kind, {**needs, field: day})
+    assert refused.reason == "invalid_event"
+    assert refused.detail.startswith(f"{field}: Input should be "), refused.detail
+
+
+@pytest.mark.parametrize("kind, changes", [
+    ("programme", {"start_date": "2000-01-01", "end_date": "2099-12-31"}),
+    ("contract", {"start_date": "2000-01-01", "end_date": "2099-12-31"}),
+    ("enrolment", {"eligible_from": "2000-01-01", "validated_on": "2000-01-01", "eligible_until": "2099-12-31",
+                   "proof_valid_until": "2099-12-31"}),
+    ("timesheet", {"work_date": "2000-01-01", "hire_type": "permanent", "hire_date": "2000-01-01",
+                   "submitted_at": "2000-01-01T00:00:00+14:00"}),  # 1999-12-31T10:00Z: the day is the sender's
+    ("timesheet", {"work_date": "2099-12-31", "submitted_at": "2099-12-31T23:59:59.999-12:00"}),
+    ("invoice", {"period_start": "2000-01-01", "period_end": "2099-12-31", "submitted_at": "2099-12-31T00:00:00Z"}),
+    ("pooling", {"effective_from": "2000-01-01", "effective_until": "2099-12-31"}),
+    ("outcome", {"outcome_date": "2099-12-31"}),
+    ("retraction", {"submitted_at": "2000-01-01T00:00:00Z"}),
+])
+def test_the_first_and_last_day_of_the_range_are_accepted(ev, kind, changes):
+    parse_event(ev.raw(build(ev, kind, changes)))
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T00:00:00+00:00", "2100-01-01T00:00:00Z", "1999-12-31T23:59:59Z",
+                                   "1970-01-01T00:00:00Z", "2100-01-01T00:30:00+01:00",
+                                   "1999-12-31T23:30:00-01:00"])  # 2000-01-01 in UTC, 1999-12-31 where sent
+@pytest.mark.parametrize("kind, field", TIMESTAMP_FIELDS)
+def test_a_submission_time_outside_the_range_is_refused(ev, kind, field, stamp):
+    changes = {field: stamp}
+    if kind in ("timesheet", "correction") and stamp < "2000":
+        changes["work_date"] = "2000-01-01"  # only the time is wrong
+    refused = refusal(ev, kind, changes)
+    assert refused.detail.startswith(f"{field}: Value error, must be a day in 2000-01-01..2099-12-31"), refused.detail
+
+
+@pytest.mark.parametrize("kind", ["timesheet", "correction"])
+def test_submitted_before_the_work_date_is_refused(ev, kind):
+    # 2024-06-02T23:30-01:00 is 2024-06-03 in UTC, but the sender's day is the 2nd: refused.
+    refused = refusal(ev, kind, {"work_date": "2024-06-03", "submitted_at": "2024-06-02T23:30:00-01:00"})
+    assert refused.reason == "invalid_event"
+    assert "submitted_at (2024-06-02) is before work_date (2024-06-03)" in refused.detail
+    # 2024-06-03T00:30+02:00 is 2024-06-02 in UTC, the 3rd where it was sent: accepted.
+    parse_event(ev.raw(build(ev, kind, {"work_date": "2024-06-03", "submitted_at": "2024-06-03T00:30:00+02:00"})))
+
+
+def test_an_invoice_submitted_before_its_period_is_refused(ev):
+    refused = refusal(ev, "invoice", {"period_start": "2024-05-01", "submitted_at": "2024-04-30T23:59:00+02:00"})
+    assert "submitted_at (2024-04-30) is before period_start (2024-05-01)" in refused.detail
+    parse_event(ev.raw(ev.invoice(period_start="2024-05-01", submitted_at="2024-05-01T00:00:00+02:00")))
+
+
+def test_the_schemas_give_the_date_range():
+    for name, schema in json_schemas().items():
+        for field, prop in schema.get("properties", {}).items():
+            for p in prop.get("anyOf", [prop]):
+                if p.get("format") == "date":
+                    assert (p["formatMinimum"], p["formatMaximum"]) == ("2000-01-01", "2099-12-31"), (name, field)
+                    assert p["pattern"] == "^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+                if p.get("format") == "date-time":
+                    assert "2000-01-01..2099-12-31" in p["description"] and p["pattern"].startswith("^20")
+    assert (FIRST_DAY, LAST_DAY) == (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
+
+
+# --- beneficiary keys: a prefix, a dash, 10+ lower-case hex characters
+
+BENEFICIARY_KINDS = ["enrolment", "timesheet", "correction", "retraction", "resolution", "outcome"]
+
+
+@pytest.mark.parametrize("key, fragment", [
+    ("jean-dupont", "String should have at least 12"),
+    ("jean-dupont-martin", "String should match pattern"),
+    ("nir185057800608436", "String should match pattern"),
+    ("185057800608436", "looks like a national identification number"),
+    ("b-185057800608436", "looks like a national identification number"),  # digits are hex too
+    ("nir-2850578006084", "looks like a national identification number"),
+    ("b-3F9A1C2E7D", "String should match pattern"),  # upper case
+    ("b-3f9a1c2e7g", "String should match pattern"),  # not hex
+    ("b_3f9a1c2e7d", "String should match pattern"),
+    ("b-3f9a1c2e7", "String should have at least 12"),  # 9 hex characters
+    ("abcdefghi-3f9a1c2e7d", "String should match pattern"),  # a prefix of 9
+    ("9b-3f9a1c2e7d", "String should match pattern"),  # a prefix starting with a digit
+    ("b-3f9a1c2e7d-01", "String should match pattern"),
+    ("b-3f9a1c2e7d\n", "String should match pattern"),
+    ("jean.dupont@mail.fr", "String should match pattern"),
+])
+@pytest.mark.parametrize("kind", BENEFICIARY_KINDS)
+def test_a_beneficiary_key_not_in_the_documented_format_is_refused(ev, kind, key, fragment):
+    refused = refusal(ev, kind, {"beneficiary_id": key})
+    assert refused.detail.startswith(f"beneficiary_id: ") and fragment in refused.detail, refused.detail
+
+
+@pytest.mark.parametrize("key", ["b-3f9a1c2e7d", "b-9c1d0e7a52f4b831", "fac07-0123456789abcdef",
+                                 "b-" + "0123456789abcdef" * 3 + "01234567", "b-0000000001", "b-1850578006084361"])
+def test_a_beneficiary_key_in_the_documented_format_is_accepted(ev, key):
+    assert parse_event(ev.raw(ev.timesheet(beneficiary_id=key))).beneficiary_id == key
+
+
+def test_the_schema_documents_the_key_format():
+    prop = json_schemas()["timesheet.submitted"]["properties"]["beneficiary_id"]
+    assert prop["pattern"] == "^[a-z][a-z0-9]{0,7}-[0-9a-f]{10,56}$"
+    assert "keyed hash" in prop["description"] and "national identification number" in prop["description"]
+
+
+# --- free text: bounded, one printable line, no personal data
+
+# (kind, field, what the event needs for the field to be there, longest accepted)
+FREE_TEXT = [
+    ("programme", "name", {}, 200),
+    ("contract", "lot", {}, 64),
+    ("enrolment", "derogation_reason", {"criteria": ["facilitator_validation"]}, 500),
+    ("retraction", "reason", {}, 500),
+    ("resolution", "reason", {}, 500),
+]
+FREE_TEXT_IDS = [f"{k}.{f}" for k, f, _, _ in FREE_TEXT]
+BAD_TEXT = [
+    ("line one\nline two", "control or format character U+000A"),
+    ("carriage\rreturn", "U+000D"),
+    ("tab\tbetween", "U+0009"),
+    ("colour \x1b[31mred", "U+001B"),
+    ("nul \x00 inside", "U+0000"),
+    ("del \x7f inside", "U+007F"),
+    ("c1 \x85 next line", "U+0085"),
+    ("bidi \u202eoverride", "U+202E"),
+    ("zero\u200bwidth space", "U+200B"),
+    ("line\u2028separator", "U+2028"),
+    ("write to jean.dupont@mail.fr", "must not contain '@'"),
+    ("call 0612345678 first", "9 digits or more"),
+    ("call 06 12 34 56 78 first", "9 digits or more"),
+    ("call +33.6.12.34.56.78", "9 digits or more"),
+    ("nir 1 85 05 78 006 084 36", "9 digits or more"),
+    ("iban part 300060000112345678", "9 digits or more"),
+]
+GOOD_TEXT = ["Grand Paris Express - ligne 15 Sud (lot 2)", "réorientation après un arrêt long, validée",
+             "tranche 2024-06-03 à 2024-06-07", "montant 12 345 678 EUR", "n° 12345678 du marché",
+             "pièce « justificative » vue ✓"]
+
+
+@pytest.mark.parametrize("text, fragment", BAD_TEXT, ids=[t for t, _ in BAD_TEXT])
+@pytest.mark.parametrize("kind, field, needs, longest", FREE_TEXT, ids=FREE_TEXT_IDS)
+def test_free_text_refuses_control_characters_and_personal_data(ev, kind, field, needs, longest, text, fragment):
+    refused = refusal(ev, kind, {**needs, field: text[:longest]})
+    assert refused.detail.startswith(f"{field}: Value error, ") and fragment in refused.detail, refused.detail
+
+
+@pytest.mark.parametrize("kind, field, needs, longest", FREE_TEXT, ids=FREE_TEXT_IDS)
+def test_free_text_is_bounded(ev, kind, field, needs, longest):
+    parse_event(ev.raw(build(ev, kind, {**needs, field: "x" * longest})))
+    refused = refusal(ev, kind, {**needs, field: "x" * (longest + 1)})
+    assert refused.detail == f"{field}: String should have at most {longest} characters"
+    for text in GOOD_TEXT:
+        parse_event(ev.raw(build(ev, kind, {**needs, field: text[:longest]})))
+
+
+def test_an_outcome_detail_cannot_carry_a_phone_number(ev):
+    assert refusal(ev, "outcome", {"detail": "tel_0612345678"}).detail.startswith("detail: Value error, must not")
+
+
+@pytest.mark.parametrize("kind, field, needs, longest", FREE_TEXT, ids=FREE_TEXT_IDS)
+def test_the_schema_says_free_text_must_not_carry_personal_data(kind, field, needs, longest):
+    import re
+    schema = json_schemas()[KIND_OF[kind]]["properties"][field]
+    prop = next((p for p in schema.get("anyOf", [schema]) if p.get("type") == "string"), schema)
+    description = schema.get("description") or prop.get("description")
+    assert "must not carry personal data" in description
+    assert prop["maxLength"] == longest
+    # The schema's pattern (ECMA-262) refuses and accepts what the validator does.
+    pattern = re.compile(prop["pattern"])
+    assert all(pattern.match(t) for t in GOOD_TEXT)
+    assert not any(pattern.match(t) for t, _ in BAD_TEXT)
+
+
+# --- the new fields: who owns a programme or contract, which contract retracts
+
+@pytest.mark.parametrize("kind, field", [("programme", "buyer_id"), ("contract", "buyer_id"),
+                                         ("retraction", "contract_id")])
+def test_ownership_fields_are_required_identifiers(ev, kind, field):
+    assert refusal(ev, kind, {field: ...}).detail == f"{field}: Field required"
+    assert refusal(ev, kind, {field: "buyer sgp"}).detail.startswith(f"{field}: String should match pattern")
+    assert refusal(ev, kind, {field: ""}).detail.startswith(f"{field}: String should have at least 1")
+    assert getattr(parse_event(ev.raw(build(ev, kind, {field: "owner-01"}))), field) == "owner-01"
+    assert field in json_schemas()[KIND_OF[kind]]["required"]
+
+
+def test_a_retraction_names_the_contract_of_the_timesheet(ev):
+    sheet = ev.timesheet(contract_id="gpe-c002")
+    assert parse_event(ev.raw(ev.retraction(sheet))).contract_id == "gpe-c002"
+
+
+# --- duplicate keys: refused, whatever the spacing or depth
+
+def with_text(event: dict, extra: str) -> bytes:
+    """The event's JSON with `extra` (more members, written as is) before its closing brace."""
+    return (json.dumps(event)[:-1] + extra + "}").encode()
+
+
+@pytest.mark.parametrize("extra, key", [
+    (', "hours": 7.5', "hours"),  # the same value twice
+    (', "hours": 24', "hours"),
+    (', "hours" : 8', "hours"),  # whitespace before the colon
+    (', "hours"\n\t :8', "hours"),
+    (', "hour\\u0073": 8', "hours"),  # the same key escaped
+    (', "type": "timesheet.corrected"', "type"),
+    (', "event_id": "4b1e2c9a-0000-4000-8000-000000000001"', "event_id"),
+    (', "x": {"a": 1, "a": 2}', "a"),  # nested (an unknown field besides)
+    (', "x": [{"b": 1}, {"c": {"d": 1, "d" :2}}]', "d"),
+])
+def test_a_repeated_key_is_refused_naming_it(ev, extra, key):
+    for raw_event in (with_text(ev.timesheet(), extra), with_text(ev.timesheet(), extra).decode()):
+        with pytest.raises(InvalidEvent) as refused:
+            parse_event(raw_event)
+        assert refused.value.reason == "invalid_json"
+        assert refused.value.detail == f'duplicate key "{key}" in a JSON object: each key must appear once'
+
+
+def test_a_value_that_looks_like_a_key_is_not_a_repeated_key(ev):
+    # `": ` inside a string makes the cheap count differ: the exact check finds no repeated key.
+    sheet = ev.retraction(ev.timesheet(), reason='the site said "hours": seven, not eight')
+    assert parse_event(ev.raw(sheet)).reason == 'the site said "hours": seven, not eight'
+    assert duplicate_key(ev.raw(sheet)) is None
+
+
+def test_the_duplicate_check_reads_text_and_bytes():
+    assert duplicate_key('{"a": {"b": 1, "b": 2}}') == 'duplicate key "b" in a JSON object: each key must appear once'
+    assert duplicate_key(b'{"a": 1, "b": 2}') is None
+    assert duplicate_key(b'{"a": 1,') is None  # not JSON: not this check's to say
+
+
+# --- size
+
+def test_an_event_longer_than_the_limit_is_refused(ev):
+    sheet = json.dumps(ev.timesheet())
+    padded = sheet[:-1] + " " * (MAX_EVENT_BYTES - len(sheet)) + "}"
+    assert len(padded) == MAX_EVENT_BYTES and parse_event(padded.encode())  # whitespace is JSON
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event((padded[:-1] + " }").encode())
+    assert refused.value.reason == "invalid_event"
+    assert refused.value.detail == f"the event is {MAX_EVENT_BYTES + 1} bytes long, more than {MAX_EVENT_BYTES}"
+    with pytest.raises(InvalidEvent):  # counted in UTF-8 bytes for text too
+        parse_event(sheet[:-1] + "\u00a0" * MAX_EVENT_BYTES + "}")
+
+
+# --- nothing but InvalidEvent, whatever arrives
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12)
+FIELD_NAMES = st.sampled_from(sorted({f for m in EVENT_TYPES.values() for f in m.model_fields}))
+
+
+@st.composite
+def json_texts(draw) -> bytes:
+    """An event from the fixtures with some members replaced or repeated, written as raw JSON text."""
+    kind = draw(st.sampled_from(KINDS))
+    members = list(build(SimpleEv, kind, {}).items())
+    for _ in range(draw(st.integers(0, 4))):
+        key = draw(FIELD_NAMES | st.text(max_size=8))
+        value = draw(JSON_VALUES | st.sampled_from([m[1] for m in members]))
+        members.insert(draw(st.integers(0, len(members))), (key, value))
+    if draw(st.booleans()):
+        members = [m for m in members if draw(st.booleans())]
+    spaces = draw(st.sampled_from(["", " ", "\n", "\t ", "  "]))
+    return ("{" + ",".join(f"{json.dumps(k)}{spaces}:{json.dumps(v)}" for k, v in members) + "}").encode()
+
+
+class SimpleEv:  # the conftest's builders, outside a fixture (hypothesis draws many examples per test)
+    from tests.unit.conftest import (contract as contract, correction as correction, enrolment as enrolment,  # noqa
+                                     invoice as invoice, outcome as outcome, pooling as pooling,
+                                     programme as programme, resolution as resolution, retraction as retraction,
+                                     timesheet as timesheet)
+    contract, correction, enrolment, invoice, outcome, pooling, programme, resolution, retraction, timesheet = map(
+        staticmethod, (contract, correction, enrolment, invoice, outcome, pooling, programme, resolution,
+                       retraction, timesheet))
+
+
+def only_invalid_event(raw) -> None:
+    try:
+        event = parse_event(raw)
+    except InvalidEvent as invalid:
+        assert invalid.reason in ("invalid_json", "invalid_event") and invalid.detail
+    else:
+        assert type(event) in EVENT_TYPES.values()
+        if not isinstance(raw, dict):  # what was accepted had no repeated key
+            assert duplicate_key(raw) is None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=8) | JSON_VALUES)
+def test_parse_event_raises_only_invalid_event_on_any_json_value(value):
+    only_invalid_event(json.dumps(value).encode())
+    if isinstance(value, dict):
+        only_invalid_event(value)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_texts())
+def test_parse_event_raises_only_invalid_event_on_events_with_members_changed(raw_event):
+    only_invalid_event(raw_event)
+    only_invalid_event(raw_event.decode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=100))
+def test_parse_event_raises_only_invalid_event_on_any_bytes(raw_event):
+    only_invalid_event(raw_event)

@@ -145,7 +145,7 @@ def test_duplicate_of_a_rejected_event_is_still_a_duplicate(ev):
     books = loaded_books(ev)
     timesheet = ev.timesheet()
     assert decide(ev.raw(timesheet), at(0), books, RULEBOOK).accepted
-    correction = ev.correction(timesheet, beneficiary_id="b-someone-else")
+    correction = ev.correction(timesheet, beneficiary_id="other-00000000ff")
     first = decide(ev.raw(correction), at(1), books, RULEBOOK)
     assert first.rejection.reason is Reason.BENEFICIARY_MISMATCH and first.rejection.reason not in RETRYABLE
     again = decide(ev.raw(correction), at(2), books, RULEBOOK)
@@ -262,9 +262,9 @@ def test_hours_that_do_not_count_are_recorded_with_their_reason(ev, changes, rea
 
 @pytest.mark.parametrize("changes, reason, waiting_for", [
     ({"contract_id": "gpe-c999"}, "unknown_contract", "contract:gpe-c999"),
-    ({"beneficiary_id": "b-someone-else"}, "unknown_beneficiary", "beneficiary:b-someone-else"),
+    ({"beneficiary_id": "other-00000000ff"}, "unknown_beneficiary", "beneficiary:other-00000000ff"),
     # The contract is looked for first.
-    ({"contract_id": "gpe-c999", "beneficiary_id": "b-someone-else"}, "unknown_contract", "contract:gpe-c999"),
+    ({"contract_id": "gpe-c999", "beneficiary_id": "other-00000000ff"}, "unknown_contract", "contract:gpe-c999"),
 ])
 def test_unknown_reference_parks_the_timesheet(ev, changes, reason, waiting_for):
     books = loaded_books(ev)

@@ -199,10 +199,10 @@ A, B = "73282932000074", "35600000000048"
 CONTRACTS = {"gpe-c001": (A, dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
              "gpe-c002": (B, dt.date(2024, 1, 1), dt.date(2024, 12, 31))}
 PEOPLE = {  # who: (eligible_from, eligible_until, proof_valid_until); strangers are never enrolled
-    "b-enrolled-1": (dt.date(2024, 3, 15), dt.date(2024, 9, 30), None),
-    "b-enrolled-2": (dt.date(2024, 1, 1), None, dt.date(2024, 10, 31)),  # proof ends before the 24 months
+    "enrolled-0000000001": (dt.date(2024, 3, 15), dt.date(2024, 9, 30), None),
+    "enrolled-0000000002": (dt.date(2024, 1, 1), None, dt.date(2024, 10, 31)),  # proof ends before the 24 months
 }
-WHO = [*PEOPLE, "b-stranger-1"]
+WHO = [*PEOPLE, "stranger-0000000001"]
 DAILY_MAX, TRAINING_CAP, PERMANENT_MONTHS = Decimal(10), Decimal(20), 12
 RULEBOOK_OVERRIDES = {"training_cap_hours": 20}
 
@@ -340,7 +340,7 @@ def test_a_correction_nets_to_the_corrected_value(chain, retracted):
     latest = None
     for n, (h, cid) in enumerate(chain):
         event = {"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-8000-{n + 10:012d}",
-                 "schema_version": 1, "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03",
+                 "schema_version": 1, "contract_id": cid, "beneficiary_id": "enrolled-0000000001", "work_date": "2024-06-03",
                  "hours": float(h), "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
         if latest is not None:
             event.update(type="timesheet.corrected", original_event_id=latest["event_id"])
@@ -350,7 +350,7 @@ def test_a_correction_nets_to_the_corrected_value(chain, retracted):
         assert ledger.one({"type": "timesheet.retracted", "event_id": "00000000-0000-4000-8000-000000000099",
                            "schema_version": 1, "original_event_id": latest["event_id"],
                            "contract_id": latest["contract_id"],
-                           "beneficiary_id": "b-enrolled-1", "submitted_at": "2024-06-04T18:00:00+00:00"}).accepted
+                           "beneficiary_id": "enrolled-0000000001", "submitted_at": "2024-06-04T18:00:00+00:00"}).accepted
     last_hours, last_contract = chain[-1]
     net = defaultdict(Decimal)
     for e in ledger.entries:
@@ -373,7 +373,7 @@ def test_conflicting_claims_give_the_same_totals_in_either_order(first, second):
         ledger.post_all(reference_events())
         for cid, h in order:  # each timesheet keeps its event_id in either order
             ledger.post({"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-a000-{cid[-3:]:0>12}",
-                         "schema_version": 1, "contract_id": cid, "beneficiary_id": "b-enrolled-1",
+                         "schema_version": 1, "contract_id": cid, "beneficiary_id": "enrolled-0000000001",
                          "work_date": "2024-06-03", "hours": h, "mode": "direct_hire",
                          "submitted_at": "2024-06-03T18:00:00+00:00"})
         return ledger.totals()
@@ -444,7 +444,7 @@ def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
     # gpe-c001 2 h (contractor A), gpe-c002 5 h (B), gpe-c003 5 h (A): the two 5 h of two contractors are
     # claimed twice, and the day's 2 + 5 + 5 = 12 h are over 10, which flags the 2 h too, in every order.
     claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
-               "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
+               "contract_id": cid, "beneficiary_id": "enrolled-0000000001", "work_date": "2024-06-03", "hours": h,
                "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
               for n, (cid, h) in enumerate([("gpe-c001", 2), ("gpe-c002", 5), ("gpe-c003", 5)])]
 
@@ -460,7 +460,7 @@ def test_three_claims_on_a_day_give_the_same_totals_in_any_order():
 def test_claims_under_different_daily_maximums_give_the_same_totals_in_either_order():
     rulebook = Rulebook.from_dict({"version": "t", "contracts": {"gpe-c001": {"daily_max_hours": 12}}})
     claims = [{"type": "timesheet.submitted", "event_id": f"00000000-0000-4000-c000-{n:012d}", "schema_version": 1,
-               "contract_id": cid, "beneficiary_id": "b-enrolled-1", "work_date": "2024-06-03", "hours": h,
+               "contract_id": cid, "beneficiary_id": "enrolled-0000000001", "work_date": "2024-06-03", "hours": h,
                "mode": "direct_hire", "submitted_at": "2024-06-03T18:00:00+00:00"}
               for n, (cid, h) in enumerate([("gpe-c001", 8), ("gpe-c002", 4)])]
 

@@ -117,14 +117,14 @@ def resolved_then_retracted():
 
 
 def retroactive(first_until, second_until, *work_days):
-    who = "b-retro-00001"
+    who = "retro-0000000001"
     sheets = [timesheet(beneficiary_id=who, work_date=d, hours=7.5) for d in work_days]
     return [enrolment(beneficiary_id=who, eligible_until=first_until), *sheets,
             enrolment(beneficiary_id=who, eligible_until=second_until)]
 
 
 def late_enrolment(**window):
-    who = "b-late-000001"
+    who = "late-0000000001"
     return [timesheet(beneficiary_id=who, hours=7.5), enrolment(beneficiary_id=who, **window)]
 
 
@@ -168,28 +168,28 @@ CASES = [
                           timesheet(contract_id=A10, work_date="2025-03-15")], {"eligibility_window_months": 12},
                  [ACC, ACC], [credit(NOT, "7.5", "not_eligible_on_work_date")],
                  {(A10, COUNTED): "7.5", (A10, NOT): "7.5"}, id="window-12-months-by-rulebook"),
-    pytest.param(lambda: [enrolment(beneficiary_id="b-explicit-01", eligible_until="2024-09-30"),
-                          timesheet(beneficiary_id="b-explicit-01", work_date="2024-09-30"),
-                          timesheet(beneficiary_id="b-explicit-01", work_date="2024-10-01")], {},
+    pytest.param(lambda: [enrolment(beneficiary_id="explicit-0000000001", eligible_until="2024-09-30"),
+                          timesheet(beneficiary_id="explicit-0000000001", work_date="2024-09-30"),
+                          timesheet(beneficiary_id="explicit-0000000001", work_date="2024-10-01")], {},
                  [ACC, ACC, ACC], [credit(NOT, "7.5", "not_eligible_on_work_date")],
                  {(A1, COUNTED): "7.5", (A1, NOT): "7.5"}, id="window-explicit-until"),
-    pytest.param(lambda: [enrolment(beneficiary_id="b-explicit-02", eligible_until="2027-06-30"),
-                          timesheet(beneficiary_id="b-explicit-02", work_date="2027-06-30", contract_id=A10)], {},
+    pytest.param(lambda: [enrolment(beneficiary_id="explicit-0000000002", eligible_until="2027-06-30"),
+                          timesheet(beneficiary_id="explicit-0000000002", work_date="2027-06-30", contract_id=A10)], {},
                  [ACC, ACC], [credit(COUNTED, "7.5")], {(A10, COUNTED): "7.5"}, id="window-explicit-beyond-24-months"),
-    pytest.param(lambda: [enrolment(beneficiary_id="b-proof-0001", proof_valid_until="2024-12-31"),
-                          timesheet(beneficiary_id="b-proof-0001", work_date="2024-12-31", contract_id=A10),
-                          timesheet(beneficiary_id="b-proof-0001", work_date="2025-01-02", contract_id=A10)], {},
+    pytest.param(lambda: [enrolment(beneficiary_id="proof-0000000001", proof_valid_until="2024-12-31"),
+                          timesheet(beneficiary_id="proof-0000000001", work_date="2024-12-31", contract_id=A10),
+                          timesheet(beneficiary_id="proof-0000000001", work_date="2025-01-02", contract_id=A10)], {},
                  [ACC, ACC, ACC], [credit(NOT, "7.5", "not_eligible_on_work_date")],
                  {(A10, COUNTED): "7.5", (A10, NOT): "7.5"}, id="window-shortened-by-proof-validity"),
-    pytest.param(lambda: [enrolment(beneficiary_id="b-derog-0001", criteria=["facilitator_validation"],
+    pytest.param(lambda: [enrolment(beneficiary_id="derog-0000000001", criteria=["facilitator_validation"],
                                     derogation_reason="long inactivity, assessed in interview",
                                     validated_on="2024-03-12"),
-                          timesheet(beneficiary_id="b-derog-0001")], {},
+                          timesheet(beneficiary_id="derog-0000000001")], {},
                  [ACC, ACC], [credit(COUNTED, "7.5")], {(A1, COUNTED): "7.5"}, id="derogation-counts-like-others"),
     # the window runs from the facilitator's validation: validated 2024-06-01, eligible since 2024-03-15
     # (validated after the hire): 2024-04-02 counts, and the 24 months end on 2026-05-31
-    pytest.param(lambda: [enrolment(beneficiary_id="b-valid-00001", validated_on="2024-06-01"),
-                          *[timesheet(beneficiary_id="b-valid-00001", contract_id=A10, work_date=d)
+    pytest.param(lambda: [enrolment(beneficiary_id="valid-0000000001", validated_on="2024-06-01"),
+                          *[timesheet(beneficiary_id="valid-0000000001", contract_id=A10, work_date=d)
                             for d in ("2024-04-02", "2026-05-31", "2026-06-01")]], {},
                  [ACC] * 4, [credit(NOT, "7.5", "not_eligible_on_work_date")],
                  {(A10, COUNTED): "15", (A10, NOT): "7.5"}, id="window-runs-from-validation"),
@@ -243,7 +243,8 @@ CASES = [
                  [ACC], [credit(COUNTED, "320.00")], {(A1, COUNTED): "320"}, id="invoice-hourly-cost-override"),
     pytest.param(lambda: [invoice(amount_eur=10_000, labour_share=...)], {},  # 5,000 / 28 = 178.571...
                  [ACC], [credit(COUNTED, "178.57")], {(A1, COUNTED): "178.57"}, id="invoice-rounded-to-hundredths"),
-    pytest.param(lambda: [invoice(period_start="2025-02-01", period_end="2025-02-28")], {},
+    pytest.param(lambda: [invoice(period_start="2025-02-01", period_end="2025-02-28",
+                                           submitted_at="2025-03-05T10:00:00+01:00")], {},
                  [ACC], [credit(NOT, "400.00", "outside_contract_period")], {(A1, NOT): "400"},
                  id="invoice-outside-contract-period"),
     pytest.param(lambda: [invoice(contract_id="gpe-c999")], {},
@@ -338,7 +339,7 @@ CASES = [
     pytest.param(corrected_again_from_the_original, {},
                  [ACC, ACC, "rejected:original_superseded"], [], {(A1, COUNTED): "6.5"},
                  id="correction-of-a-corrected-timesheet"),
-    pytest.param(lambda: corrected(7, beneficiary_id="b-someone-else"), {},
+    pytest.param(lambda: corrected(7, beneficiary_id="other-00000000ff"), {},
                  [ACC, "rejected:beneficiary_mismatch"], [], {(A1, COUNTED): "7"},
                  id="correction-naming-another-person"),
     # --- retractions: a reversal only
@@ -419,7 +420,7 @@ CASES = [
                  ["rejected:unknown_contract"], [], {}, id="late-contract-never-comes-168h"),
     pytest.param(lambda: [timesheet(contract_id="gpe-c999"), ("tick", 24)], {"pending_timeout_hours": 24},
                  ["rejected:unknown_contract"], [], {}, id="late-contract-timeout-24h-by-rulebook"),
-    pytest.param(lambda: [timesheet(beneficiary_id="b-nobody-0001"), ("tick", 200)], {},
+    pytest.param(lambda: [timesheet(beneficiary_id="nobody-0000000001"), ("tick", 200)], {},
                  ["rejected:unknown_beneficiary"], [], {}, id="enrolment-never-comes"),
     pytest.param(lambda: [timesheet(contract_id="gpe-c999"), ("wait", 168), programme()], {},
                  ["rejected:unknown_contract", ACC], [], {}, id="expiry-driven-by-a-later-event"),
@@ -574,11 +575,11 @@ def test_pending_timesheet_waits_then_expires_on_tick():
 
 def test_pending_counts_until_it_drains():
     ledger = loaded()
-    waiting = [timesheet(beneficiary_id="b-late-000002", work_date=day(n)) for n in range(3)]
+    waiting = [timesheet(beneficiary_id="late-0000000002", work_date=day(n)) for n in range(3)]
     ledger.post_all(waiting)
     ledger.post(timesheet(contract_id="gpe-c998"))
     assert ledger.accounting() == {"accepted": 6, "pending": 4}
-    released = ledger.post(enrolment(beneficiary_id="b-late-000002"))
+    released = ledger.post(enrolment(beneficiary_id="late-0000000002"))
     assert [d.pending.state for d in released[1:]] == [PendingState.RESOLVED] * 3
     assert [d.position.offset for d in released[1:]] == [6, 7, 8]  # in the order they were posted
     assert ledger.accounting() == {"accepted": 10, "pending": 1}
@@ -589,7 +590,7 @@ def test_pending_counts_until_it_drains():
 
 def test_late_enrolment_then_a_correction_of_the_released_timesheet():
     ledger = loaded()
-    who = "b-late-000003"
+    who = "late-0000000003"
     sheet = timesheet(beneficiary_id=who, hours=7)
     ledger.post(sheet)
     early = correction(sheet, hours=6)

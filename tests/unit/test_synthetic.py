@@ -318,3 +318,27 @@ def test_nothing_looks_like_personal_data(default):
                         "birth_date", "date_of_birth"}
     # The one "name" is the programme's.
     assert [e["name"] for e in events if "name" in e] == ["Grand Paris Express (synthetic)"]
+
+
+def test_ownership_fields_name_the_right_parties(default):
+    # The worker will refuse a retraction from another contractor's contract, a facilitator acting on
+    # another facilitator's beneficiary, and a programme or contract registered by another buyer.
+    owners = {e["buyer_id"] for e in of_type(default.reference, "programme.defined")
+              + of_type(default.reference, "contract.registered")}
+    assert owners == {"buyer-sgp"}
+    by_id = {e["event_id"]: e for e in timesheets(default)}
+    retractions = of_type(default.follow_up, "timesheet.retracted")
+    assert retractions and all(r["contract_id"] == by_id[r["original_event_id"]]["contract_id"] for r in retractions)
+    enrolled_by = {e["beneficiary_id"]: e["facilitator_id"] for e in enrolments(default)}
+    acts = default.resolutions + of_type(default.follow_up, "beneficiary.outcome")
+    assert {e["facilitator_id"] for e in acts} != {"fac-01"}  # not one facilitator acting for all
+    assert all(e["facilitator_id"] == enrolled_by[e["beneficiary_id"]] for e in acts)
+
+
+def test_every_day_of_the_programme_is_in_the_contract_range(default):
+    for _, events in default.phases:
+        for e in events:
+            if isinstance(e, dict):
+                for field, value in e.items():
+                    if field.endswith(("_date", "_from", "_until", "_on", "_start", "_end", "_at")):
+                        assert "2000-01-01" <= value[:10] <= "2099-12-31", (field, value)
