@@ -12,9 +12,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,8 +31,9 @@ from streams.gateway.app import create_app, openapi_document
 from streams.gateway.config import GatewaySettings
 from streams.gateway.intake import Produced
 from streams.gateway.server import serve_in_thread
-from streams.localkafka import free_port
+from streams.localkafka import LocalKafka, free_port
 from streams.settings import REPO_ROOT, Settings
+from streams.topics import ensure_topics
 from tests.integration.conftest import run_cli
 from tests.integration.events import CONTRACTOR, ETTI, contract, enrolment, programme, timesheet
 
@@ -318,6 +321,57 @@ def test_kafka_unreachable_is_503_with_retry_after_and_not_ready(tmp_path):
         assert http.get("/readyz").status_code == 503
         text = http.get("/metrics").text
         assert 'ledger_gateway_requests_total{method="POST",route="/v1/events",status="503"}' in text
+
+
+def test_a_frozen_broker_bounds_every_wait_and_healthz_answers_at_once(tmp_path):
+    """A broker that stops answering (SIGSTOP: connections stay open, nothing comes back) costs each
+    of many concurrent posts at most the documented deadline, and /healthz answers at once even with
+    every request thread waiting on Kafka. A broker of the test's own: the shared one is not frozen."""
+    base = Settings()
+    broker = LocalKafka(tmp_path / "kafka", base.kafka_version, base.kafka_cache)
+    cfg = Settings(kafka_dsn=broker.start(), topic_prefix="frozen", partitions=1)
+    timeout, margin, posts = 4.0, 1.5, 45  # 45 > the 40 request threads
+    try:
+        ensure_topics(cfg)
+        app = create_app(cfg, gateway_settings(tmp_path, kafka_timeout_seconds=timeout))
+        token = app.state.gateway.tokens.issue("buyer", "buyer-sgp")[1]
+        headers = {"Authorization": f"Bearer {token}"}
+        with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120,
+                                                        limits=httpx.Limits(max_connections=200)) as http:
+            assert http.post("/v1/events", json=programme(), headers=headers).status_code == 202  # connected
+
+            def post(n: int) -> tuple[int, float]:
+                start = time.monotonic()
+                answer = http.post("/v1/events", json=contract(f"c-{n}"), headers=headers)
+                return answer.status_code, time.monotonic() - start
+
+            os.kill(broker.pid(), signal.SIGSTOP)
+            try:
+                with ThreadPoolExecutor(posts) as pool:
+                    running = [pool.submit(post, n) for n in range(posts)]
+                    time.sleep(1.0)  # every post is in, waiting on Kafka
+                    start = time.monotonic()
+                    health = http.get("/healthz")
+                    health_seconds = time.monotonic() - start
+                    start = time.monotonic()
+                    ready = http.get("/readyz")
+                    ready_seconds = time.monotonic() - start
+                    answers = [f.result() for f in running]
+            finally:
+                os.kill(broker.pid(), signal.SIGCONT)
+            assert health.status_code == 200 and health_seconds < 1.0, health_seconds
+            assert ready.status_code == 503 and ready_seconds < timeout + margin, ready_seconds
+            assert [status for status, _ in answers] == [503] * posts
+            slowest = max(seconds for _, seconds in answers)
+            assert slowest < timeout + margin, sorted(round(s, 1) for _, s in answers)
+
+            # The broker back: the gateway posts again without a restart.
+            deadline = time.monotonic() + 60
+            while (status := post(999)[0]) != 202 and time.monotonic() < deadline:
+                time.sleep(1)
+            assert status == 202
+    finally:
+        broker.stop()
 
 
 class _HalfBroker:

@@ -40,7 +40,7 @@ def enrolment(beneficiary_id: str, facilitator_id: str = "fac-01", eligible_from
                  criteria=["rsa"], eligible_from=eligible_from, **fields)
 
 
-def timesheet(contract_id: str, beneficiary_id: str = "b-00000001", work_date: str = "2024-03-04",
+def timesheet(contract_id: str, beneficiary_id: str = "b-0000000001", work_date: str = "2024-03-04",
               hours: float = 7, **fields) -> dict:
     return event("timesheet.submitted", contract_id=contract_id, beneficiary_id=beneficiary_id,
                  work_date=work_date, hours=hours, mode="direct_hire", submitted_at=f"{work_date}T18:00:00+00:00",

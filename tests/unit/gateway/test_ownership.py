@@ -74,30 +74,30 @@ def test_a_buyer_cannot_reuse_a_contractors_event_id(gw):
 
 def test_a_facilitator_may_not_re_enrol_or_decide_for_another_facilitators_beneficiary(gw):
     fac1, fac2 = gw.issue("facilitator", "fac-01"), gw.issue("facilitator", "fac-02")
-    assert gw.post(fac2, enrolment("b-00000009", "fac-02")).status_code == 202
+    assert gw.post(fac2, enrolment("b-0000000009", "fac-02")).status_code == 202
     sent = len(gw.broker.sent)
-    again = gw.post(fac1, enrolment("b-00000009", "fac-01", eligible_from="2030-01-01"))
+    again = gw.post(fac1, enrolment("b-0000000009", "fac-01", eligible_from="2030-01-01"))
     assert again.status_code == 403 and reasons(again) == [(1, "beneficiary_not_yours")]
     outcome = {"type": "beneficiary.outcome", "event_id": "9d3e1b52-7f4a-4c1e-8a63-2b8f0c6d4e71",
-               "schema_version": 1, "beneficiary_id": "b-00000009", "facilitator_id": "fac-01",
+               "schema_version": 1, "beneficiary_id": "b-0000000009", "facilitator_id": "fac-01",
                "outcome": "durable_job", "outcome_date": "2025-01-01"}
     assert reasons(gw.post(fac1, outcome)) == [(1, "beneficiary_not_yours")]
     resolved = {"type": "claim.resolved", "event_id": "1d3e1b52-7f4a-4c1e-8a63-2b8f0c6d4e71", "schema_version": 1,
-                "flagged_event_id": "2d3e1b52-7f4a-4c1e-8a63-2b8f0c6d4e71", "beneficiary_id": "b-00000009",
+                "flagged_event_id": "2d3e1b52-7f4a-4c1e-8a63-2b8f0c6d4e71", "beneficiary_id": "b-0000000009",
                 "facilitator_id": "fac-01", "decision": "refuse", "reason": "not on site"}
     assert reasons(gw.post(fac1, resolved)) == [(1, "beneficiary_not_yours")]
     assert len(gw.broker.sent) == sent
     # Its own facilitator may enrol again (a changed enrolment) and decide.
-    assert gw.post(fac2, enrolment("b-00000009", "fac-02", eligible_from="2024-06-01")).status_code == 202
+    assert gw.post(fac2, enrolment("b-0000000009", "fac-02", eligible_from="2024-06-01")).status_code == 202
     assert gw.post(fac2, dict(outcome, facilitator_id="fac-02")).status_code == 202
-    assert gw.post(fac1, enrolment("b-00000010", "fac-01")).status_code == 202
+    assert gw.post(fac1, enrolment("b-0000000010", "fac-01")).status_code == 202
 
 
 def test_the_first_enrolment_wins_within_a_batch_of_two_facilitators_racing(gw):
     fac1, fac2 = gw.issue("facilitator", "fac-01"), gw.issue("facilitator", "fac-02")
-    assert gw.post(fac1, [enrolment("b-00000011", "fac-01")]).status_code == 202
-    assert gw.post(fac2, [enrolment("b-00000011", "fac-02")]).status_code == 403
-    assert gw.tokens.owners("beneficiary", {"b-00000011"}) == {"b-00000011": "fac-01"}
+    assert gw.post(fac1, [enrolment("b-0000000011", "fac-01")]).status_code == 202
+    assert gw.post(fac2, [enrolment("b-0000000011", "fac-02")]).status_code == 403
+    assert gw.tokens.owners("beneficiary", {"b-0000000011"}) == {"b-0000000011": "fac-01"}
 
 
 # --- buyer against buyer ------------------------------------------------------------------------------
