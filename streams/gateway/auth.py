@@ -40,32 +40,19 @@ import secrets
 import sqlite3
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ledger import registry
 from ledger.siret import is_valid_siret
 
 
-class Role(StrEnum):
-    CONTRACTOR = "contractor"
-    FACILITATOR = "facilitator"
-    BUYER = "buyer"
-
+# The roles and who may post what are the event registry's (ledger.registry.KINDS): one table for
+# the worker's handlers, the router's keys and the gateway's permissions.
+Role = registry.Role
 
 # Event type -> roles that may post it.
-ALLOWED: dict[str, frozenset[Role]] = {
-    "programme.defined": frozenset({Role.BUYER}),
-    "contract.registered": frozenset({Role.BUYER}),
-    "pooling.agreed": frozenset({Role.BUYER}),
-    "beneficiary.enrolled": frozenset({Role.FACILITATOR}),
-    "beneficiary.outcome": frozenset({Role.FACILITATOR}),
-    "claim.resolved": frozenset({Role.FACILITATOR}),
-    "timesheet.submitted": frozenset({Role.CONTRACTOR}),
-    "timesheet.corrected": frozenset({Role.CONTRACTOR}),
-    "timesheet.retracted": frozenset({Role.CONTRACTOR}),
-    "siae.invoice": frozenset({Role.CONTRACTOR}),
-}
+ALLOWED: dict[str, frozenset[Role]] = {kind.type: kind.posted_by for kind in registry.KINDS.values()}
 
 PREFIX = "ldg"
 _TOKEN = re.compile(r"^ldg_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

@@ -92,3 +92,10 @@ def test_reference_records_and_scopes():
     assert all(KINDS[t].scope is Scope.PERSON for t in ("timesheet.submitted", "timesheet.corrected",
                                                          "timesheet.retracted", "claim.resolved"))
     assert {t for t, k in KINDS.items() if k.scope is Scope.REFERENCE} == {"programme.defined", "contract.registered"}
+
+
+def test_the_gateway_permits_what_the_registry_says():
+    from streams.gateway.auth import ALLOWED
+
+    assert ALLOWED == {kind.type: kind.posted_by for kind in KINDS.values()}
+    assert all(ALLOWED[t] for t in KINDS)  # every type has a poster: none accepted "silently"
