@@ -47,20 +47,6 @@ class Reason(StrEnum):
 RETRYABLE = frozenset({Reason.ORIGINAL_NOT_FOUND})
 
 
-class Position(BaseModel):
-    """Where an event sat in the intake log: its delivery identity (the event_id is its content's)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    topic: str
-    partition: int
-    offset: int
-    index: int = 0  # position inside a message that carries several events
-
-    def __str__(self) -> str:
-        return f"{self.topic}/{self.partition}@{self.offset}#{self.index}"
-
-
 class EntryKind(StrEnum):
     CREDIT = "credit"  # hours recorded from a source event (counting or not, see `counts`)
     REVERSAL = "reversal"  # cancels an earlier entry: same parties, hours negated; never an update
@@ -104,21 +90,6 @@ class LedgerEntry(BaseModel):
         return self.status is EntryStatus.COUNTED
 
 
-class Rejection(BaseModel):
-    """An event the ledger cannot count, kept with its original payload and a reason."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rejection_id: UUID
-    reason: Reason
-    detail: str
-    event_id: str | None
-    event_type: str | None
-    position: Position
-    payload: str
-    payload_truncated: bool = False
-
-
 def entry_id(source_event_id: UUID, kind: EntryKind, subject: str = "") -> UUID:
     """`subject` tells apart several entries one event causes (the entry reversed, a split part)."""
     suffix = f":{subject}" if subject else ""
@@ -146,9 +117,3 @@ class PendingRecord(BaseModel):
     contract_id: str
     parked_at: dt.datetime  # stream time when parked
     expires_at: dt.datetime
-
-
-def rejection_id(position: Position) -> UUID:
-    # A rejection is identified by the delivery it answers: the same malformed bytes posted twice
-    # are two rejections, the same delivery processed twice is one.
-    return uuid5(LEDGER_NAMESPACE, f"rejection:{position}")

@@ -112,10 +112,11 @@ def _loader(args) -> int:
     from streams import metrics
     from streams.loader import Loader
     from streams.store import Store
-    from streams.topics import ensure_topics
+    from streams.topics import check_retention, ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
+    check_retention(cfg)  # the loader reads the topics of record whole: they must keep their history
     store = Store.from_settings(cfg)
     store.apply_schema()
     metrics.serve(cfg.metrics_port, cfg.metrics_addr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -54,7 +55,7 @@ def _gateway(args) -> int:
     from streams.gateway.app import create_app
     from streams.gateway.config import GatewaySettings
     from streams.settings import settings
-    from streams.topics import ensure_topics
+    from streams.topics import RetentionError, check_retention, ensure_topics
 
     cfg, gw = settings(), GatewaySettings()
     if not args.verbose:  # a broker that is down is reported by /readyz and 503s, not by a log flood
@@ -63,6 +64,10 @@ def _gateway(args) -> int:
     def topics() -> None:  # in the background: the gateway serves (503 until Kafka answers) meanwhile
         try:
             ensure_topics(cfg)
+            check_retention(cfg)
+        except RetentionError as error:  # refuse to feed a book of record that deletes its history
+            print(f"ledger gateway: {error}", file=sys.stderr)
+            os._exit(2)
         except Exception as error:
             print(f"ledger gateway: topics not checked ({error}); /readyz tells when Kafka answers", file=sys.stderr)
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.desk import Outcome
-from ledger.entries import EntryKind, EntryStatus, LedgerEntry, PendingRecord, Position, Rejection
+from ledger.entries import EntryKind, EntryStatus, LedgerEntry, PendingRecord
+from streams.worker.records import Position, Rejection
 from ledger.rulebook import Rulebook
 from streams.worker.processor import PartitionProcessor
 from streams.worker.routing import EVENTS, TICK, route

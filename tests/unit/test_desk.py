@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from ledger import entries as model
 from ledger.book import Book
 from ledger.desk import MAX_KEPT_PAYLOAD, BooksUnavailable, Desk, Outcome, failed, rejection_id
-from ledger.entries import RETRYABLE, EntryKind, EntryStatus, PendingState, Position, Reason
+from ledger.entries import RETRYABLE, EntryKind, EntryStatus, PendingState, Reason
+from streams.worker import records
+from streams.worker.records import Position
 from ledger.rulebook import Rulebook
 from tests.unit.conftest import (
     CONTRACTOR_SIRET,
@@ -276,7 +278,7 @@ def test_a_retryable_rejection_frees_the_event_id():
     # Still too early: rejected again for the same reason, as its own delivery.
     again = ledger.one(fix)
     assert again.rejection.reason is Reason.ORIGINAL_NOT_FOUND and again.rejection.position == ledger.at(4)
-    assert again.rejection.rejection_id == model.rejection_id(ledger.at(4)) != first.rejection.rejection_id
+    assert again.rejection.rejection_id == records.rejection_id(ledger.at(4)) != first.rejection.rejection_id
     assert ledger.book.memos[fix["event_id"]].origin == "intake/0@4#0"
     # The same delivery routed again: decided already, nothing new.
     assert ledger.post(fix, offset=4) == []
@@ -374,7 +376,7 @@ def test_rejection_id_names_the_delivery_not_the_content():
     elsewhere = decide1(desk, junk, at(5, index=1)).rejection
     assert len({one.rejection_id, other.rejection_id, elsewhere.rejection_id}) == 3
     assert one.rejection_id.version == 5
-    assert str(one.rejection_id) == rejection_id(at(5)) == str(model.rejection_id(position(5)))
+    assert str(one.rejection_id) == rejection_id(at(5)) == str(records.rejection_id(position(5)))
 
 
 def _history():
@@ -652,7 +654,7 @@ def test_a_failure_of_the_desk_is_a_rejection_that_keeps_the_event():
     assert outcome.rejection["event_type"] == "timesheet.submitted"
     assert outcome.rejection["payload"] == data.decode()
     assert outcome.rejection["rejection_id"] == rejection_id("t/1@7#0") == str(
-        model.rejection_id(Position(topic="t", partition=1, offset=7)))
+        records.rejection_id(Position(topic="t", partition=1, offset=7)))
 
 
 def test_a_handler_failing_costs_its_event_a_visible_rejection_not_the_worker(monkeypatch):
