@@ -162,7 +162,8 @@ def build(store: Store, entries: int, chunk: int = 1_000_000) -> dict:
     rejections = entries // 50
     reasons = ["duplicate_event"] * 4 + ["unknown_contract"] * 2 + ["not_eligible_on_work_date"] * 2 + \
         ["outside_contract_period", "invalid_event"]
-    cmd(f"""
+    if rejections:
+      cmd(f"""
         INSERT INTO rejections (rejection_id, reason, detail, event_id, event_type, source_topic, source_partition,
                                 source_offset, source_index, payload, payload_truncated, loaded_at)
         SELECT reinterpretAsUUID(sipHash128('rejection', number)), arrayElement({sql_array(reasons)}, number % 10 + 1),
