@@ -103,7 +103,7 @@ def inject_faults(loader, store) -> None:
         nth, seconds = down.split(":")
         insert, state, lock = store.insert_json_rows, {"calls": 0, "since": None, "failed": 0}, threading.Lock()
 
-        def flaky_insert(table, rows):
+        def flaky_insert(table, rows, token=None):
             with lock:
                 state["calls"] += 1
                 if state["calls"] >= int(nth) and state["since"] is None:
@@ -113,7 +113,7 @@ def inject_faults(loader, store) -> None:
                     state["failed"] += 1
             if failing:
                 raise ConnectionError(f"store unavailable (injected fault, failure {state['failed']})")
-            return insert(table, rows)
+            return insert(table, rows, token=token)
 
         store.insert_json_rows = flaky_insert
         loader.fault_state = state
@@ -140,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         inject_faults(loader, store)
         write = loader.sink.write
 
-        def counted_write(batch):
+        def counted_write(*args, **kwargs):
             writes[0] += 1
             try:
-                return write(batch)
+                return write(*args, **kwargs)
             finally:
                 writes[0] += 1
 
