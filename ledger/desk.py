@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import heapq
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -28,7 +29,7 @@ import orjson
 
 from ledger.book import Book, Claim, Contract, Enrolment, Memo, Parked
 from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason
-from ledger.events import InvalidEvent, parse_event
+from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
 from ledger.sheets import Sheet, fast_sheet, sheet_of, stamp
@@ -54,6 +55,7 @@ TRAINING = "training"
 EPOCH = 0.0
 
 _NS = LEDGER_NAMESPACE.bytes
+_FIELD = {name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*"([^"\\]{1,100})"') for name in ("event_id", "type")}
 
 
 def uuid5(name: str) -> str:
@@ -139,7 +141,9 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:  # also a JSON bomb of nested arrays: orjson bounds the depth
-        return None, None
+        # an event cut for its size still names itself near its start
+        found = [_FIELD[name].search(raw[:4096]) for name in ("event_id", "type")]
+        return tuple(m.group(1).decode("utf-8", "replace") if m else None for m in found)  # type: ignore[return-value]
     if not isinstance(obj, dict):
         return None, None
     ids = obj.get("event_id"), obj.get("type")
@@ -244,6 +248,13 @@ class Desk:
         return self.release() if self._arrived else []
 
     def _decide(self, raw: bytes, origin: str) -> Outcome:
+        posted = getattr(raw, "posted", None)  # an event cut on its way for its size: refused for it
+        if posted is not None and posted > MAX_EVENT_BYTES:
+            event_id, event_type = peek_identity(raw)
+            out = rejected(origin, raw, Reason.INVALID_EVENT,
+                           f"the event is {posted} bytes long, more than {MAX_EVENT_BYTES}", event_id, event_type)
+            out.rejection["payload_truncated"] = True
+            return out
         obj = _parsed(raw)
         event = fast_sheet(raw, obj) if type(obj) is dict else None
         if event is None:  # not a timesheet of the usual shape: the contract's own validation

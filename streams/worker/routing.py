@@ -24,6 +24,8 @@ from functools import lru_cache
 import orjson
 from kafka.partitioner.default import murmur2
 
+from ledger.desk import MAX_KEPT_PAYLOAD
+from ledger.events import MAX_EVENT_BYTES
 from ledger.registry import key_of
 
 KIND_HEADER = "ledger-kind"
@@ -148,7 +150,10 @@ def _as_dict(item):
     return dict(item) if isinstance(item, _Pairs) else item
 
 
-_RECORD = struct.Struct(">HqI")  # origin length, timestamp (ms), event length
+_RECORD = struct.Struct(">HqII")  # origin length, timestamp (ms), bytes carried, bytes posted
+# An event longer than the contract allows is refused for its size whatever it holds: it travels cut
+# to what its rejection keeps (a 2 MB payload would not fit the routed topic's messages).
+CARRIED = MAX_KEPT_PAYLOAD + 1
 
 
 def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: int | None,
@@ -173,20 +178,34 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
 
 
 def pack(where: str, stamp_ms: int | None, raw: bytes) -> bytes:
-    """One record of a routed batch."""
+    """One record of a routed batch (an event past MAX_EVENT_BYTES cut to CARRIED bytes)."""
     encoded = where.encode()
-    return _RECORD.pack(len(encoded), stamp_ms or 0, len(raw)) + encoded + raw
+    posted = len(raw)
+    if posted > MAX_EVENT_BYTES:
+        raw = raw[:CARRIED]
+    return _RECORD.pack(len(encoded), stamp_ms or 0, len(raw), posted) + encoded + raw
 
 
 def lines(value: bytes) -> list[tuple[str, float | None, bytes]]:
-    """A routed batch's events: (origin, stream time in seconds, event bytes)."""
+    """A routed batch's events: (origin, stream time in seconds, event bytes). An event cut for its
+    size comes back as an `Oversized` (bytes, with the length that was posted)."""
     out, at, size = [], 0, len(value)
     view = memoryview(value)
     while at < size:
-        length, stamp, raw_length = _RECORD.unpack_from(value, at)
+        length, stamp, raw_length, posted = _RECORD.unpack_from(value, at)
         at += _RECORD.size
         where = bytes(view[at:at + length]).decode()
         at += length
-        out.append((where, stamp / 1000 if stamp else None, bytes(view[at:at + raw_length])))
+        raw = bytes(view[at:at + raw_length])
+        out.append((where, stamp / 1000 if stamp else None, Oversized(raw, posted) if posted > raw_length else raw))
         at += raw_length
     return out
+
+
+class Oversized(bytes):
+    """The first bytes of an event posted longer than the contract allows, and its posted length."""
+
+    def __new__(cls, head: bytes, posted: int):
+        self = super().__new__(cls, head)
+        self.posted = posted
+        return self

@@ -87,6 +87,9 @@ class Rig:
         return self.store.rows()
 
     def totals(self) -> dict:
+        # Decided or waiting first: the contracts a partition learns from another's decision are
+        # then on their way ahead of the clock that expires what still waits.
+        self.store.wait_accounted(self.posted, timeout=ACCOUNTED_TIMEOUT_S, workers=self.workers, settled=False)
         settle_pending(self.cfg)
         return self.store.wait_accounted(self.posted, timeout=ACCOUNTED_TIMEOUT_S, workers=self.workers)
 
