@@ -141,13 +141,17 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:  # also a JSON bomb of nested arrays: orjson bounds the depth
-        # an event cut for its size still names itself near its start
-        found = [_FIELD[name].search(raw[:4096]) for name in ("event_id", "type")]
-        return tuple(m.group(1).decode("utf-8", "replace") if m else None for m in found)  # type: ignore[return-value]
+        return None, None
     if not isinstance(obj, dict):
         return None, None
     ids = obj.get("event_id"), obj.get("type")
     return tuple(v if isinstance(v, str) and len(v) <= 100 else None for v in ids)  # type: ignore[return-value]
+
+
+def peek_head(raw: bytes) -> tuple[str | None, str | None]:
+    """The id and type an event cut for its size names near its start (its JSON is not whole)."""
+    found = [_FIELD[name].search(raw[:4096]) for name in ("event_id", "type")]
+    return tuple(m.group(1).decode("utf-8", "replace") if m else None for m in found)  # type: ignore[return-value]
 
 
 def digest_of(obj) -> str:
@@ -250,7 +254,7 @@ class Desk:
     def _decide(self, raw: bytes, origin: str) -> Outcome:
         posted = getattr(raw, "posted", None)  # an event cut on its way for its size: refused for it
         if posted is not None and posted > MAX_EVENT_BYTES:
-            event_id, event_type = peek_identity(raw)
+            event_id, event_type = peek_head(raw)
             out = rejected(origin, raw, Reason.INVALID_EVENT,
                            f"the event is {posted} bytes long, more than {MAX_EVENT_BYTES}", event_id, event_type)
             out.rejection["payload_truncated"] = True
