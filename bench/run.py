@@ -138,8 +138,15 @@ def paced(producer, events: list[dict], rate: float, linger: float) -> float:
         due = min(len(events), int((now - started) * rate) + 1)
         for i in range(sent, due):
             stamp = dt.datetime.fromtimestamp(started + i / rate, dt.timezone.utc).isoformat(timespec="milliseconds")
-            # Stamped as created when due; events without a submitted_at (enrolments, resolutions) as they are.
-            event = dict(events[i], submitted_at=stamp) if "submitted_at" in events[i] else events[i]
+            # Stamped as created when due; events without a submitted_at (enrolments, resolutions) as
+            # they are, and so are those a new stamp would change: a retry of an earlier event (other
+            # content under its id is a conflict, not a duplicate) or a day still to come (declared
+            # before it was worked, the contract refuses it).
+            event = events[i]
+            day = event.get("work_date") or event.get("period_start") or ""
+            if "submitted_at" in event and not event.get("_retry") and day <= stamp[:10]:
+                event = dict(event, submitted_at=stamp)
+            event = {k: v for k, v in event.items() if k != "_retry"}
             producer.send(json.dumps(event, separators=(",", ":")).encode(), key_of(event))
         sent = due
         producer.send_pending()
@@ -379,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     prog = msgs.programme
     later = prog.activity + prog.follow_up + prog.resolutions
     freshness_events = [later[i] for i in sorted(fresh_idx)]
+    # An event posted twice (the generator's duplicates: a contractor's retry) is sent as it was,
+    # both times: a new stamp on either would make it other content under the same id.
+    posted_ids = collections.Counter(e["event_id"] for e in later if isinstance(e, dict))
+    freshness_events = [{**e, "_retry": True} if isinstance(e, dict) and posted_ids[e["event_id"]] > 1 else e
+                        for e in freshness_events]
     held = set(fresh_idx)
     msgs.activity = [m for i, m in enumerate(msgs.activity) if i not in held]
     msgs_posted_total = len(msgs.reference) + len(msgs.activity) + len(freshness_events)

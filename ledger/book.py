@@ -171,6 +171,28 @@ class Book:
                 keys.clear()
         return orjson.dumps(delta, default=tuple)  # NamedTuples as arrays
 
+    def take_deltas(self, max_bytes: int) -> list[bytes]:
+        """The changes since the last call, as JSON records of at most about `max_bytes` each (a
+        second's changes of a busy partition can pass a Kafka message's limit). Applied in order,
+        they give what one delta would."""
+        delta = self.take_delta()
+        if delta is None:
+            return []
+        if len(delta) <= max_bytes:
+            return [delta]
+        chunks, chunk, size = [], {}, 2
+        for name, changes in orjson.loads(delta).items():
+            for key, value in changes.items():
+                item = len(orjson.dumps({key: value})) + len(name) + 8
+                if chunk and size + item > max_bytes:
+                    chunks.append(orjson.dumps(chunk))
+                    chunk, size = {}, 2
+                chunk.setdefault(name, {})[key] = value
+                size += item
+        if chunk:
+            chunks.append(orjson.dumps(chunk))
+        return chunks
+
     def apply(self, delta: bytes) -> None:
         for name, changes in orjson.loads(delta).items():
             values, decode = getattr(self, name), _DECODE[name]

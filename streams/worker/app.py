@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 TAKE, TAKE_WITHIN = 2000, 0.05  # messages an agent takes at once, and how long it waits for them
 ROUTED_MESSAGE_BYTES = 900_000  # under the broker's default 1 MB message limit
+STATE_RECORD_BYTES = 900_000  # the same for the state log's records
 
 
 def is_tick(value: bytes | None, headers) -> bool:
@@ -253,10 +254,11 @@ class Worker:
             return
         async with self.routed.lock:
             offsets = self.routed.progress.to_commit()
-            deltas = {p: self.processors[p].book.take_delta() for p in offsets if p in self.processors}
+            deltas = {p: self.processors[p].book.take_deltas(STATE_RECORD_BYTES) for p in offsets
+                      if p in self.processors}
         try:
-            for partition, delta in deltas.items():
-                if delta is not None:
+            for partition, chunks in deltas.items():
+                for delta in chunks:
                     sent = await self.state_topic.send(value=delta, partition=partition,
                                                        headers=[(UPTO_HEADER, str(offsets[partition]).encode())])
                     await sent  # durable before the offset it covers is committed
