@@ -289,7 +289,7 @@ CREATE OR REPLACE VIEW programme_curve AS
 WITH daily AS
 (
     SELECT programme_id, work_date, sum(hours) AS hours
-    FROM hours_by_contract_day
+    FROM hours_by_programme_day
     WHERE status = 'counted'
     GROUP BY programme_id, work_date
 )
@@ -325,15 +325,17 @@ FROM
 -- beneficiaries with net counted hours > 0, with the first work day of a contract where they have
 -- counted hours.
 CREATE OR REPLACE VIEW programme_people AS
-SELECT programme_id, beneficiary_id, sum(contract_hours) AS hours, minIf(first_day, contract_hours > 0) AS first_work_date
+SELECT programme_id, any(beneficiary) AS beneficiary_id, sum(contract_hours) AS hours,
+       minIf(first_day, contract_hours > 0) AS first_work_date
 FROM
 (
-    SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS contract_hours, min(first_work_date) AS first_day
-    FROM hours_by_beneficiary_contract
-    WHERE status = 'counted'
-    GROUP BY programme_id, beneficiary_id, contract_id
+    -- grouped by hashes of the keys (numbers hash faster than strings); the keys themselves are kept
+    SELECT programme_id, cityHash64(beneficiary_id) AS person, any(beneficiary_id) AS beneficiary,
+           sum(hours) AS contract_hours, min(first_work_date) AS first_day
+    FROM people_contract_hours
+    GROUP BY programme_id, person, cityHash64(contract_id)
 )
-GROUP BY programme_id, beneficiary_id
+GROUP BY programme_id, person
 HAVING hours > 0;
 
 -- Profile breakdowns of the people, one pass: 'all', age band (year of the first counted work
