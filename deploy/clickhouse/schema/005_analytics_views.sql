@@ -325,17 +325,15 @@ FROM
 -- beneficiaries with net counted hours > 0, with the first work day of a contract where they have
 -- counted hours.
 CREATE OR REPLACE VIEW programme_people AS
-SELECT programme_id, any(beneficiary) AS beneficiary_id, sum(contract_hours) AS hours,
-       minIf(first_day, contract_hours > 0) AS first_work_date
+SELECT programme_id, beneficiary_id, sum(contract_hours) AS hours, minIf(first_day, contract_hours > 0) AS first_work_date
 FROM
 (
-    -- grouped by hashes of the keys (numbers hash faster than strings); the keys themselves are kept
-    SELECT programme_id, cityHash64(beneficiary_id) AS person, any(beneficiary_id) AS beneficiary,
-           sum(hours) AS contract_hours, min(first_work_date) AS first_day
-    FROM people_contract_hours
-    GROUP BY programme_id, person, cityHash64(contract_id)
+    -- FINAL merges the few parts of this small table per (programme, beneficiary, contract) in
+    -- sort order, several times cheaper than a hash GROUP BY of the same rows
+    SELECT programme_id, beneficiary_id, hours AS contract_hours, first_work_date AS first_day
+    FROM people_contract_hours FINAL
 )
-GROUP BY programme_id, person
+GROUP BY programme_id, beneficiary_id
 HAVING hours > 0;
 
 -- Profile breakdowns of the people, one pass: 'all', age band (year of the first counted work
