@@ -319,12 +319,16 @@ def replay_batches(store, outcomes_too: bool = True) -> None:
     them twice inside one batch, plus a whole batch again), then a later replay (new loaded_at)
     of entries and of a rejection; and outcome events delivered twice."""
     rows = entries()
+    # Kept unmerged, so that the ledger visibly holds the copies. Each write under a token of its
+    # own, as copies arrive (a worker's re-send, a batch that could not be rebuilt identically):
+    # without one, the engine would skip a block identical to an earlier one by its hash.
+    store.client.command("SYSTEM STOP MERGES ledger_entries")
     same = [rows[0], rows[0], rows[5], rows[20], rows[-3]]
-    store.insert_json_rows("ledger_entries", _rows(same))
-    store.insert_json_rows("ledger_entries", _rows(rows[30:60]))
+    store.insert_json_rows("ledger_entries", _rows(same), token="replay-1")
+    store.insert_json_rows("ledger_entries", _rows(rows[30:60]), token="replay-2")
     later = [dict(r, loaded_at=REPLAY_LOADED_AT) for r in rows[10:40] + [rows[-1]]]
-    store.insert_json_rows("ledger_entries", _rows(later))
-    store.insert_json_rows("rejections", _rows([dict(rejections()[2], loaded_at=REPLAY_LOADED_AT)]))
-    store.insert_json_rows("rejections", _rows(rejections()[:1]))
+    store.insert_json_rows("ledger_entries", _rows(later), token="replay-3")
+    store.insert_json_rows("rejections", _rows([dict(rejections()[2], loaded_at=REPLAY_LOADED_AT)]), token="replay-4")
+    store.insert_json_rows("rejections", _rows(rejections()[:1]), token="replay-5")
     if outcomes_too:
         store.insert_json_rows("beneficiary_outcomes", _rows(outcomes()[:3]))

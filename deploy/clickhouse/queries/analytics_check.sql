@@ -51,6 +51,36 @@ FULL OUTER JOIN
 ) AS a USING (beneficiary_id, contract_id, status)
 WHERE l.h != a.h
 UNION ALL
+SELECT 'people_contract_hours' AS aggregate, concat(programme_id, ' ', beneficiary_id, ' ', contract_id) AS key,
+       toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
+FROM
+(
+    SELECT programme_id, beneficiary_id, contract_id,
+           concat(toString(sum(hours)), ' h, first ', toString(min(work_date))) AS h
+    FROM ledger_entries FINAL WHERE status = 'counted' GROUP BY programme_id, beneficiary_id, contract_id
+) AS l
+FULL OUTER JOIN
+(
+    SELECT programme_id, beneficiary_id, contract_id,
+           concat(toString(sum(hours)), ' h, first ', toString(min(first_work_date))) AS h
+    FROM people_contract_hours GROUP BY programme_id, beneficiary_id, contract_id
+) AS a USING (programme_id, beneficiary_id, contract_id)
+WHERE l.h != a.h
+UNION ALL
+SELECT 'hours_by_programme_day' AS aggregate, concat(programme_id, ' ', toString(work_date), ' ', status) AS key,
+       toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
+FROM
+(
+    SELECT programme_id, work_date, status, toString(sum(hours)) AS h
+    FROM ledger_entries FINAL GROUP BY programme_id, work_date, status HAVING sum(hours) != 0
+) AS l
+FULL OUTER JOIN
+(
+    SELECT programme_id, work_date, status, toString(sum(hours)) AS h
+    FROM hours_by_programme_day GROUP BY programme_id, work_date, status HAVING sum(hours) != 0
+) AS a USING (programme_id, work_date, status)
+WHERE l.h != a.h
+UNION ALL
 SELECT 'rejections_by_reason_day' AS aggregate, concat(reason, ' ', event_type, ' ', toString(work_date)) AS key,
        toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
 FROM

@@ -96,3 +96,33 @@ FULL OUTER JOIN
     GROUP BY reason, event_type, work_date
 ) AS s USING (reason, event_type, work_date)
 WHERE t.events != s.events OR t.hours_claimed != s.hours_claimed;
+
+INSERT INTO people_contract_hours
+SELECT programme_id, beneficiary_id, contract_id, t.hours - s.hours, t.first_work_date
+FROM
+(
+    SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS hours, min(work_date) AS first_work_date
+    FROM ledger_entries FINAL WHERE status = 'counted'
+    GROUP BY programme_id, beneficiary_id, contract_id
+) AS t
+FULL OUTER JOIN
+(
+    SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS hours
+    FROM people_contract_hours
+    GROUP BY programme_id, beneficiary_id, contract_id
+) AS s USING (programme_id, beneficiary_id, contract_id)
+WHERE t.hours != s.hours;
+
+INSERT INTO hours_by_programme_day
+SELECT programme_id, work_date, status, t.hours - s.hours
+FROM
+(
+    SELECT programme_id, work_date, status, sum(hours) AS hours
+    FROM ledger_entries FINAL GROUP BY programme_id, work_date, status
+) AS t
+FULL OUTER JOIN
+(
+    SELECT programme_id, work_date, status, sum(hours) AS hours
+    FROM hours_by_programme_day GROUP BY programme_id, work_date, status
+) AS s USING (programme_id, work_date, status)
+WHERE t.hours != s.hours;

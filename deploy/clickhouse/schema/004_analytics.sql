@@ -288,6 +288,61 @@ SELECT beneficiary_id, contract_id, status, programme_id, operation_id, toString
 FROM entries_seen
 GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret;
 
+-- 3b. Counted hours per programme, beneficiary and contract, with the first work day: the people
+--     views read this narrow table (no status, lot or company columns to skip), 95k rows at 10M
+--     entries instead of the 160k of the table above.
+CREATE TABLE IF NOT EXISTS people_contract_hours
+(
+    programme_id      LowCardinality(String),
+    beneficiary_id    String,
+    contract_id       String,
+    hours             SimpleAggregateFunction(sum, Decimal(38, 2)),
+    first_work_date   SimpleAggregateFunction(min, Date)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (programme_id, beneficiary_id, contract_id);
+
+INSERT INTO people_contract_hours
+SELECT programme_id, beneficiary_id, contract_id, sum(hours), min(work_date)
+FROM ledger_entries FINAL
+WHERE status = 'counted' AND (SELECT count() FROM analytics_backfills WHERE name = 'people_contract_hours') = 0
+GROUP BY programme_id, beneficiary_id, contract_id;
+
+INSERT INTO analytics_backfills (name)
+SELECT 'people_contract_hours' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'people_contract_hours') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS people_contract_hours_sum_mv TO people_contract_hours AS
+SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS hours, min(work_date) AS first_work_date
+FROM entries_seen
+WHERE status = 'counted'
+GROUP BY programme_id, beneficiary_id, contract_id;
+
+-- 3c. Hours per programme, work day and status: the programme's curve (a few thousand rows per
+--     programme, where the day table holds one row per contract and day).
+CREATE TABLE IF NOT EXISTS hours_by_programme_day
+(
+    programme_id  LowCardinality(String),
+    work_date     Date,
+    status        LowCardinality(String),
+    hours         SimpleAggregateFunction(sum, Decimal(38, 2))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (programme_id, status, work_date);
+
+INSERT INTO hours_by_programme_day
+SELECT programme_id, work_date, status, sum(hours)
+FROM ledger_entries FINAL
+WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_programme_day') = 0
+GROUP BY programme_id, work_date, status;
+
+INSERT INTO analytics_backfills (name)
+SELECT 'hours_by_programme_day' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_programme_day') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_programme_day_sum_mv TO hours_by_programme_day AS
+SELECT programme_id, work_date, status, sum(hours) AS hours
+FROM entries_seen
+GROUP BY programme_id, work_date, status;
+
 -- 4. Rejections per reason, event type and claimed work day (from the payload, 1970-01-01 when it
 --    has none), with the hours rejected timesheets claimed. One per rejection_id (a delivery
 --    processed twice is one rejection; the same bytes posted twice are two).

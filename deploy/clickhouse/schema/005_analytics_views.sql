@@ -289,7 +289,7 @@ CREATE OR REPLACE VIEW programme_curve AS
 WITH daily AS
 (
     SELECT programme_id, work_date, sum(hours) AS hours
-    FROM hours_by_contract_day
+    FROM hours_by_programme_day
     WHERE status = 'counted'
     GROUP BY programme_id, work_date
 )
@@ -328,10 +328,10 @@ CREATE OR REPLACE VIEW programme_people AS
 SELECT programme_id, beneficiary_id, sum(contract_hours) AS hours, minIf(first_day, contract_hours > 0) AS first_work_date
 FROM
 (
-    SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS contract_hours, min(first_work_date) AS first_day
-    FROM hours_by_beneficiary_contract
-    WHERE status = 'counted'
-    GROUP BY programme_id, beneficiary_id, contract_id
+    -- FINAL merges the few parts of this small table per (programme, beneficiary, contract) in
+    -- sort order, several times cheaper than a hash GROUP BY of the same rows
+    SELECT programme_id, beneficiary_id, hours AS contract_hours, first_work_date AS first_day
+    FROM people_contract_hours FINAL
 )
 GROUP BY programme_id, beneficiary_id
 HAVING hours > 0;
