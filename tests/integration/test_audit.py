@@ -483,7 +483,7 @@ def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatc
     assert "MISMATCH: 2 difference(s)" in out
     assert (f"entry {data.correction['entry_id']} (contract gpe-c001) work_date: kafka 2024-03-04, "
             f"clickhouse 2024-12-31") in out
-    assert (f"entry {data.flagged['entry_id']} (contract gpe-c002) beneficiary_id: kafka {data.flagged["beneficiary_id"]}, "
+    assert (f"entry {data.flagged['entry_id']} (contract gpe-c002) beneficiary_id: kafka {data.flagged['beneficiary_id']}, "
             f"clickhouse b-99999999") in out
 
     # Put back as the ledger has them: equal again.
