@@ -208,15 +208,17 @@ class IntakeOffsets:
             await self.app.producer.flush()
             self.progress.forget({tp.partition for tp in partitions if tp.topic == self.topic})
 
-    async def commit(self, offsets: dict[int, int] | None = None) -> None:
+    async def commit(self, offsets: dict[int, int] | None = None, flush: bool = True) -> None:
         """Commit what was decided (or `offsets`, taken from `progress.to_commit()` by the caller),
-        once every output sent before is acknowledged."""
+        once every output sent before is acknowledged (by a flush of the producer, unless the
+        caller waited for those outputs itself: `flush=False`)."""
         if self.app.rebalancing:
             return  # the partitions are changing hands: the next owner starts from the last commit
         offsets = self.progress.to_commit() if offsets is None else offsets
         if not offsets:
             return
-        await self.app.producer.flush()
+        if flush:
+            await self.app.producer.flush()
         if self.app.rebalancing:
             return
         # Faust's own commit path (assignment check, then the consumer thread's commit).

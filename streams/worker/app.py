@@ -36,7 +36,9 @@ from streams.worker.state import UPTO_HEADER, read_state, restore_from
 
 log = logging.getLogger(__name__)
 
-TAKE, TAKE_WITHIN = 2000, 0.05  # messages an agent takes at once, and how long it waits for them
+# Messages an agent takes at once, and how long it waits for them: a routed message can carry
+# thousands of events, and the event loop must come back to the consumer's heartbeat in between.
+TAKE, TAKE_WITHIN = 100, 0.05
 ROUTED_MESSAGE_BYTES = 900_000  # under the broker's default 1 MB message limit
 STATE_RECORD_BYTES = 900_000  # the same for the state log's records
 
@@ -65,6 +67,10 @@ class Worker:
         self.cfg = cfg
         self.rulebook = rulebook or load_rulebook(cfg)
         self.processors: dict[int, PartitionProcessor] = {}
+        # What was sent since the last commit (delivery futures): a commit waits for these, not for
+        # the producer to be idle, which it never is while the agents go on.
+        self._routed_sends: list = []
+        self._output_sends: list = []
         app = self.app = faust.App(
             cfg.worker_id,
             broker=cfg.kafka_dsn,
@@ -143,7 +149,8 @@ class Worker:
                 await self._flush_routed(batches)
                 tick = f"{message.partition}:{stamp or 0}".encode()
                 for partition in range(self.cfg.partitions):
-                    await self.routed_topic.send(value=tick, partition=partition, headers=[(KIND_HEADER, TICK)])
+                    self._routed_sends.append(await self.routed_topic.send(
+                        value=tick, partition=partition, headers=[(KIND_HEADER, TICK)]))
                 continue
             for partition, batch in route(message.value or b"", message.topic, message.partition, message.offset,
                                           stamp, self.cfg.partitions).items():
@@ -162,7 +169,8 @@ class Worker:
         batches.clear()
 
     async def _send_routed(self, partition: int, batch: bytearray) -> None:
-        await self.routed_topic.send(value=bytes(batch), partition=partition, headers=[(KIND_HEADER, EVENTS)])
+        self._routed_sends.append(await self.routed_topic.send(value=bytes(batch), partition=partition,
+                                                               headers=[(KIND_HEADER, EVENTS)]))
 
     # -- deciding --------------------------------------------------------------------------------
 
@@ -176,6 +184,7 @@ class Worker:
                         out = self.processors[message.partition].process(
                             _kind(message.headers), message.value or b"", message.timestamp)
                         outputs.setdefault(message.partition, Outputs()).extend(out)
+                        await asyncio.sleep(0)  # the heartbeat and the timers between messages
                     for partition, out in outputs.items():
                         await self._send(out, partition)
                     await self._ebb()
@@ -197,15 +206,17 @@ class Worker:
 
     async def _send(self, out: Outputs, partition: int) -> None:
         # Same partition number as the routed message: one person's records stay in order.
+        sent = self._output_sends
         for value, headers in codec.encode_ledger(out.records):
-            await self.ledger_topic.send(value=value, partition=partition, headers=headers)
+            sent.append(await self.ledger_topic.send(value=value, partition=partition, headers=headers))
         for rejection in out.rejections:
-            await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition)
+            sent.append(await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition))
         if out.learned:
             learned = bytes(out.learned)
             for other in range(self.cfg.partitions):
                 if other != partition:
-                    await self.routed_topic.send(value=learned, partition=other, headers=[(KIND_HEADER, LEARN)])
+                    sent.append(await self.routed_topic.send(value=learned, partition=other,
+                                                             headers=[(KIND_HEADER, LEARN)]))
 
     async def _ebb(self) -> None:
         """Sends wait in Faust's producer buffer for its sender task, and nothing bounds it while the
@@ -249,25 +260,34 @@ class Worker:
     # -- timers ----------------------------------------------------------------------------------
 
     async def commit(self) -> None:
-        """State deltas first, then the routed offsets they cover, then the intake offsets."""
+        """State deltas first, then the routed offsets they cover, then the intake offsets; each
+        once what was sent for the messages before it is acknowledged."""
         if self.app.rebalancing:
             return
         async with self.routed.lock:
-            offsets = self.routed.progress.to_commit()
-            deltas = {p: self.processors[p].book.take_deltas(STATE_RECORD_BYTES) for p in offsets
+            routed = self.routed.progress.to_commit()
+            deltas = {p: self.processors[p].book.take_deltas(STATE_RECORD_BYTES) for p in routed
                       if p in self.processors}
+            outputs, self._output_sends = self._output_sends, []
+        async with self.intake.lock:
+            intake = self.intake.progress.to_commit()
+            forwarded, self._routed_sends = self._routed_sends, []
         try:
             for partition, chunks in deltas.items():
                 for delta in chunks:
                     sent = await self.state_topic.send(value=delta, partition=partition,
-                                                       headers=[(UPTO_HEADER, str(offsets[partition]).encode())])
+                                                       headers=[(UPTO_HEADER, str(routed[partition]).encode())])
                     await sent  # durable before the offset it covers is committed
+            await asyncio.gather(*outputs)
+            await asyncio.gather(*forwarded)
         except Exception as error:
-            # The delta's changes are no longer marked: the worker must not go on with them unsaved.
-            await self._stop("cannot write the state log", error)
-        if offsets:
-            await self.routed.commit(offsets)
-        await self.intake.commit()
+            # The deltas' changes are no longer marked, or an output was lost: the worker must not
+            # go on; a restart decides again from the last commit.
+            await self._stop("cannot write the state log or the outputs", error)
+        if routed:
+            await self.routed.commit(routed, flush=False)
+        if intake:
+            await self.intake.commit(intake, flush=False)
 
     async def tick(self) -> None:
         """A tick through each intake partition this worker routes: queued behind what was posted
