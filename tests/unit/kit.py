@@ -49,13 +49,9 @@ class Decision:
                    tuple(LedgerEntry(**e) for e in o.entries), rejection,
                    PendingRecord(**o.pending) if o.pending is not None else None, o.state)
 
-    @property
-    def accepted(self) -> bool:
-        return self.state == "accepted"
-
-    @property
-    def parked(self) -> bool:
-        return self.state == "pending"
+    # the outcome's own reading of its state
+    accepted = Outcome.accepted
+    parked = Outcome.parked
 
 
 def _position(origin: str) -> dict:
