@@ -93,16 +93,14 @@ def parse_origin(text: str) -> dict:
 def events_of(value: bytes) -> list[bytes] | None:
     """The events of an intake message as they are decided: the items of an array, each written
     back on its own, or None for a message decided whole (one event, or bytes that are not JSON)."""
-    found = _items(value)
-    if found is None or not found[2]:
-        return None
-    items, encode, _ = found
-    return [encode(item) for item in items]
+    found = _events(value)
+    return None if found is None or not found[1] else [raw for _, raw in found[0]]
 
 
-def _items(value: bytes) -> tuple[list, object, bool] | None:
-    """The events of an intake message (the items of a JSON array, or the message itself) and the
-    encoder that writes one back, or None when the message is not JSON at all."""
+def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool] | None:
+    """(item, its JSON) for each event of an intake message, and whether it was an array; None when
+    the message is decided whole as it was posted: not JSON, or nested deeper than it can be written
+    back (a JSON bomb), which is then one event, rejected for it."""
     try:
         parsed = orjson.loads(value)
         encode = _orjson_or_json
@@ -112,15 +110,16 @@ def _items(value: bytes) -> tuple[list, object, bool] | None:
         except (ValueError, RecursionError):
             return None
         encode = _json
-    if _count_keys(parsed) != len(_KEY.findall(value)) and has_duplicate_keys(value):
-        # orjson keeps the last of a repeated key: write the items back with all of theirs
-        try:
+    try:
+        if _count_keys(parsed) != len(_KEY.findall(value)) and has_duplicate_keys(value):
+            # orjson keeps the last of a repeated key: write the items back with all of theirs
             parsed = json.loads(value, object_pairs_hook=_Pairs)
             encode = _pairs
-        except RecursionError:  # deeper than Python reads: decided whole, and rejected for it
-            return None
-    array = isinstance(parsed, list) and not isinstance(parsed, _Pairs)
-    return (parsed if array else [parsed]), encode, array
+        if not isinstance(parsed, list) or isinstance(parsed, _Pairs):
+            return [(parsed, value.strip())], False  # a single event travels as it was posted
+        return [(item, encode(item)) for item in parsed], True
+    except (RecursionError, TypeError, ValueError):
+        return None
 
 
 def _orjson_or_json(item) -> bytes:
@@ -161,17 +160,14 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
     """The events of one intake message, as routed batches by the partition that decides them."""
     out: dict[int, bytearray] = defaultdict(bytearray)
     stamp = timestamp_ms or 0
-    found = _items(value)
-    if found is None:  # not JSON: decided (rejected) where it was read, as it was posted
+    found = _events(value)
+    if found is None:  # decided (rejected) where it was read, as it was posted
         records = [(partition % partitions, 0, value)]
     else:
-        items, encode, array = found
         records = []
-        for index, item in enumerate(items):
+        for index, (item, raw) in enumerate(found[0]):
             key = key_of(_as_dict(item))
-            target = partition_of(key, partitions) if key is not None else partition % partitions
-            # A single event travels as it was posted; the items of an array are written one by one.
-            records.append((target, index, encode(item) if array else value.strip()))
+            records.append((partition_of(key, partitions) if key is not None else partition % partitions, index, raw))
     for target, index, raw in records:
         out[target] += pack(origin(topic, partition, offset, index), stamp, raw)
     return out

@@ -135,3 +135,17 @@ def test_an_event_id_squatted_on_another_partition_is_a_visible_conflict():
     assert ledger.rejections == ["event_id_conflict"] or ledger.counted() == {
         "gpe-c001": Decimal(1), "gpe-c002": Decimal(7)}
     # fails: rejections == [] and counted == {"gpe-c001": 1}: B's 7 hours are gone, silently
+
+
+@pytest.mark.parametrize("depth", [300, 990, 2000])
+def test_an_array_with_a_json_bomb_item_is_decided_without_stopping_the_router(depth):
+    """Seen in the hostile-stream test: an array item nested deeper than orjson writes back stopped
+    the router (RecursionError). Now it is written by Python's encoder, or, deeper than that can,
+    the whole message is one event, rejected as posted."""
+    value = b'[{"type": "x"},' + b"[" * depth + b"]" * depth + b"]"
+    ledger = Ledger()
+    decisions = ledger.post(value)
+    carried = events_of(value)
+    assert len(decisions) == (1 if carried is None else len(carried))
+    assert all(d.rejection is not None and d.rejection.reason.value in {"invalid_json", "invalid_event"}
+               for d in decisions)
