@@ -47,7 +47,7 @@ def test_the_items_of_one_array_are_released_in_their_order():
 import pytest  # noqa: E402
 
 from ledger.registry import key_of  # noqa: E402
-from streams.worker.routing import has_duplicate_keys, route  # noqa: E402
+from streams.worker.routing import events_of, has_duplicate_keys, route  # noqa: E402
 
 
 @pytest.mark.parametrize("item", [{"type": []}, {"type": {"a": 1}}, {"type": ["timesheet.submitted"]}])
