@@ -205,6 +205,7 @@ class Desk:
 
     def _unpark(self, parked: Parked) -> None:
         self.book.drop("parked", parked.event_id)
+        self._arrive(f"event:{parked.event_id}")  # what follows it (a correction, a resolution) may go on
         waiting = self._awaiting.get(parked.waiting_for)
         if waiting is not None:
             waiting.discard(parked.event_id)
@@ -217,6 +218,8 @@ class Desk:
             return key in self.book.contracts
         if kind == "beneficiary":
             return key in self.book.enrolments
+        if kind == "event":  # an original timesheet that waited: recorded, or rejected, by now
+            return key not in self.book.parked
         return True
 
     def _arrive(self, reference: str) -> None:
@@ -575,6 +578,9 @@ class Desk:
 
     def _original(self, event, raw: bytes, origin: str, original_id: str) -> Claim | Outcome:
         claim = self.book.claims.get(original_id)
+        if claim is None and original_id in self.book.parked:
+            # Its original waits for its own reference data: this waits for the original.
+            return self._park(event, raw, origin, Reason.ORIGINAL_NOT_FOUND, f"event:{original_id}")
         if claim is None:
             return self._refuse(event, raw, origin, Reason.ORIGINAL_NOT_FOUND,
                                 f"no recorded timesheet {original_id} (yet): post again later")
@@ -683,13 +689,14 @@ class Desk:
 
     def _park(self, event, raw: bytes, origin: str, reason: Reason, waiting_for: str) -> Outcome:
         now = self.now
-        contract = self.book.contracts.get(event.contract_id)
+        contract_id = getattr(event, "contract_id", "") or ""
+        contract = self.book.contracts.get(contract_id)
         timeout = self.rulebook.param("pending_timeout_hours", dt.datetime.fromtimestamp(now, dt.timezone.utc).date(),
-                                      contract.programme_id if contract else None, event.contract_id)
+                                      contract.programme_id if contract else None, contract_id)
         seq = int(self.book.clock.get("parked", 0)) + 1
         self.book.put("clock", "parked", seq)
         parked = Parked(origin, raw.decode(), str(event.event_id), event.type, reason.value, waiting_for,
-                        getattr(event, "beneficiary_id", ""), event.contract_id, now, now + float(timeout) * 3600,
+                        getattr(event, "beneficiary_id", ""), contract_id, now, now + float(timeout) * 3600,
                         seq)
         self.book.put("parked", parked.event_id, parked)
         self._index_parked(parked)
@@ -723,17 +730,31 @@ class Desk:
         for parked in sorted((self.book.parked[i] for i in ids if i in self.book.parked),
                              key=lambda p: (p.parked_at, p.seq)):
             outcomes += self._release(parked, now)
+        if self._arrived:  # what was released may let what followed it go on (a correction)
+            outcomes += self.release()
         return outcomes
+
+    def _still_waiting(self, event) -> tuple[Reason, str] | None:
+        """What a parked event still waits for, or None when it can be decided."""
+        original = getattr(event, "original_event_id", None) or getattr(event, "flagged_event_id", None)
+        if original is not None:
+            if str(original) in self.book.parked:
+                return Reason.ORIGINAL_NOT_FOUND, f"event:{original}"
+            if event.type != "timesheet.corrected":
+                return None
+        return self._missing(event)
 
     def _release(self, parked: Parked, now: float) -> list[Outcome]:
         raw = parked.raw.encode()
         event = parse_event(raw)
-        waiting = self._missing(event)
+        waiting = self._still_waiting(event)
         if waiting is None:
             self._unpark(parked)
             record = self._pending_record(parked, "resolved")
-            if event.type == "timesheet.corrected":  # its original may have changed meanwhile
+            if event.type in ("timesheet.corrected", "timesheet.retracted"):  # its original may have changed
                 outcome = self._correct(event, raw, parked.origin)
+            elif event.type == "claim.resolved":
+                outcome = self._resolve(event, raw, parked.origin)
             elif event.type == "siae.invoice":
                 outcome = self._accepted(event, parked.origin, self._invoice_entries(event))
             else:

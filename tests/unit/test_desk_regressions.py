@@ -149,3 +149,35 @@ def test_an_array_with_a_json_bomb_item_is_decided_without_stopping_the_router(d
     assert len(decisions) == (1 if carried is None else len(carried))
     assert all(d.rejection is not None and d.rejection.reason.value in {"invalid_json", "invalid_event"}
                for d in decisions)
+
+
+def test_a_correction_of_a_timesheet_that_waits_waits_for_it():
+    """Seen with the loader-kill fault test (reference and activity posted at once): a correction,
+    retraction or resolution that came while its original waited for its contract was rejected
+    `original_not_found`. It now waits for its original, and is decided once the original is."""
+    from tests.unit.conftest import correction, retraction
+
+    ledger = Ledger()
+    ledger.post(enrolment())
+    sheet = timesheet(hours=7)
+    assert ledger.one(sheet).parked  # its contract is not known yet
+    fixed = correction(sheet, hours=6)
+    assert ledger.one(fixed).parked  # waits for its original
+    gone = retraction(fixed, contract_id=fixed["contract_id"])
+    assert ledger.one(gone).parked
+    ledger.post(contract())  # the original, then the correction, then the retraction are decided
+    assert ledger.counted() == 0 and ledger.accounting() == {"accepted": 5}
+    assert ledger.rejections() == {}
+
+
+def test_a_correction_waiting_for_an_original_that_expires_is_rejected_for_it():
+    from tests.unit.conftest import correction
+
+    ledger = Ledger()
+    ledger.post_all([contract(), enrolment()])
+    sheet = timesheet(contract_id="gpe-c404")  # never registered
+    ledger.one(sheet)
+    assert ledger.one(correction(sheet, contract_id="gpe-c001", hours=6)).parked
+    ledger.later(hours=200)
+    assert ledger.rejections() == {"unknown_contract": 1, "original_not_found": 1}
+    assert ledger.accounting() == {"accepted": 2, "rejected": 2}

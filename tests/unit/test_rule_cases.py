@@ -604,11 +604,13 @@ def test_late_enrolment_then_a_correction_of_the_released_timesheet():
     sheet = timesheet(beneficiary_id=who, hours=7)
     ledger.post(sheet)
     early = correction(sheet, hours=6)
-    # While the timesheet waits there is nothing to correct yet.
-    assert ledger.one(early).rejection.reason.value == "original_not_found"
-    ledger.post(enrolment(beneficiary_id=who))
-    ledger.post(correction(sheet, hours=6))  # posted again under a new event_id
-    assert ledger.counted("gpe-c001") == Decimal(6)
+    # While the timesheet waits, its correction waits for it...
+    waiting = ledger.one(early)
+    assert waiting.parked and waiting.pending.waiting_for == f"event:{sheet['event_id']}"
+    # ...and both are decided when the enrolment comes: the timesheet, then its correction.
+    released = ledger.post(enrolment(beneficiary_id=who))
+    assert [d.position for d in released[1:]] == [ledger.at(ledger.offset - 3), ledger.at(ledger.offset - 2)]
+    assert ledger.counted("gpe-c001") == Decimal(6) and ledger.rejections() == {}
 
 
 def test_a_correction_before_its_original_can_be_posted_again():
