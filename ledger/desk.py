@@ -627,6 +627,11 @@ class Desk:
         if refused is not None:
             return refused
         if claim.status != FLAGGED:
+            waiting = next((p.event_id for p in self.book.parked.values()
+                            if p.beneficiary_id == claim.beneficiary_id and p.event_type.startswith("timesheet.")), None)
+            if waiting is not None:
+                # The claim that would flag it may be one that waits for its own reference data.
+                return self._park(event, raw, origin, Reason.NOTHING_TO_RESOLVE, f"event:{waiting}")
             return self._refuse(event, raw, origin, Reason.NOTHING_TO_RESOLVE,
                                 f"timesheet {event.flagged_event_id} is not flagged")
         self.book.put("claims", claim.event_id, claim._replace(resolution=event.decision.value))

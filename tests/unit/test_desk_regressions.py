@@ -181,3 +181,21 @@ def test_a_correction_waiting_for_an_original_that_expires_is_rejected_for_it():
     ledger.later(hours=200)
     assert ledger.rejections() == {"unknown_contract": 1, "original_not_found": 1}
     assert ledger.accounting() == {"accepted": 2, "rejected": 2}
+
+
+def test_a_resolution_waits_for_the_timesheet_that_will_flag_its_claim():
+    """Seen with the loader-kill fault test: a facilitator's resolution came after the claim but
+    before the other contractor's timesheet that flags it, which waited for its contract."""
+    from tests.unit.conftest import OTHER_CONTRACTOR_SIRET, resolution
+
+    ledger = Ledger()
+    ledger.post_all([contract(), enrolment()])
+    mine = timesheet(hours=7)
+    assert ledger.one(mine).accepted
+    theirs = timesheet(hours=7, contract_id="gpe-c002")  # its contract is not known yet
+    assert ledger.one(theirs).parked
+    decided = resolution(mine, "count")
+    assert ledger.one(decided).parked  # not flagged yet, but a claim of the person waits
+    ledger.post(contract(contract_id="gpe-c002", contractor_siret=OTHER_CONTRACTOR_SIRET))
+    assert ledger.rejections() == {}
+    assert ledger.counted("gpe-c001") == 7  # counted, as the facilitator decided
