@@ -83,6 +83,14 @@ class Rig:
             future.get(timeout=60)
         self.posted += len(items)
 
+    def post_reference(self) -> None:
+        """The programme's contracts and enrolments, decided before the activity, as a programme
+        starts. (Posted at once with the activity, a contract is learned by each person's partition
+        a moment after its home partition decides it; a correction or resolution racing that moment
+        can be decided in another order than posted: see docs/scaling.md.)"""
+        self.post(self.msgs.reference)
+        self.store.wait_accounted(self.posted, timeout=120, workers=self.workers, settled=False)
+
     def rows(self) -> int:
         return self.store.rows()
 
@@ -161,7 +169,7 @@ def test_loader_sigkilled_between_clickhouse_write_and_offset_commit(rigs):
     records and writes them again; the store's ids make the second write harmless."""
     rig = rigs(beneficiaries(300), store_env={"BENCH_FAULT_KILL_AT_COMMIT": "2"})
     rig.start_worker()
-    rig.post(rig.msgs.reference)
+    rig.post_reference()
     rig.post(rig.msgs.activity)
     for restart_env in ({"BENCH_FAULT_KILL_AT_COMMIT": "3"}, {}):
         assert rig.store.proc.wait(timeout=240) == -signal.SIGKILL
@@ -207,7 +215,7 @@ def test_store_unavailable_for_a_while(rigs):
     The loader keeps its batch, backs off, commits nothing meanwhile, and resumes."""
     rig = rigs(beneficiaries(300), store_env={"BENCH_FAULT_STORE_DOWN": "3:12"})
     rig.start_worker()
-    rig.post(rig.msgs.reference)
+    rig.post_reference()
     rig.post(rig.msgs.activity)
     rig.assert_exact()
     faults = rig.store.ask("counts")["faults"]
