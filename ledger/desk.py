@@ -181,6 +181,7 @@ class Desk:
         self._param_cache: dict[tuple, list] = {}
         # Equal verdict parts and credit parties, held once by every claim that has them.
         self._shared: dict[tuple, tuple] = {}
+        self._posted_at: float | None = None
         self.reindex()
 
     # -- time and the pending index ------------------------------------------------------------
@@ -228,9 +229,13 @@ class Desk:
 
     # -- deliveries ------------------------------------------------------------------------------
 
-    def decide(self, raw: bytes, origin: str, stream_time: float | None = None) -> list[Outcome]:
-        """The outcome of this delivery, then those of pending timesheets it released."""
+    def decide(self, raw: bytes, origin: str, stream_time: float | None = None,
+               posted_at: float | None = None) -> list[Outcome]:
+        """The outcome of this delivery, then those of pending timesheets it released. `stream_time`
+        is the time every source of deliveries has reached (what expires waits); `posted_at` this
+        delivery's own time (what a parked timesheet's wait starts from), the stream time if None."""
         self.advance(stream_time)
+        self._posted_at = posted_at
         try:
             outcome = self._decide(raw, origin)
         except BooksUnavailable:
@@ -242,11 +247,13 @@ class Desk:
     def tick(self, stream_time: float) -> list[Outcome]:
         """Time passes with no event: release or expire what waits."""
         self.advance(stream_time)
+        self._posted_at = None
         return self.release() if self._arrived or self._due() else []
 
     def learn(self, raw: bytes) -> list[Outcome]:
         """Reference data decided elsewhere (a contract, a programme): kept, and what waited for it
         released. Not a delivery of this desk's: no outcome of its own."""
+        self._posted_at = None
         event = parse_event(raw)
         if event.type == "contract.registered":
             self._keep_contract(event)
@@ -693,7 +700,7 @@ class Desk:
                 "expires_at": stamp(dt.datetime.fromtimestamp(parked.expires_at, dt.timezone.utc))}
 
     def _park(self, event, raw: bytes, origin: str, reason: Reason, waiting_for: str) -> Outcome:
-        now = self.now
+        now = max(self.now, self._posted_at or 0.0)
         contract_id = getattr(event, "contract_id", "") or ""
         contract = self.book.contracts.get(contract_id)
         timeout = self.rulebook.param("pending_timeout_hours", dt.datetime.fromtimestamp(now, dt.timezone.utc).date(),

@@ -205,18 +205,20 @@ class Worker:
                 log.exception("metrics failed")
 
     async def _send(self, out: Outputs, partition: int) -> None:
-        # Same partition number as the routed message: one person's records stay in order.
+        # Reference data for the other partitions first: by the time a contract shows in the store,
+        # what every partition must learn of it is on its way. Then the records, on the same
+        # partition number as the routed message: one person's records stay in order.
         sent = self._output_sends
-        for value, headers in codec.encode_ledger(out.records):
-            sent.append(await self.ledger_topic.send(value=value, partition=partition, headers=headers))
-        for rejection in out.rejections:
-            sent.append(await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition))
         if out.learned:
             learned = bytes(out.learned)
             for other in range(self.cfg.partitions):
                 if other != partition:
                     sent.append(await self.routed_topic.send(value=learned, partition=other,
                                                              headers=[(KIND_HEADER, LEARN)]))
+        for value, headers in codec.encode_ledger(out.records):
+            sent.append(await self.ledger_topic.send(value=value, partition=partition, headers=headers))
+        for rejection in out.rejections:
+            sent.append(await self.rejections_topic.send(value=codec.encode_rejection(rejection), partition=partition))
 
     async def _ebb(self) -> None:
         """Sends wait in Faust's producer buffer for its sender task, and nothing bounds it while the

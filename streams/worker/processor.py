@@ -75,7 +75,7 @@ class PartitionProcessor:
         if kind == EVENTS:
             decide, time_of = self.desk.decide, self._time
             for where, stamp, raw in lines(value):
-                out.add(decide(raw, where, time_of(source_of(where), stamp)))
+                out.add(decide(raw, where, time_of(source_of(where), stamp), stamp))
         elif kind == LEARN:
             for _, _, raw in lines(value):
                 out.add(self.desk.learn(raw))

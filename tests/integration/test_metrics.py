@@ -57,6 +57,7 @@ def test_worker_endpoint_and_loader_metrics_count_exactly_what_was_posted(pipeli
 
     pipeline.post(contract("c-m1"), contract("c-m2", operation_id="L16"), enrolment("b-0000000071"),
                   enrolment("b-0000000072"))
+    pipeline.wait_accounted()  # the contracts decided (and learned by every partition) before the work
     sheets = [timesheet("c-m1", "b-0000000071", "2024-03-04", 7.5), timesheet("c-m1", "b-0000000071", "2024-03-05", 8),
               timesheet("c-m2", "b-0000000072", "2024-03-04", 6.25, mode="temp_agency_etti", siae_siret=ETTI)]
     pipeline.post(*sheets, dict(sheets[0]), dict(sheets[1]), '{"not json', dict(sheets[2], hours="seven"))
