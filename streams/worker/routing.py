@@ -116,7 +116,7 @@ def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool] | None:
             parsed = json.loads(value, object_pairs_hook=_Pairs)
             encode = _pairs
         if not isinstance(parsed, list) or isinstance(parsed, _Pairs):
-            return [(parsed, value.strip())], False  # a single event travels as it was posted
+            return [(parsed, value)], False  # a single event travels as it was posted
         return [(item, encode(item)) for item in parsed], True
     except (RecursionError, TypeError, ValueError):
         return None
