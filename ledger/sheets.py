@@ -143,6 +143,8 @@ def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
     hours = obj.get("hours")
     hundredths = _hundredths(hours) if type(hours) in (int, float) else None
     mode = obj.get("mode")
+    if type(mode) is not str:  # a list or an object is unhashable: `in _MODES` would raise
+        return None
     submitted = obj.get("submitted_at")
     moment = _moment(submitted) if type(submitted) is str else None
     if day is None or hundredths is None or mode not in _MODES or moment is None or moment[1] < day:
@@ -151,7 +153,7 @@ def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
     if (mode in _PARTNER_MODES) != (siret is not None) or (siret is not None and not _siret(siret)):
         return None
     hire_type, hire_date = obj.get("hire_type"), obj.get("hire_date")
-    if hire_type is not None and (mode != "direct_hire" or hire_type not in _HIRE_TYPES):
+    if hire_type is not None and (mode != "direct_hire" or type(hire_type) is not str or hire_type not in _HIRE_TYPES):
         return None
     hired = None
     if hire_date is not None:

@@ -20,6 +20,15 @@ Kafka may go away too (a broker restarted, a coordinator moved). The loader then
 which reconnects and rejoins the group, and retries the commit of what it has stored with backoff;
 it never gives up on its own. Offsets it could not commit are only a cost: their records are read
 and written again, counted once.
+
+A rebalance that never ends. kafka-python 3.0.12 can lose the result of a group join: when a join
+was started by a metadata change (not by the group) and its SyncGroup answer arrives just as
+`poll()`'s timeout fires, the consumer believes it is stable, applies no assignment and fetches
+nothing, for ever (seen here in ~1 start in 10: "Elected group leader" and no "Updated partition
+assignment" after it; `JoinGroup` retries only when `rejoin_needed`, which that kind of join never
+set). Two defences: the consumer learns its topics' metadata before its first join (the spurious
+second join at every start came from a first assignment made with an empty metadata snapshot), and
+a loader left without an assignment for REBALANCE_STALL_S replaces its consumer (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -53,6 +62,9 @@ MAX_BATCH_ROWS = 100_000
 MAX_BATCH_SECONDS = 1.0
 # How long a batch being rebuilt may wait for its records before the loader gives up rebuilding.
 REBUILD_TIMEOUT_S = 60.0
+# A group join takes milliseconds here, seconds on a busy cluster: a loader left without partitions
+# this long has met the lost-join bug above (or a join that will not end) and starts a new consumer.
+REBALANCE_STALL_S = 30.0
 
 TP = tuple[str, int]
 Ranges = dict[TP, tuple[int, int]]
@@ -190,15 +202,42 @@ class Batcher:
         return Batch(ranges, taken)
 
 
-class _Listener(ConsumerRebalanceListener):
-    def __init__(self, loader: Loader):
-        self.loader = loader
+class Membership(ConsumerRebalanceListener):
+    """What the group gave and took since the loader last looked, and since when it has had nothing.
+
+    kafka-python 3 calls the listener from its IO thread while the loader's thread may be between
+    two polls: the sets are swapped under a lock, so that no change is lost."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._revoked: set[TP] = set()
+        self._assigned: set[TP] = set()
+        self.unassigned_since: float | None = clock()  # subscribed, not yet assigned
+        self.assignments = 0
 
     def on_partitions_revoked(self, revoked):
-        self.loader._revoked.update((tp.topic, tp.partition) for tp in revoked)
+        with self._lock:
+            self._revoked.update((tp.topic, tp.partition) for tp in revoked)
+            if self.unassigned_since is None:
+                self.unassigned_since = self.clock()
 
     def on_partitions_assigned(self, assigned):
-        self.loader._assigned.update((tp.topic, tp.partition) for tp in assigned)
+        with self._lock:
+            self._assigned.update((tp.topic, tp.partition) for tp in assigned)
+            self.unassigned_since = None  # an empty assignment is an assignment too
+            self.assignments += 1
+
+    def take(self) -> tuple[set[TP], set[TP]]:
+        """(revoked, assigned) since the last call."""
+        with self._lock:
+            revoked, assigned = self._revoked, self._assigned
+            self._revoked, self._assigned = set(), set()
+        return revoked, assigned
+
+    def stalled(self, after: float) -> bool:
+        since = self.unassigned_since
+        return since is not None and self.clock() - since > after
 
 
 class Loader:
@@ -208,9 +247,22 @@ class Loader:
         self.sink = ClickHouseSink(store)
         self.max_rows = max(1, min(cfg.loader_batch_size, MAX_BATCH_ROWS))
         self.batcher = Batcher(self.max_rows, min(cfg.loader_batch_seconds, MAX_BATCH_SECONDS))
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=cfg.bootstrap_servers,
-            group_id=cfg.loader_group,
+        self.consumer = self._new_consumer()
+        self.stopping = threading.Event()
+        self.records_loaded = 0
+        self.batches_written = 0
+        self.batches_rebuilt = 0  # of them, rebuilt from the batch log with their first tokens
+        self._uncommitted: dict[TopicPartition, int] = {}  # stored, not yet committed
+        self._commit_backoff = Backoff(most=MAX_BACKOFF_S)
+        self._next_commit_at = 0.0
+        self._owned: set[TP] = set()
+        self.consumers_renewed = 0
+        self.membership = self._subscribe()
+
+    def _new_consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.cfg.bootstrap_servers,
+            group_id=self.cfg.loader_group,
             client_id="ledger-loader",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -220,24 +272,22 @@ class Loader:
             # that long for the loader.
             reconnect_backoff_max_ms=2000,
         )
-        self.stopping = threading.Event()
-        self.records_loaded = 0
-        self.batches_written = 0
-        self.batches_rebuilt = 0  # of them, rebuilt from the batch log with their first tokens
-        self._uncommitted: dict[TopicPartition, int] = {}  # stored, not yet committed
-        self._commit_backoff = Backoff(most=MAX_BACKOFF_S)
-        self._next_commit_at = 0.0
-        self._assigned: set[TP] = set()
-        self._revoked: set[TP] = set()
-        self._owned: set[TP] = set()
+
+    def _subscribe(self) -> Membership:
+        topics = [self.cfg.ledger_topic, self.cfg.rejections_topic]
         # Subscribe only once the broker's metadata lists both topics: a consumer that joins its
         # group before that gets no partitions and idles until its next metadata refresh (minutes).
         deadline = time.monotonic() + METADATA_TIMEOUT_S
-        while not all(self.consumer.partitions_for_topic(t) for t in (cfg.ledger_topic, cfg.rejections_topic)):
+        while not all(self.consumer.partitions_for_topic(t) for t in topics):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"topics {cfg.ledger_topic}, {cfg.rejections_topic} not in the broker's metadata")
+                raise TimeoutError(f"topics {', '.join(topics)} not in the broker's metadata")
             time.sleep(0.2)
-        self.consumer.subscribe([cfg.ledger_topic, cfg.rejections_topic], listener=_Listener(self))
+        membership = Membership()
+        self.consumer.subscribe(topics, listener=membership)
+        # A metadata update now, subscribed: the coordinator's snapshot of the topics' partitions is
+        # then full when it makes the first assignment, and no second join follows (see above).
+        self.consumer.topics()
+        return membership
 
     def run(self) -> None:
         poll_backoff = Backoff(most=MAX_BACKOFF_S)
@@ -251,6 +301,9 @@ class Loader:
                     wait = poll_backoff.next()
                     log.warning("Kafka poll failed (%r); polling again in %.1fs", error, wait)
                     self.stopping.wait(wait)
+                    continue
+                if self.membership.stalled(REBALANCE_STALL_S):
+                    self._renew_consumer()  # what the old one polled is read again by the new one
                     continue
                 self._rebalanced()
                 for tp, messages in polled.items():
@@ -281,10 +334,9 @@ class Loader:
         return Message((topic, partition), message.offset, parts, message.timestamp / 1000)
 
     def _rebalanced(self) -> None:
-        if not (self._revoked or self._assigned):
+        revoked, assigned = self.membership.take()
+        if not (revoked or assigned):
             return
-        revoked, assigned = self._revoked, self._assigned
-        self._revoked, self._assigned = set(), set()
         gone = revoked - assigned  # kept partitions keep their position (kafka-python 3)
         new = assigned - self._owned
         self._owned = (self._owned - gone) | assigned
@@ -310,6 +362,22 @@ class Loader:
         if rebuild:
             log.warning("rebuilding %d logged batch(es) past the committed offsets, with their tokens", len(rebuild))
             self.batcher.rebuild(rebuild)
+
+    def _renew_consumer(self) -> None:
+        """A new member for the group, in place of one whose join did not end (see above)."""
+        log.warning("no partitions from the group for %.0f s: the loader replaces its Kafka consumer",
+                    REBALANCE_STALL_S)
+        metrics.LOADER_CONSUMERS_RENEWED.inc()
+        self.consumers_renewed += 1
+        # What the old member held is read again from its last commit, by whoever gets it next.
+        self.batcher.drop(set(self._owned))
+        self._owned, self._uncommitted = set(), {}
+        try:
+            self.consumer.close(autocommit=False)
+        except Exception as error:
+            log.warning("closing the stalled consumer failed (%r)", error)
+        self.consumer = self._new_consumer()
+        self.membership = self._subscribe()
 
     def _write(self, batch: Batch) -> None:
         if not batch.messages:

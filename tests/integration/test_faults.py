@@ -89,7 +89,7 @@ class Rig:
         a moment after its home partition decides it; a correction or resolution racing that moment
         can be decided in another order than posted: see docs/scaling.md.)"""
         self.post(self.msgs.reference)
-        self.store.wait_accounted(self.posted, timeout=ACCOUNTED_TIMEOUT_S, workers=self.workers, settled=False)
+        self.store.wait_accounted(self.posted, timeout=120, workers=self.workers, settled=False)
 
     def rows(self) -> int:
         return self.store.rows()
@@ -139,9 +139,7 @@ def test_worker_sigkilled_at_random_points_while_100k_events_flow(rigs):
     assert len(rig.msgs.activity) >= 100_000 * min(1.0, SCALE), len(rig.msgs.activity)
     worker = rig.start_worker()
     rig.post(rig.msgs.reference)
-    # The first worker's start (group join, its partitions' restore) on a machine busy with the
-    # suite's earlier tests took over 120 s twice: the wait is the other waits' bound.
-    rig.store.wait_accounted(rig.posted, timeout=ACCOUNTED_TIMEOUT_S, workers=rig.workers)
+    rig.store.wait_accounted(rig.posted, timeout=120, workers=rig.workers)
 
     chunks = 4
     activity = rig.msgs.activity

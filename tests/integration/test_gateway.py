@@ -449,8 +449,6 @@ def curl_examples() -> list[str]:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-@pytest.mark.xfail(strict=False, reason="an open worker stall at start (seen in the last full run of session 5, "
-                   "with test_unkeyed): the worker restored its partitions and decided nothing; passes otherwise")
 def test_the_documented_curl_examples_post_hours_that_are_counted(gateway, tmp_path):
     examples = curl_examples()
     # What the examples assume: contract gpe-c001 held by the contractor, b-3f9a1c2e7d enrolled.
@@ -474,8 +472,6 @@ def test_the_documented_curl_examples_post_hours_that_are_counted(gateway, tmp_p
     assert "Idempotent-Replayed: true" in again.stdout.replace("idempotent-replayed", "Idempotent-Replayed")
 
 
-@pytest.mark.xfail(strict=False, reason="an open worker stall at start (seen in the last full run of session 5, "
-                   "with test_unkeyed): the worker restored its partitions and decided nothing; passes otherwise")
 def test_the_simulator_posts_a_synthetic_programme_through_the_gateway_and_the_hours_match(gateway):
     from streams.demo import programme
     from streams.gateway.simulator import simulate

@@ -199,3 +199,16 @@ def test_a_resolution_waits_for_the_timesheet_that_will_flag_its_claim():
     ledger.post(contract(contract_id="gpe-c002", contractor_siret=OTHER_CONTRACTOR_SIRET))
     assert ledger.rejections() == {}
     assert ledger.counted("gpe-c001") == 7  # counted, as the facilitator decided
+
+
+@pytest.mark.parametrize("field, value", [("hire_type", []), ("hire_type", {"a": 1}), ("mode", []),
+                                          ("mode", {"direct_hire": 1})])
+def test_a_timesheet_field_of_an_unhashable_type_is_rejected_for_its_shape_not_a_processing_error(field, value):
+    # Found by test_hostile_input's generator: `hire_type not in _HIRE_TYPES` raised TypeError in
+    # ledger.sheets.fast_sheet, and the event was rejected as processing_error.
+    ledger = Ledger()
+    ledger.one(contract())
+    ledger.one(enrolment())
+    (decision,) = ledger.post(dict(timesheet(), **{field: value}))
+    assert decision.rejection is not None
+    assert decision.rejection.reason != "processing_error", decision.rejection

@@ -191,3 +191,49 @@ def test_sink_writes_one_insert_per_table_with_its_token():
 @pytest.mark.parametrize("value", [b"", b"   "])
 def test_empty_messages_give_no_rows(value):
     assert ledger_rows(value, None, version=0) == []
+
+
+# -- the group's membership, as the loader sees it (streams.loader.Membership) ---------------------
+
+class Ticks:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def tps(*partitions, topic="t.ledger"):
+    from kafka import TopicPartition
+    return {TopicPartition(topic, p) for p in partitions}
+
+
+def test_membership_hands_over_each_change_once():
+    from streams.loader import Membership
+    m = Membership(clock=Ticks())
+    m.on_partitions_assigned(tps(0, 1))
+    m.on_partitions_revoked(tps(1))
+    assert m.take() == ({("t.ledger", 1)}, {("t.ledger", 0), ("t.ledger", 1)})
+    assert m.take() == (set(), set())
+    assert m.assignments == 1
+
+
+def test_a_member_left_without_an_assignment_is_stalled_after_the_bound():
+    from streams.loader import Membership
+    clock = Ticks()
+    m = Membership(clock=clock)
+    clock.now += 29
+    assert not m.stalled(30)  # subscribed, the first join still under way
+    clock.now += 2
+    assert m.stalled(30)  # no assignment 31 s after subscribing
+    m.on_partitions_assigned(tps(0))
+    assert not m.stalled(30)
+    m.on_partitions_revoked(tps(0))  # a rebalance starts...
+    clock.now += 20
+    assert not m.stalled(30)
+    m.on_partitions_revoked(tps(0))  # ...and goes on: the clock runs from its start
+    clock.now += 11
+    assert m.stalled(30)
+    m.on_partitions_assigned(set())  # more loaders than partitions: an empty assignment ends it too
+    clock.now += 100
+    assert not m.stalled(30)
