@@ -66,11 +66,30 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("query", help='one statement, e.g. "SELECT * FROM contract_progress"')
     sql.add_argument("--csv", action="store_true", help="print CSV (header row, then one line a row)")
 
-    report = commands.add_parser("report", help="a self-contained HTML report of progress vs trajectory")
-    report.add_argument("--html", type=Path, required=True, help="the HTML page to write")
-    report.add_argument("--csv", type=Path, default=None, help="also write the per-contract table as CSV")
+    report = commands.add_parser("report", help="progress vs trajectory: a self-contained HTML page, the buyer's "
+                                                "workbook (xlsx) and the per-contract CSV, in any combination")
+    report.add_argument("--html", type=Path, default=None, help="the HTML page to write")
+    report.add_argument("--xlsx", type=Path, default=None, help="the buyer's workbook to write (one sheet a table)")
+    report.add_argument("--csv", type=Path, default=None, help="the per-contract table as CSV")
+    report.add_argument("--programme", default=None, help="workbook: this programme only (default: every one)")
+    report.add_argument("--from", dest="date_from", type=_date, default=None,
+                        help="workbook: first work date of the period (YYYY-MM-DD; default 2000-01-01)")
+    report.add_argument("--to", dest="date_to", type=_date, default=None,
+                        help="workbook: last work date of the period (default: the store's reference date)")
+
+    export = commands.add_parser("export", help="counted hours as open data: a Frictionless Data Package "
+                                                "(docs/open-data.md)")
+    export.add_argument("--open-data", type=Path, required=True, metavar="DIR",
+                        help="directory to write datapackage.json and its CSV files into")
 
     args = parser.parse_args(argv)
+    if args.command == "report":
+        if not (args.html or args.xlsx or args.csv):
+            report.error("give at least one of --html, --xlsx, --csv")
+        if not args.xlsx and (args.programme or args.date_from or args.date_to):
+            report.error("--programme, --from and --to choose the workbook's content: they need --xlsx")
+        if args.date_from and args.date_to and args.date_from > args.date_to:
+            report.error(f"--from {args.date_from} is after --to {args.date_to}")
     level = logging.WARNING if not args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python warns about its own slow I/O loop turns on a busy 2-core machine: not actionable.
@@ -278,13 +297,41 @@ def _sql(args) -> int:
     return 0
 
 
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def _report(args) -> int:
     from streams.audit import open_store
     from streams.report_html import write_report
 
     store = open_store(settings())
     try:
-        written = write_report(store, args.html, csv_path=args.csv)
+        written = write_report(store, args.html, csv_path=args.csv) if args.html or args.csv else []
+        if args.xlsx:
+            from streams.workbook import write_workbook
+
+            written.append(write_workbook(store, args.xlsx, programme=args.programme, date_from=args.date_from,
+                                          date_to=args.date_to))
+    finally:
+        store.close()
+    for path in written:
+        print(path)
+    return 0
+
+
+def _export(args) -> int:
+    from streams.audit import open_store
+    from streams.open_data import write_open_data
+
+    store = open_store(settings())
+    try:
+        written = write_open_data(store, args.open_data)
     finally:
         store.close()
     for path in written:
@@ -300,7 +347,7 @@ def _json_default(value):
 
 COMMANDS = {"demo": _demo, "worker": _worker, "loader": _loader, "topics": _topics, "progress": _progress,
             "post": _post, "schemas": _schemas, "generate": _generate, "replay": _replay, "kafka": _kafka,
-            "reconcile": _reconcile, "sql": _sql, "report": _report}
+            "reconcile": _reconcile, "sql": _sql, "report": _report, "export": _export}
 
 from streams.gateway.commands import COMMANDS as GATEWAY_COMMANDS  # noqa: E402  (gateway, token, openapi)
 COMMANDS.update(GATEWAY_COMMANDS)

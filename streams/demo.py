@@ -138,6 +138,11 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         as_of = size.start + dt.timedelta(days=round(size.months * 30.44))
         store.insert_json_rows("ledger_settings", json.dumps({"as_of": as_of.isoformat()}).encode())
         print(f"HTML report (progress against the trajectories): {write_report(store, workdir / 'report.html')[0]}")
+        from streams.open_data import write_open_data
+        from streams.workbook import write_workbook
+
+        print(f"Buyer's workbook (xlsx): {write_workbook(store, workdir / 'workbook.xlsx')}")
+        print(f"Open data (Frictionless Data Package): {write_open_data(store, workdir / 'open-data')[0]}")
         store.close()
         verdict = "the hours in ClickHouse equal the hours the generator expects" if ok else \
             "MISMATCH between ClickHouse and the generator's expectations"

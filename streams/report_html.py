@@ -456,13 +456,15 @@ def write_csv(rows: list[dict], path: Path) -> None:
             writer.writerow([csv_cell(row.get(c)) for c in columns])
 
 
-def write_report(store: Store, html_path: Path, csv_path: Path | None = None) -> list[Path]:
-    """Write the page (and the per-contract CSV); returns the paths written."""
+def write_report(store: Store, html_path: Path | None, csv_path: Path | None = None) -> list[Path]:
+    """Write the page (and/or the per-contract CSV); returns the paths written."""
     data = report_data(store)
-    html_path = Path(html_path)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(render_html(data), encoding="utf-8")
-    written = [html_path]
+    written = []
+    if html_path is not None:
+        html_path = Path(html_path)
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_html(data), encoding="utf-8")
+        written.append(html_path)
     if csv_path is not None:
         csv_path = Path(csv_path)
         csv_path.parent.mkdir(parents=True, exist_ok=True)
