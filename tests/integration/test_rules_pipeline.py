@@ -56,6 +56,9 @@ def test_every_delivery_mode_is_attributed_and_capped_and_a_replay_shows_a_new_r
         "SELECT siae_siret, toDecimal64(sum(hours), 2) AS hours FROM ledger_entries FINAL "
         "WHERE status = 'counted' AND siae_siret IS NOT NULL GROUP BY siae_siret")}
     assert by_partner == {ETTI: Decimal("7.00"), AI: Decimal("7.00"), GEIQ: Decimal("7.00"), EI: Decimal("400.00")}
+    # Six people; the invoice's 400 h are nobody's (its entries have no beneficiary key).
+    assert pipeline.rows("SELECT beneficiaries FROM contract_progress WHERE contract_id = 'c-1'") == [{"beneficiaries": 6}]
+    assert pipeline.rows("SELECT count() AS n FROM programme_people") == [{"n": 6}]
     rules = {(r["rule"], r["rulebook_version"]) for r in pipeline.rows(
         "SELECT DISTINCT rule, rulebook_version FROM ledger_entries FINAL")}
     assert rules == {("eligible_on_contract", "2026.1"), ("permanent_hire_cap", "2026.1"),

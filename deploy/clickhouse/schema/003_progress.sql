@@ -33,8 +33,9 @@ SELECT
 FROM contracts AS c
 LEFT JOIN
 (
+    -- an SIAE invoice's hours are nobody's: its entries carry no beneficiary key
     SELECT contract_id, sum(hours) AS hours, countIf(kind = 'credit') AS entries,
-           uniqExact(beneficiary_id) AS beneficiaries
+           uniqExactIf(beneficiary_id, beneficiary_id != '') AS beneficiaries
     FROM ledger_entries FINAL
     WHERE status = 'counted'
     GROUP BY contract_id
@@ -55,7 +56,7 @@ SELECT
 FROM programmes AS p
 LEFT JOIN
 (
-    SELECT programme_id, sum(hours) AS hours, uniqExact(beneficiary_id) AS beneficiaries
+    SELECT programme_id, sum(hours) AS hours, uniqExactIf(beneficiary_id, beneficiary_id != '') AS beneficiaries
     FROM ledger_entries FINAL
     WHERE status = 'counted'
     GROUP BY programme_id

@@ -332,6 +332,7 @@ FROM
     -- sort order, several times cheaper than a hash GROUP BY of the same rows
     SELECT programme_id, beneficiary_id, hours AS contract_hours, first_work_date AS first_day
     FROM people_contract_hours FINAL
+    WHERE beneficiary_id != ''  -- an SIAE invoice's hours are nobody's
 )
 GROUP BY programme_id, beneficiary_id
 HAVING hours > 0;
