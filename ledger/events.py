@@ -422,6 +422,8 @@ class PoolingAgreed(_Event):
     def _contracts(self) -> PoolingAgreed:
         if len(set(self.contract_ids)) != len(self.contract_ids):
             raise ValueError("contract_ids are repeated")
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            raise ValueError("effective_until is before effective_from")
         return self
 
 

@@ -341,6 +341,8 @@ BAD = [
     ("invoice", {"siae_siret": ...}, "invalid_event", "siae_siret: Field required"),
     ("pooling", {"contract_ids": ["gpe-c001"]}, "invalid_event", "contract_ids: List should have at least 2 items"),
     ("pooling", {"contract_ids": ["gpe-c001", "gpe-c001"]}, "invalid_event", "contract_ids are repeated"),
+    ("pooling", {"effective_from": "2025-01-01", "effective_until": "2024-12-31"}, "invalid_event",
+     "effective_until is before effective_from"),
     ("resolution", {"decision": "maybe"}, "invalid_event", "decision: Input should be 'count' or 'refuse'"),
     ("resolution", {"reason": "ok"}, "invalid_event", "reason: String should have at least 3 characters"),
     ("resolution", {"flagged_event_id": ...}, "invalid_event", "flagged_event_id: Field required"),
