@@ -247,13 +247,22 @@ class ProgrammeDefined(_Event):
         return self
 
 
+HUNDREDTH = Decimal("0.01")
+
+
+def to_hundredths(hours: Decimal) -> Decimal:
+    """Hours computed from euros (a tender's target, an SIAE invoice), to the hundredth of an hour:
+    one rule for both, half up, as facilitators round by hand (docs/rules.md)."""
+    return hours.quantize(HUNDREDTH, ROUND_HALF_UP)
+
+
 def target_hours_from_amount(amount_eur: Decimal, labour_share: Decimal, clause_rate: Decimal,
                              hourly_cost_eur: Decimal) -> Decimal:
     """Facilitators' tender formula: amount x labour share x clause rate / loaded hourly cost.
 
     (mefsud77.fr, laser-emploi.fr: EUR 1M x 50% x 5% / 30 = 833 h.) Rounded to the hundredth.
     """
-    return (amount_eur * labour_share * clause_rate / hourly_cost_eur).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return to_hundredths(amount_eur * labour_share * clause_rate / hourly_cost_eur)
 
 
 class ContractRegistered(_Event):

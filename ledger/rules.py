@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.entries import EntryStatus
-from ledger.events import BeneficiaryEnrolled, ContractRegistered, HireType, Mode, TimesheetCorrected, TimesheetSubmitted
+from ledger.events import (
+    BeneficiaryEnrolled,
+    ContractRegistered,
+    HireType,
+    Mode,
+    TimesheetCorrected,
+    TimesheetSubmitted,
+    to_hundredths,
+)
 from ledger.rulebook import Rulebook
 
 # Rule names, as recorded on entries.
@@ -160,4 +168,4 @@ def evaluate(timesheet: Timesheet, contract: ContractRegistered, beneficiary: Be
 
 def invoice_hours(amount_eur: Decimal, labour_share: Decimal, hourly_cost_eur: Decimal) -> Decimal:
     """An SIAE invoice as hours: amount x labour share / loaded hourly cost (assumption, see docs)."""
-    return (amount_eur * labour_share / hourly_cost_eur).quantize(Decimal("0.01"))
+    return to_hundredths(amount_eur * labour_share / hourly_cost_eur)

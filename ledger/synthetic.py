@@ -13,11 +13,11 @@ import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from uuid import UUID
 
 from ledger.entries import Reason
-from ledger.events import PARTNER_MODES, Criterion, Mode
+from ledger.events import PARTNER_MODES, Criterion, Mode, to_hundredths
 from ledger.siret import with_check_digit
 
 BUYER_ID = "buyer-sgp"  # the public buyer owning the synthetic programme and its contracts
@@ -191,7 +191,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         reference.append(contract)
         expected.hours_by_contract[contract["contract_id"]] = Decimal(0)
         expected.entries_by_contract[contract["contract_id"]] = 0
-        expected.targets_by_contract[contract["contract_id"]] = target.quantize(Decimal("0.01"), ROUND_HALF_UP)
+        expected.targets_by_contract[contract["contract_id"]] = to_hundredths(target)
     contractor_of = {c["contract_id"]: c["contractor_siret"] for c, _, _ in contracts}
     pooled = [c["contract_id"] for c, _, _ in contracts if c["contractor_siret"] == contractors[0]]
     if len(pooled) >= 2:
@@ -320,7 +320,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
                               period_start=(period_end - dt.timedelta(days=30)).isoformat(),
                               period_end=period_end.isoformat(), labour_share=0.4,
                               submitted_at=stamp(period_end)))
-        expected.count(contract["contract_id"], (amount * Decimal("0.4") / size.hourly_cost_eur).quantize(Decimal("0.01")),
+        expected.count(contract["contract_id"], to_hundredths(amount * Decimal("0.4") / size.hourly_cost_eur),
                        entries=0)
         expected.accepted_events += 1
     timesheets = [e for e in activity if isinstance(e, dict) and e["type"] == "timesheet.submitted"]

@@ -285,6 +285,7 @@ def test_training_cap_is_shared_out_by_work_date_then_event_id():
     ("10000", "0.5", "28", "178.57"),      # 5,000 / 28 = 178.571...
     ("12345.67", "0.35", "25", "172.84"),  # 4,320.9845 / 25 = 172.83938
     ("1", "1", "3", "0.33"),
+    ("0.70", "1", "28", "0.03"),           # 0.025 exactly: half up, as targets (half-even gave 0.02)
 ])
 def test_invoice_hours(amount, share, cost, expected):
     assert invoice_hours(Decimal(amount), Decimal(share), Decimal(cost)) == Decimal(expected)
