@@ -62,9 +62,12 @@ MAX_BATCH_ROWS = 100_000
 MAX_BATCH_SECONDS = 1.0
 # How long a batch being rebuilt may wait for its records before the loader gives up rebuilding.
 REBUILD_TIMEOUT_S = 60.0
-# A group join takes milliseconds here, seconds on a busy cluster: a loader left without partitions
-# this long has met the lost-join bug above (or a join that will not end) and starts a new consumer.
-REBALANCE_STALL_S = 30.0
+# A join waits for every member the group knows: a loader restarted after a crash waits until its
+# dead predecessor's session expires (kafka-python's default session timeout, 45 s) before the
+# group assigns anything. Left without partitions twice that long, the loader has met the lost-join
+# bug above (or a join that will not end) and starts a new consumer.
+SESSION_TIMEOUT_S = 45.0
+REBALANCE_STALL_S = 2 * SESSION_TIMEOUT_S
 
 TP = tuple[str, int]
 Ranges = dict[TP, tuple[int, int]]
@@ -271,6 +274,7 @@ class Loader:
             # Its default lets the reconnect backoff grow to 30 s: a restarted broker would wait
             # that long for the loader.
             reconnect_backoff_max_ms=2000,
+            session_timeout_ms=int(SESSION_TIMEOUT_S * 1000),
         )
 
     def _subscribe(self) -> Membership:
