@@ -7,6 +7,7 @@ they share the broker and isolate themselves by topic prefix and consumer group.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import json
 import os
@@ -21,7 +22,7 @@ from kafka import KafkaConsumer
 from streams.demo import settings_env, start_worker, stop_worker, wait_accounted, wait_settled
 from streams.loader import Loader, run_in_thread
 from streams.localkafka import LocalKafka
-from streams.producer import ContractorProducer, post_lines
+from streams.producer import ContractorProducer, let_time_pass, post_lines
 from streams.settings import Settings
 from streams.store import Store
 from streams.topics import ensure_topics
@@ -87,6 +88,12 @@ class Pipeline:
         report = post_lines(self.producer, lines, validate=validate)
         self.posted += report.sent
         return report.sent
+
+    def let_time_pass(self) -> None:
+        """Stream time past every pending deadline (the worker's own clock tick, dated ahead), so that
+        a test sees pending events expire when it says so, not when the wall clock gets there."""
+        let_time_pass(self.cfg, dt.datetime.now(dt.timezone.utc)
+                      + dt.timedelta(hours=self.cfg.pending_timeout_hours, minutes=1))
 
     def wait_accounted(self, timeout: float = 120) -> dict:
         """Until every posted event is accepted, rejected or pending."""

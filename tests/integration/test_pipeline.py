@@ -15,10 +15,14 @@ def hours_by_contract(pipeline) -> dict[str, Decimal]:
     return {r["contract_id"]: r["hours"] for r in pipeline.store.rows("hours_by_contract")}
 
 
-def test_exact_hours_duplicates_once_and_every_bad_event_rejected_with_its_reason(pipeline):
+def test_exact_hours_duplicates_once_and_every_bad_event_rejected_with_its_reason(pipeline_factory):
     """Countable hours count; hours outside the contract or the eligibility are recorded as not
     counting; what cannot be counted at all is rejected with its reason (unknown references only
-    after waiting as pending)."""
+    after waiting as pending: 30 min of stream time, passed by the test, not by the wall clock)."""
+    pipeline = pipeline_factory(start=False)
+    pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 0.5})
+    pipeline.start_worker()
+    pipeline.start_loader()
     pipeline.post(programme(), contract("c-a", target_hours=500), contract("c-b", operation_id="L16"),
                   enrolment("b-0000000001"), enrolment("b-0000000002", eligible_until="2024-06-30"))
     pipeline.wait_accounted()
@@ -39,6 +43,7 @@ def test_exact_hours_duplicates_once_and_every_bad_event_rejected_with_its_reaso
                   malformed, wrong_type)
     accounting = pipeline.wait_accounted()
     assert accounting["pending"] == 2  # the unknown contract and the unknown beneficiary wait
+    pipeline.let_time_pass()
     accounting = pipeline.wait_settled()
 
     assert hours_by_contract(pipeline) == {"c-a": Decimal("15.50"), "c-b": Decimal("7.00")}

@@ -66,10 +66,7 @@ def test_events_posted_without_a_key_to_two_workers_are_counted_exactly(pipeline
             pipeline.posted = posted
             pipeline.wait_accounted(timeout=300)
         # Stream time passes every pending deadline only once everything is posted.
-        from streams.producer import let_time_pass
-        import datetime as dt
-        let_time_pass(cfg, dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=cfg.pending_timeout_hours,
-                                                                            minutes=1))
+        pipeline.let_time_pass()
         accounting = pipeline.wait_settled(timeout=300)
         assert check(pipeline.store, prog, posted, accounting), "totals differ from the generator's"
         assert accounting["pending"] == 0
