@@ -4,6 +4,12 @@ The generator decides by construction which timesheets count (it places their wo
 both the contract and the eligibility window) and which do not, and adds duplicates and malformed
 lines at set rates. Its expected totals come from that ground truth, not from the ledger's rules, so
 comparing them with the store checks the whole pipeline.
+
+As of its reference date (the end of its months, `Expected.as_of`), the programme shows contracts in
+every status of the view contract_trajectory: some start after that date (not started); the others get
+their target once their hours are drawn, so that their hours to date are a chosen share of what their
+trajectory expects (ahead: on track; a little short: behind; far short: at risk). `Expected.status_by_contract`
+states each one, by the view's rule (ledger.trajectory) on the generator's own numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from uuid import UUID
 from ledger.entries import Reason
 from ledger.events import PARTNER_MODES, Criterion, Mode, to_hundredths
 from ledger.siret import with_check_digit
+from ledger.trajectory import contract_status, expected_to_date, fraction_elapsed
 
+# Hours to date as a share of the trajectory's expected hours (in %), in turn per contract with hours: on
+# track, behind (80% or more), at risk. Clear of the thresholds, so that rounding a target cannot move it.
+SHARES_TO_DATE = [(104, 150), (83, 96), (30, 72)]
 BUYER_ID = "buyer-sgp"  # the public buyer owning the synthetic programme and its contracts
 OPERATION_NAMES = ["L15S", "L15O", "L15E", "L16", "L17", "L18", "L14S", "L14N", "CMR", "GARES"]
 
@@ -64,6 +74,10 @@ class Expected:
     rejections_by_reason: Counter = field(default_factory=Counter)
     accepted_events: int = 0
     reference_events: int = 0
+    # As of the reference date (the end of the programme's months): what contract_trajectory must show.
+    as_of: dt.date | None = None
+    expected_to_date_by_contract: dict[str, Decimal] = field(default_factory=dict)
+    status_by_contract: dict[str, str] = field(default_factory=dict)
     # Lines that fail validation: refused by a validating client, rejected by the worker if posted.
     malformed_by_reason: Counter = field(default_factory=Counter)
 
@@ -101,6 +115,9 @@ class Expected:
             "hours_by_contract": {k: str(v) for k, v in sorted(self.hours_by_contract.items())},
             "entries_by_contract": dict(sorted(self.entries_by_contract.items())),
             "targets_by_contract": {k: str(v) for k, v in sorted(self.targets_by_contract.items())},
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "expected_to_date_by_contract": {k: str(v) for k, v in sorted(self.expected_to_date_by_contract.items())},
+            "status_by_contract": dict(sorted(self.status_by_contract.items())),
         }
 
 
@@ -164,6 +181,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
     contractors = [ids.siret() for _ in range(size.contractors)]
     partners = [ids.siret() for _ in range(size.partners)]
     contracts = []
+    hours_per_eur: dict[str, Decimal] = {}  # target hours per euro of the amount, where the target comes from it
     for n in range(size.contracts):
         start = size.start - dt.timedelta(days=rng.randrange(30, 700))
         if n == 1:
@@ -171,6 +189,9 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         # Most contracts cover the whole window; a few end inside it, so some hours fall outside.
         end = window_end + dt.timedelta(days=rng.randrange(200, 2500)) if n % 7 else \
             size.start + dt.timedelta(days=rng.randrange(60, 120))
+        if n % 5 == 3 and n % 7:
+            # Notified, not started yet: begins 2 to 12 weeks after the reference date, no hours so far.
+            start = window_end + dt.timedelta(days=14 + 35 * (n // 5 % 3))
         contract = event(
             "contract.registered", contract_id=f"{programme_id}-c{n + 1:03d}", programme_id=programme_id, buyer_id=BUYER_ID,
             operation_id=operations[n % len(operations)], lot=f"GC-{n % 9 + 1:02d}",
@@ -181,9 +202,11 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
             contract["amount_eur"] = int(amount)
             rate = Decimal("0.05") if start < dt.date(2020, 10, 1) else Decimal("0.10")
             target = amount * Decimal("0.5") * rate / size.hourly_cost_eur
+            hours_per_eur[contract["contract_id"]] = Decimal("0.5") * rate / size.hourly_cost_eur
         elif n % 3 == 2:
             contract.update(amount_eur=int(amount), labour_share=0.5, clause_rate=0.05, hourly_cost_eur=28)
             target = amount * Decimal("0.5") * Decimal("0.05") / 28
+            hours_per_eur[contract["contract_id"]] = Decimal("0.5") * Decimal("0.05") / 28
         else:
             target = Decimal(rng.randrange(20, 300) * 1000)
             contract["target_hours"] = int(target)
@@ -251,6 +274,9 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
     over_cap_done = False
     for key, eligible_from, eligible_until, explicit in beneficiaries:
         contract, c_start, c_end = rng.choice([c for c in contracts if c[2] > size.start + dt.timedelta(days=90)])
+        if c_start > window_end:  # not started yet: the person works on a contract that runs through the window
+            contract, c_start, c_end = rng.choice([c for c in contracts if c[1] <= size.start and c[2] >= window_end]
+                                                  or [c for c in contracts if c[1] <= window_end])
         lo, hi = max(size.start, eligible_from, c_start), min(window_end, eligible_until, c_end)
         days = _working_days(lo, hi)
         if not days:
@@ -297,6 +323,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
             expected.accepted_events += 1
 
     regular = len(activity)
+    after_as_of: Counter = Counter()  # counted hours dated after the reference date, per contract
     for _ in range(round(regular * size.unknown_contract_rate)):
         day = size.start + dt.timedelta(days=3)
         activity.append(timesheet(f"{programme_id}-c999", free_beneficiary(day), day, Mode.DIRECT_HIRE))
@@ -311,8 +338,9 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         expected.accepted_events += 1
     for _ in range(size.invoices):
         period_end = size.start + dt.timedelta(days=rng.randrange(20, 150))
-        contract, c_start, c_end = rng.choice([c for c in contracts if c[2] >= period_end] or
-                                              [max(contracts, key=lambda c: c[2])])
+        started = [c for c in contracts if c[1] <= period_end] or contracts
+        contract, c_start, c_end = rng.choice([c for c in started if c[2] >= period_end] or
+                                              [max(started, key=lambda c: c[2])])
         period_end = min(period_end, c_end)
         amount = Decimal(rng.randrange(10, 200) * 1000)
         activity.append(event("siae.invoice", invoice_id=f"inv-{ids.uuid()[:8]}", contract_id=contract["contract_id"],
@@ -320,8 +348,10 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
                               period_start=(period_end - dt.timedelta(days=30)).isoformat(),
                               period_end=period_end.isoformat(), labour_share=0.4,
                               submitted_at=stamp(period_end)))
-        expected.count(contract["contract_id"], to_hundredths(amount * Decimal("0.4") / size.hourly_cost_eur),
-                       entries=0)
+        invoice_hours = to_hundredths(amount * Decimal("0.4") / size.hourly_cost_eur)
+        expected.count(contract["contract_id"], invoice_hours, entries=0)
+        if period_end > window_end:  # dated at its period's end: after the reference date, not "to date"
+            after_as_of[contract["contract_id"]] += invoice_hours
         expected.accepted_events += 1
     timesheets = [e for e in activity if isinstance(e, dict) and e["type"] == "timesheet.submitted"]
     for sheet in rng.sample(timesheets, round(len(timesheets) * size.duplicate_rate)):
@@ -399,7 +429,39 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         expected.malformed_by_reason[reason.value] += 1
     # Enrolments recorded after the hire: the person's timesheets wait for them, then count.
     activity += [enrolments[k] for k in sorted(late)]
+    _set_targets_and_statuses(rng, contracts, hours_per_eur, after_as_of, window_end, expected)
     return SyntheticProgramme(reference, activity, follow_up, resolutions, expected)
+
+
+def _set_targets_and_statuses(rng: random.Random, contracts: list[tuple[dict, dt.date, dt.date]],
+                              hours_per_eur: dict[str, Decimal], after_as_of: Counter, as_of: dt.date,
+                              expected: Expected) -> None:
+    """Each started contract with hours gets the target that puts its hours to date at a chosen share
+    of its trajectory (SHARES_TO_DATE, in turn): a declared target rounded to 100 h, or an amount
+    rounded to EUR 1,000 under the contract's rates. Then every contract's expected hours to date and
+    status, by the view's rule, from the final targets."""
+    expected.as_of = as_of
+    turn = 0
+    for contract, start, end in contracts:
+        contract_id = contract["contract_id"]
+        done = expected.hours_by_contract[contract_id] - after_as_of[contract_id]
+        fraction = fraction_elapsed(start, end, as_of)
+        if start <= as_of and done > 0 and fraction > 0:
+            low, high = SHARES_TO_DATE[turn % len(SHARES_TO_DATE)]
+            turn += 1
+            share = Decimal(rng.randrange(low, high + 1)) / 100
+            target = done / (Decimal(fraction) * share)
+            if contract_id in hours_per_eur:
+                amount = max(1, round(target / hours_per_eur[contract_id] / 1000)) * 1000
+                contract["amount_eur"] = amount
+                target = amount * hours_per_eur[contract_id]
+            else:
+                contract["target_hours"] = max(1, round(target / 100)) * 100
+                target = Decimal(contract["target_hours"])
+            expected.targets_by_contract[contract_id] = to_hundredths(target)
+        target = expected.targets_by_contract[contract_id]
+        expected.expected_to_date_by_contract[contract_id] = expected_to_date(target, start, end, as_of)
+        expected.status_by_contract[contract_id] = contract_status(start, end, target, done, as_of)
 
 
 def _malformed(ids: _Ids, contract_id: str, key: str, count: int) -> list[tuple[str, Reason]]:

@@ -7,18 +7,19 @@ topics, consumer groups and database are scoped to this run, so a demo never mix
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 from ledger.synthetic import Size, SyntheticProgramme, generate
+from ledger.trajectory import STATUSES
 from streams.loader import Loader, run_in_thread
 from streams.localkafka import LocalKafka
 from streams.producer import ContractorProducer, post_lines
@@ -134,9 +135,8 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         from streams.report_html import write_report
 
         # "To date" is the end of the synthetic programme's months, not today: its activity is past.
-        size = prog_size(beneficiaries)
-        as_of = size.start + dt.timedelta(days=round(size.months * 30.44))
-        store.insert_json_rows("ledger_settings", json.dumps({"as_of": as_of.isoformat()}).encode())
+        store.insert_json_rows("ledger_settings", json.dumps({"as_of": prog.expected.as_of.isoformat()}).encode())
+        ok = check_statuses(store, prog) and ok
         print(f"HTML report (progress against the trajectories): {write_report(store, workdir / 'report.html')[0]}")
         from streams.open_data import write_open_data
         from streams.workbook import write_workbook
@@ -209,6 +209,35 @@ def wait_accounted(store: Store, posted: int, worker: subprocess.Popen | None = 
 def wait_settled(store: Store, posted: int, worker: subprocess.Popen | None = None,
                  timeout: float = ACCOUNTED_TIMEOUT_S) -> dict:
     return wait_accounted(store, posted, worker, timeout, settled=True)
+
+
+def check_statuses(store: Store, prog: SyntheticProgramme) -> bool:
+    """Each contract's status in contract_trajectory (what the HTML report and the workbook show), as of
+    the pinned reference date, against the generator's; print every difference and the mix."""
+    expected = prog.expected
+    stored = {r["contract_id"]: r for r in store.query(
+        "SELECT contract_id, status, hours_done, expected_to_date, (SELECT as_of FROM ledger_as_of) AS as_of "
+        "FROM contract_trajectory").named_results()}
+    problems = []
+    for contract_id, status in sorted(expected.status_by_contract.items()):
+        row = stored.get(contract_id)
+        if row is None:
+            problems.append(f"status of {contract_id}: not in contract_trajectory, {status} expected")
+        elif row["as_of"] != expected.as_of:
+            problems.append(f"status of {contract_id}: as of {row['as_of']} in ClickHouse, {expected.as_of} expected")
+        elif row["status"] != status or row["expected_to_date"] != expected.expected_to_date_by_contract[contract_id]:
+            problems.append(f"status of {contract_id}: {row['status']} in ClickHouse ({row['hours_done']} h done, "
+                            f"{row['expected_to_date']} h expected to date), {status} expected by the generator "
+                            f"({expected.expected_to_date_by_contract[contract_id]} h expected to date)")
+    for contract_id in stored.keys() - expected.status_by_contract.keys():
+        problems.append(f"status of {contract_id}: {stored[contract_id]['status']} in ClickHouse, no such contract expected")
+    for problem in problems:
+        print(f"  MISMATCH {problem}")
+    mix = Counter(r["status"] for r in stored.values())
+    shown = ", ".join(f"{mix[s]} {s}" for s in STATUSES if mix[s]) or "no contract"
+    print(f"Statuses as of {expected.as_of.isoformat()} (contract_trajectory, as in the report): {shown}"
+          + (", as the generator expects" if not problems else f"; {len(problems)} differ from the generator's"))
+    return not problems
 
 
 def check(store: Store, prog: SyntheticProgramme, posted: int, accounting: dict) -> bool:

@@ -397,3 +397,71 @@ def test_a_multi_block_insert_is_repaired(chdb_path, shown):
         assert store.query("SELECT count() FROM hours_by_contract_day").result_rows[0][0] == rows
     finally:
         store.close()
+
+
+def test_the_python_status_rule_agrees_with_contract_trajectory(chdb_path):
+    """ledger.trajectory (the synthetic programme's ground truth for statuses) gives the view's expected
+    hours to the cent and its status, on the edge cases and on 300 drawn contracts."""
+    import random
+
+    from ledger.trajectory import contract_status, expected_to_date
+
+    as_of = D("2025-06-30")
+    cases = [
+        # contract, start, end, target, hours done
+        ("exactly-expected", "2025-01-01", "2025-12-31", "3640", "1800"),       # 3,640 x 180/364 = 1,800
+        ("exactly-80pct", "2025-01-01", "2025-12-31", "3640", "1440"),          # 80% of 1,800: behind
+        ("just-under-80pct", "2025-01-01", "2025-12-31", "3640", "1439.99"),    # at risk
+        ("a-cent-short", "2025-01-01", "2025-12-31", "3640", "1799.99"),        # behind
+        ("starts-on-as-of", "2025-06-30", "2026-06-30", "1000", "0"),           # expected 0: on track
+        ("starts-after-as-of", "2025-07-01", "2026-06-30", "1000", "0"),        # not started
+        ("ends-on-as-of", "2024-07-01", "2025-06-30", "20528.60", "20528.59"),  # expected truncated to 20,528.59
+        ("ended", "2024-07-01", "2025-03-31", "200", "199.99"),                 # expected = target: behind
+        ("above-80pct-of-a-fraction", "2024-07-01", "2025-09-01", "200", "136.40"),  # 200 x 364/427 = 170.49
+        ("below-80pct-of-a-fraction", "2024-07-01", "2025-09-01", "200", "136.39"),  # 80% is 136.392
+    ]
+    rng = random.Random(13)
+    for n in range(300):
+        start = as_of + dt.timedelta(days=rng.randrange(-2000, 30))
+        end = start + dt.timedelta(days=rng.randrange(1, 4000))
+        target = Decimal(rng.randrange(1, 50_000_000)) / 100
+        done = (target * Decimal(rng.uniform(0, 1.2))).quantize(Decimal("0.01")) if start <= as_of else Decimal(0)
+        cases.append((f"drawn-{n}", start.isoformat(), end.isoformat(), str(target), str(done)))
+    registrations, entries = [], []
+    for n, (contract_id, start, end, target, done) in enumerate(cases):
+        registrations.append({"event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"status:{contract_id}")),
+                              "contract_id": contract_id, "programme_id": "gpe", "operation_id": "L15S", "lot": "GC-01",
+                              "contractor_siret": data.S1, "start_date": start, "end_date": end,
+                              "target_hours": float(target), "version": n + 1})
+        if Decimal(done):
+            entries.append({
+                "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"status-entry:{contract_id}")), "kind": "credit",
+                "status": "counted", "reason": "", "source_event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, contract_id)),
+                "source_event_type": "timesheet.submitted", "reverses_entry_id": None, "programme_id": "gpe",
+                "operation_id": "L15S", "contract_id": contract_id, "lot": "GC-01", "contractor_siret": data.S1,
+                "beneficiary_id": "b-00112233445566", "siae_siret": None, "mode": "direct_hire",
+                "work_date": min(as_of, D(end)).isoformat(), "hours": float(done), "rule": "clause-2021",
+                "rulebook_version": "test-1", "submitted_at": "2025-06-30 18:00:00.000",
+                "loaded_at": "2025-07-01 06:00:00.000"})
+    store = _store(chdb_path, "status_rule")
+    try:
+        store.insert_json_rows("contract_registrations", data._rows(registrations))
+        store.insert_json_rows("ledger_entries", data._rows(entries))
+        store.insert_json_rows("ledger_settings", data._rows([{"as_of": as_of.isoformat()}]))
+        view = {r["contract_id"]: r for r in store.rows("analytics_contracts")}
+        assert len(view) == len(cases)
+        for contract_id, start, end, target, done in cases:
+            row = view[contract_id]
+            assert (row["target_hours"], row["hours_done"]) == (Decimal(target), Decimal(done)), contract_id
+            python = (expected_to_date(Decimal(target), D(start), D(end), as_of),
+                      contract_status(D(start), D(end), Decimal(target), Decimal(done), as_of))
+            assert (row["expected_to_date"], row["status"]) == python, (contract_id, start, end, target, done)
+        statuses = {c: view[c]["status"] for c, *_ in cases[:10]}
+        assert statuses == {"exactly-expected": "on_track", "exactly-80pct": "behind", "just-under-80pct": "at_risk",
+                            "a-cent-short": "behind", "starts-on-as-of": "on_track",
+                            "starts-after-as-of": "not_started", "ends-on-as-of": "on_track", "ended": "behind",
+                            "above-80pct-of-a-fraction": "behind", "below-80pct-of-a-fraction": "at_risk"}
+        assert view["ends-on-as-of"]["expected_to_date"] == Decimal("20528.59")
+        assert view["below-80pct-of-a-fraction"]["expected_to_date"] == Decimal("170.49")
+    finally:
+        store.close()

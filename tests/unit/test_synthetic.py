@@ -16,6 +16,7 @@ from ledger.events import InvalidEvent, parse_event
 from ledger.rulebook import Rulebook
 from ledger.siret import is_valid_siret
 from ledger.synthetic import Size, generate
+from ledger.trajectory import contract_status, expected_to_date
 from tests.unit.kit import Ledger
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "2026.1.toml"
@@ -142,7 +143,7 @@ def test_corrections_and_over_claims_name_real_timesheets(default):
         assert original["beneficiary_id"] == fix["beneficiary_id"]
     contractor = {e["contract_id"]: e["contractor_siret"] for e in of_type(default.reference, "contract.registered")}
     days = defaultdict(list)
-    for e in timesheets(default):
+    for e in distinct(timesheets(default)):  # a contractor's retry is the same timesheet
         days[(e["beneficiary_id"], e["work_date"])].append(e)
     decided = {e["flagged_event_id"]: e["decision"] for e in default.resolutions}
     assert len(decided) == len(default.resolutions)  # one resolution per flagged timesheet
@@ -188,6 +189,93 @@ def test_contract_targets_both_ways(default):
     given = [c for c in contracts if "target_hours" in c]
     computed = [c for c in contracts if "amount_eur" in c]
     assert given and computed and len(given) + len(computed) == len(contracts)
+
+
+# ---------------------------------------------------------------------------------------- statuses as of the reference date
+
+def test_default_shows_every_status_as_of_its_reference_date(default):
+    expected = default.expected
+    # The reference date is the end of the programme's 6 months, as the demo pins it for the report.
+    assert expected.as_of == Size().start + dt.timedelta(days=round(6 * 30.44)) == dt.date(2025, 7, 8)
+    assert Counter(expected.status_by_contract.values()) == Counter(
+        on_track=5, behind=5, at_risk=6, not_started=4)
+    for contract_id, (start, _) in periods(default).items():
+        if expected.status_by_contract[contract_id] == "not_started":
+            assert start > expected.as_of and expected.hours_by_contract[contract_id] == 0
+        else:
+            assert start <= expected.as_of
+
+
+def test_statuses_follow_the_views_rule_on_the_generators_numbers(default):
+    """From the events themselves: periods, and targets under the rulebook; the counted hours are all dated
+    by as_of (test_default_programme_through_the_ledger), so that they are the hours to date."""
+    expected = default.expected
+    rulebook = Rulebook.from_toml(RULES.read_text())
+    targets = {c["contract_id"]: rulebook.target_hours(parse_event(json.dumps(c)))
+               for c in of_type(default.reference, "contract.registered")}
+    assert targets == expected.targets_by_contract
+    for contract_id, (start, end) in periods(default).items():
+        target, done = targets[contract_id], expected.hours_by_contract[contract_id]
+        assert expected.expected_to_date_by_contract[contract_id] == expected_to_date(target, start, end, expected.as_of)
+        assert expected.status_by_contract[contract_id] == contract_status(start, end, target, done, expected.as_of)
+    # Clear of the thresholds: hours to date / expected, for the contracts that have started.
+    shares = [expected.hours_by_contract[c] / expected.expected_to_date_by_contract[c]
+              for c, status in expected.status_by_contract.items() if status in ("on_track", "behind")]
+    assert all(share >= Decimal("1.03") or Decimal("0.82") <= share <= Decimal("0.97") for share in shares)
+
+
+def test_statuses_are_in_expected_json_and_deterministic(default):
+    again = generate()
+    assert again.expected.status_by_contract == default.expected.status_by_contract
+    assert again.expected.targets_by_contract == default.expected.targets_by_contract
+    written = json.loads(json.dumps(default.expected.as_json()))
+    assert written["as_of"] == "2025-07-08"
+    assert written["status_by_contract"] == default.expected.status_by_contract
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_other_seeds_and_sizes_state_a_status_for_every_contract(seed):
+    prog = generate(seed, SMALL)
+    assert set(prog.expected.status_by_contract) == set(prog.expected.hours_by_contract)
+    assert set(prog.expected.status_by_contract.values()) <= {"on_track", "behind", "at_risk", "not_started"}
+    assert prog.expected.status_by_contract["gpe-c004"] == "not_started"  # the fourth contract of every five
+
+
+AS_OF = dt.date(2025, 6, 30)
+YEAR = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))  # 364 days; 180 elapsed at AS_OF
+
+
+@pytest.mark.parametrize(("start", "end", "target", "done", "status"), [
+    (*YEAR, "3640", "1800", "on_track"),          # exactly the expected 3,640 x 180/364 = 1,800 h
+    (*YEAR, "3640", "1799.99", "behind"),         # a cent short
+    (*YEAR, "3640", "1440", "behind"),            # exactly 80% of expected
+    (*YEAR, "3640", "1439.99", "at_risk"),        # a cent under 80%
+    (*YEAR, "3640", "0", "at_risk"),
+    (AS_OF, dt.date(2026, 6, 30), "1000", "0", "on_track"),           # starts on the reference date: expected 0
+    (AS_OF + dt.timedelta(days=1), dt.date(2026, 6, 30), "1000", "0", "not_started"),  # starts the day after
+    (AS_OF + dt.timedelta(days=1), dt.date(2026, 6, 30), "1000", "5", "not_started"),  # whatever its hours
+    (dt.date(2024, 7, 1), AS_OF, "200", "200", "on_track"),           # ends on the reference date: the target
+    (dt.date(2024, 7, 1), dt.date(2025, 3, 31), "200", "160", "behind"),   # ended: 80% of the target
+    (dt.date(2024, 7, 1), dt.date(2025, 9, 1), "200", "136.40", "behind"),  # 200 x 364/427 = 170.49; 80% 136.392
+    (dt.date(2024, 7, 1), dt.date(2025, 9, 1), "200", "136.39", "at_risk"),
+])
+def test_the_status_rule_is_the_views_on_its_edges(start, end, target, done, status):
+    """contract_trajectory (deploy/clickhouse/schema/005_analytics_views.sql): not_started when start_date >
+    as_of; on_track when done >= expected; behind when done >= 80% of expected; at_risk otherwise.
+    tests/integration/test_dashboards.py runs the same cases through the view itself."""
+    assert contract_status(start, end, Decimal(target), Decimal(done), AS_OF) == status
+
+
+@pytest.mark.parametrize(("start", "end", "target", "expected"), [
+    (*YEAR, "3640", "1800"),
+    (*YEAR, "365", "180.49"),                               # 180.4945... rounded to the cent
+    (dt.date(2024, 7, 1), dt.date(2024, 9, 1), "500", "500"),  # ended: the whole target
+    (AS_OF, dt.date(2026, 6, 30), "1000", "0"),            # not begun: nothing expected
+    (dt.date(2024, 7, 1), dt.date(2025, 6, 1), "200", "200"),
+    (dt.date(2024, 7, 1), AS_OF - dt.timedelta(days=1), "20528.60", "20528.59"),  # the view's Float64 -> Decimal(2)
+])
+def test_expected_hours_to_date_are_the_views_to_the_cent(start, end, target, expected):
+    assert expected_to_date(Decimal(target), start, end, AS_OF) == Decimal(expected)
 
 
 # ---------------------------------------------------------------------------------------- consistency
@@ -242,6 +330,8 @@ def test_default_programme_through_the_ledger(default):
         if e.status is EntryStatus.NOT_COUNTED:
             not_counted[e.reason] += e.hours
     assert not_counted == expected.not_counted_hours_by_reason
+    # Every counted hour is worked by the reference date: the counted hours are the hours to date.
+    assert max(e.work_date for e in ledger.entries if e.status is EntryStatus.COUNTED) <= expected.as_of
     assert ledger.net("flagged") == expected.flagged_hours
     assert ledger.accounting() == Counter(accepted=expected.accepted, rejected=expected.rejected
                                           + sum(expected.malformed_by_reason.values()))
