@@ -6,11 +6,8 @@ done >= expected, 'behind' when done >= 80% of expected, 'at_risk' otherwise. Th
 states each contract's status with this rule, from its own numbers, and the demo compares it with the
 store's.
 
-The view computes expected hours in floating point, `toDecimal64(round(toFloat64(target) * fraction, 2),
-2)`: ClickHouse's round multiplies by 100, rounds half to even and divides by 100, and its conversion of a
-Float64 to Decimal(2) multiplies by 100 and truncates, so the result is sometimes a cent below the rounded
-value (a target of 20,528.60 h on an ended contract is expected at 20,528.59 h). This module does the same
-operations on the same doubles, so that the two agree to the cent.
+Expected hours are exact: target x elapsed days / length in days, in cents, rounded half up (the one
+rounding rule of hours, ledger.events.to_hundredths), computed in integers by the view and here.
 """
 
 from __future__ import annotations
@@ -31,10 +28,14 @@ def fraction_elapsed(start: dt.date, end: dt.date, as_of: dt.date) -> float:
 
 
 def expected_to_date(target: Decimal, start: dt.date, end: dt.date, as_of: dt.date) -> Decimal:
-    """Hours the trajectory expects by as_of, to the cent as the view gives them."""
-    product = float(target) * fraction_elapsed(start, end, as_of)
-    rounded = round(product * 100.0) / 100.0  # ClickHouse round(x, 2) on a Float64 (ties to even)
-    return Decimal(int(rounded * 100.0)) / 100  # toDecimal64(x, 2): scaled, then truncated
+    """Hours the trajectory expects by as_of, to the cent, as the view gives them."""
+    if as_of >= end:
+        return target.quantize(Decimal("0.01"))
+    if as_of <= start:
+        return Decimal("0.00")
+    length, elapsed = (end - start).days, (as_of - start).days
+    cents = int(target * 100) * elapsed * 2 + length
+    return Decimal(cents // (2 * length)) / 100
 
 
 def contract_status(start: dt.date, end: dt.date, target: Decimal, done: Decimal, as_of: dt.date) -> str:

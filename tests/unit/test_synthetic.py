@@ -272,7 +272,8 @@ def test_the_status_rule_is_the_views_on_its_edges(start, end, target, done, sta
     (dt.date(2024, 7, 1), dt.date(2024, 9, 1), "500", "500"),  # ended: the whole target
     (AS_OF, dt.date(2026, 6, 30), "1000", "0"),            # not begun: nothing expected
     (dt.date(2024, 7, 1), dt.date(2025, 6, 1), "200", "200"),
-    (dt.date(2024, 7, 1), AS_OF - dt.timedelta(days=1), "20528.60", "20528.59"),  # the view's Float64 -> Decimal(2)
+    (dt.date(2024, 7, 1), AS_OF - dt.timedelta(days=1), "20528.60", "20528.60"),  # ended: exact (Float64 gave .59)
+    (AS_OF - dt.timedelta(days=2), AS_OF + dt.timedelta(days=2), "0.01", "0.01"),  # 0.01 x 2/4 = 0.005: half up
 ])
 def test_expected_hours_to_date_are_the_views_to_the_cent(start, end, target, expected):
     assert expected_to_date(Decimal(target), start, end, AS_OF) == Decimal(expected)

@@ -61,10 +61,11 @@ FROM
            c.end_date AS end_date, toDecimal64(c.target_hours, 2) AS target_hours, a.as_of AS as_of,
            toDecimal64(ifNull(h.hours_done, 0), 2) AS hours_done,
            toDecimal64(ifNull(h.hours_90d, 0), 2) AS hours_90d,
-           toDecimal64(round(toFloat64(c.target_hours) * multiIf(
-               a.as_of >= c.end_date, 1.0,
-               a.as_of <= c.start_date, 0.0,
-               dateDiff('day', c.start_date, a.as_of) / dateDiff('day', c.start_date, c.end_date)), 2), 2) AS expected_to_date
+           multiIf(a.as_of >= c.end_date, toDecimal64(c.target_hours, 2),
+                   a.as_of <= c.start_date, toDecimal64(0, 2),
+                   -- target x elapsed / length, in cents, half up: integers, exact
+                   toDecimal64(intDiv(toInt64(c.target_hours * 100) * dateDiff('day', c.start_date, a.as_of) * 2 + dateDiff('day', c.start_date, c.end_date),
+                                      dateDiff('day', c.start_date, c.end_date) * 2), 2) / 100) AS expected_to_date
     FROM contracts AS c
     CROSS JOIN ledger_as_of AS a
     LEFT JOIN counted_hours_to_date AS h ON h.contract_id = c.contract_id
@@ -89,10 +90,11 @@ FROM
            toDecimal64(p.target_hours, 2) AS target_hours, a.as_of AS as_of,
            toDecimal64(ifNull(h.hours_done, 0), 2) AS hours_done,
            toDecimal64(ifNull(h.hours_90d, 0), 2) AS hours_90d,
-           toDecimal64(round(toFloat64(p.target_hours) * multiIf(
-               a.as_of >= p.end_date, 1.0,
-               a.as_of <= p.start_date, 0.0,
-               dateDiff('day', p.start_date, a.as_of) / dateDiff('day', p.start_date, p.end_date)), 2), 2) AS expected_to_date
+           multiIf(a.as_of >= p.end_date, toDecimal64(p.target_hours, 2),
+                   a.as_of <= p.start_date, toDecimal64(0, 2),
+                   -- target x elapsed / length, in cents, half up: integers, exact
+                   toDecimal64(intDiv(toInt64(p.target_hours * 100) * dateDiff('day', p.start_date, a.as_of) * 2 + dateDiff('day', p.start_date, p.end_date),
+                                      dateDiff('day', p.start_date, p.end_date) * 2), 2) / 100) AS expected_to_date
     FROM programmes AS p
     CROSS JOIN ledger_as_of AS a
     LEFT JOIN
@@ -295,10 +297,11 @@ WITH daily AS
 )
 SELECT programme_id, day, daily_hours,
        if(day <= as_of, toDecimal64(cumulative, 2), NULL) AS cumulative_hours,
-       toDecimal64(round(toFloat64(target_hours) * multiIf(
-           day >= end_date, 1.0,
-           day <= start_date, 0.0,
-           dateDiff('day', start_date, day) / dateDiff('day', start_date, end_date)), 2), 2) AS trajectory_hours
+       multiIf(day >= end_date, toDecimal64(target_hours, 2),
+                   day <= start_date, toDecimal64(0, 2),
+                   -- target x elapsed / length, in cents, half up: integers, exact
+                   toDecimal64(intDiv(toInt64(target_hours * 100) * dateDiff('day', start_date, day) * 2 + dateDiff('day', start_date, end_date),
+                                      dateDiff('day', start_date, end_date) * 2), 2) / 100) AS trajectory_hours
 FROM
 (
     SELECT programme_id, day, start_date, end_date, target_hours, as_of,
