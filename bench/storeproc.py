@@ -86,17 +86,26 @@ def inject_faults(loader, store) -> None:
 
     kill_at = int(os.environ.get("BENCH_FAULT_KILL_AT_COMMIT") or 0)
     if kill_at:
-        commit, commits = loader.consumer.commit, [0]
+        commits = [0]
 
-        def commit_or_die(*a, **kw):
-            commits[0] += 1
-            if commits[0] >= kill_at:
-                sys.stderr.write(f"fault: SIGKILL before offset commit {commits[0]}\n")
-                sys.stderr.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-            return commit(*a, **kw)
+        def armed(consumer):
+            commit = consumer.commit
 
-        loader.consumer.commit = commit_or_die
+            def commit_or_die(*a, **kw):
+                commits[0] += 1
+                if commits[0] >= kill_at:
+                    sys.stderr.write(f"fault: SIGKILL before offset commit {commits[0]}\n")
+                    sys.stderr.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return commit(*a, **kw)
+
+            consumer.commit = commit_or_die
+            return consumer
+
+        # Every consumer of the loader's: it replaces one left without partitions (streams/loader.py).
+        armed(loader.consumer)
+        new_consumer = loader._new_consumer
+        loader._new_consumer = lambda: armed(new_consumer())
 
     down = os.environ.get("BENCH_FAULT_STORE_DOWN")
     if down:

@@ -633,7 +633,7 @@ class Desk:
         refused = self._not_followed_by(event, raw, origin)
         if refused is not None:
             return refused
-        if claim.status != FLAGGED:
+        if claim.status != FLAGGED and not self._in_a_resolved_conflict(claim):
             waiting = next((p.event_id for p in self.book.parked.values()
                             if p.beneficiary_id == claim.beneficiary_id and p.event_type.startswith("timesheet.")), None)
             if waiting is not None:
@@ -645,6 +645,17 @@ class Desk:
         entries = self._settle(claim.beneficiary_id, str(event.event_id), event.type, {claim.work_date},
                                claim.mode == TRAINING, first=claim.event_id)
         return self._accepted(event, origin, entries)
+
+    def _in_a_resolved_conflict(self, claim: Claim) -> bool:
+        """Another claim of the person's day carries a facilitator's decision: this one was in that
+        conflict, and a decision on it still applies (recorded, it holds if the day changes again).
+        Two decisions on one conflict ("refuse a", "count b") then give the same ledger in either
+        order: refusing a first ends the conflict before b's decision arrives."""
+        for other_id in self.book.days.get(self._day_key(claim.beneficiary_id, claim.work_date), ()):
+            other = self.book.claims.get(other_id) if other_id != claim.event_id else None
+            if other is not None and other.resolution is not None:
+                return True
+        return False
 
     def _reevaluate(self, enrolment) -> list[dict]:
         """A changed enrolment (e.g. retroactive eligibility dates) re-evaluates the person's claims:

@@ -10,7 +10,8 @@ import pytest
 from ledger.book import Book
 from ledger.desk import Desk
 from ledger.rulebook import Rulebook
-from tests.unit.conftest import contract, enrolment, raw, timesheet
+from ledger.siret import with_check_digit
+from tests.unit.conftest import contract, enrolment, raw, resolution, timesheet
 from tests.unit.kit import Ledger
 from tests.unit.test_desk import NOW
 
@@ -212,3 +213,25 @@ def test_a_timesheet_field_of_an_unhashable_type_is_rejected_for_its_shape_not_a
     (decision,) = ledger.post(dict(timesheet(), **{field: value}))
     assert decision.rejection is not None
     assert decision.rejection.reason != "processing_error", decision.rejection
+
+
+@pytest.mark.parametrize("decisions", [
+    (("one", "refuse"), ("two", "count")), (("one", "count"), ("two", "refuse")),
+    (("one", "refuse"), ("two", "refuse")), (("one", "count"), ("two", "count")),
+])
+def test_two_decisions_on_one_conflict_give_the_same_ledger_in_either_order(decisions):
+    # Found by test_unkeyed: posted without keys, a facilitator's two decisions on one conflict
+    # ("refuse a", "count b") reached the desk in the other order; refusing a first ended the
+    # conflict, and "count b" was rejected as nothing_to_resolve (the same hours, another verdict).
+    outcomes = []
+    for order in (decisions, decisions[::-1]):
+        ledger = Ledger()
+        ledger.one(contract())
+        ledger.one(contract(contract_id="gpe-c002", contractor_siret=with_check_digit("5522214400013")))
+        ledger.one(enrolment())
+        sheets = {"one": timesheet(hours=7), "two": timesheet(hours=7, contract_id="gpe-c002")}
+        ledger.post_all(sheets.values())
+        verdicts = [ledger.one(resolution(sheets[side], decision)) for side, decision in order]
+        assert all(v.rejection is None for v in verdicts), [v.rejection for v in verdicts]
+        outcomes.append(ledger.totals())
+    assert outcomes[0] == outcomes[1]
