@@ -47,7 +47,9 @@ def chdb_path(dsn: str) -> Path | None:
 
 
 def store_locked(path: Path) -> bool:
-    """Another process holds the embedded store at `path` (ClickHouse's status-file lock, flock)."""
+    """Another process holds the embedded store at `path` (ClickHouse's status-file lock, flock).
+
+    Not this process: chDB lets a process open again the path it holds (its status file names it)."""
     status = path / "status"
     try:
         fd = os.open(status, os.O_RDONLY)
@@ -56,7 +58,8 @@ def store_locked(path: Path) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
+        holder = os.read(fd, 200).decode("ascii", "replace").split("\n", 1)[0]
+        return holder.strip() != f"PID: {os.getpid()}"
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return False

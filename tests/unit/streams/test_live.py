@@ -80,12 +80,15 @@ def test_durations_read_at_a_glance():
 
 def test_a_store_locked_by_its_owner_is_detected(tmp_path):
     assert not store_locked(tmp_path)  # no store there
-    (tmp_path / "status").write_text("PID: 1\n")
+    (tmp_path / "status").write_text("PID: 1\nStarted at: 2026-12-04 05:51:02\n")
     assert not store_locked(tmp_path)
     fd = os.open(tmp_path / "status", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what chDB's engine holds while the path is open
         assert store_locked(tmp_path)
+        # held by this very process (a test, the demo): chDB opens it again here, no need to ask anyone
+        (tmp_path / "status").write_text(f"PID: {os.getpid()}\nStarted at: 2026-12-04 05:51:02\n")
+        assert not store_locked(tmp_path)
     finally:
         os.close(fd)
     assert not store_locked(tmp_path)
