@@ -38,6 +38,7 @@ class Role(StrEnum):
     CONTRACTOR = "contractor"
     FACILITATOR = "facilitator"
     BUYER = "buyer"
+    AUDITOR = "auditor"  # posts nothing: reads the live view and runs its read-only SQL (docs/live.md)
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ def open_store(cfg: Settings) -> Store:
     except Exception as error:
         where = urlparse(cfg.clickhouse_dsn)
         shown = cfg.clickhouse_dsn if where.scheme == "chdb" else f"{where.scheme}://{where.hostname}:{where.port}"
-        hint = (" (an embedded store is opened by one process at a time: stop the loader first, or use a "
-                "ClickHouse server)") if where.scheme == "chdb" and "Unable to open the chdb engine" in str(error) else ""
+        hint = (" (an embedded store is opened by one process at a time: the process that owns it answers "
+                "through its live view, LEDGER_LIVE_URL; docs/live.md)") if where.scheme == "chdb" and "Unable to open the chdb engine" in str(error) else ""
         raise SystemExit(f"ledger: cannot open the store {shown}, database {cfg.clickhouse_database}: "
                          f"{error}{hint}") from None
 
@@ -71,22 +71,27 @@ class QueryResult:
         return [dict(zip(self.columns, row)) for row in self.rows]
 
 
-def read_only_query(store: Store, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+def read_only_query(store: Store, sql: str, parameters: dict[str, Any] | None = None,
+                    limits: dict[str, Any] | None = None) -> QueryResult:
     """Run one statement that `check_read_only` accepts, with readonly=1 as well.
+
+    `limits`: engine settings that bound the query (max_execution_time, max_result_rows...), set by
+    the caller (the live view's SQL endpoint), never by the query; readonly=1 always wins.
 
     Raises SqlRefused (the guard's refusal) or the client's error. Values the Python client cannot
     represent (a DateTime64 beyond year 9999 or before year 1 once put in its time zone) do not
     crash: the query runs again with date-times as integers, shown as ISO text in UTC.
     """
     statement = check_read_only(sql)
+    settings = {**(limits or {}), **READ_ONLY}
     with store._lock:  # the store's one handle is shared with its other users
         try:
-            result = store.client.query(statement, parameters=parameters, settings=READ_ONLY)
+            result = store.client.query(statement, parameters=parameters, settings=settings)
             return QueryResult(list(result.column_names), list(result.result_rows))
         except (ValueError, OverflowError, OSError) as error:
             if isinstance(error, SqlRefused) or "out of range" not in str(error):
                 raise
-            result = store.client.query(statement, parameters=parameters, settings=READ_ONLY,
+            result = store.client.query(statement, parameters=parameters, settings=settings,
                                         query_formats={"DateTime*": "int"})
     names = [t.name for t in result.column_types]
     rows = [tuple(_datetime_text(v, name) for v, name in zip(row, names)) for row in result.result_rows]
@@ -467,27 +472,15 @@ def loader_lag(cfg: Settings, attempts: int = 3) -> int | None:
 
 
 def _loader_lag(cfg: Settings) -> int | None:
+    from streams.live.lag import KafkaLag
+
+    lag = KafkaLag(cfg)
     try:
-        from kafka import KafkaAdminClient, KafkaConsumer
-
-        admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="ledger-reconcile-admin")
-        try:
-            committed = admin.list_group_offsets({cfg.loader_group: None}).get(cfg.loader_group, {})
-        finally:
-            admin.close()
-        consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None,
-                                 isolation_level="read_committed")
-        try:
-            from kafka import TopicPartition
-
-            tps = [TopicPartition(t, p) for t in (cfg.ledger_topic, cfg.rejections_topic)
-                   for p in (consumer.partitions_for_topic(t) or ())]
-            end = consumer.end_offsets(tps)
-        finally:
-            consumer.close(autocommit=False)
-        return sum(max(0, end[tp] - max(0, committed[tp].offset if tp in committed else 0)) for tp in tps)
+        return lag.group_lag(cfg.loader_group, [cfg.ledger_topic, cfg.rejections_topic])
     except Exception:  # a diagnostic only: never let it hide the reconciliation
         return None
+    finally:
+        lag.close()
 
 
 def reconcile(cfg: Settings, store: Store, timeout: float = 120) -> Reconciliation:

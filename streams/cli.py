@@ -140,9 +140,23 @@ def _loader(args) -> int:
     store.apply_schema()
     metrics.serve(cfg.metrics_port, cfg.metrics_addr)
     loader = Loader(cfg, store)
+    # The process that owns the store answers for it: the live page, the figures, the auditors' SQL.
+    from streams.live.server import LiveConfigError, LiveServer
+
+    live = LiveServer(cfg, store)
+    try:
+        url = live.start()
+    except LiveConfigError as error:
+        print(f"ledger loader: {error}", file=sys.stderr)
+        return 2
+    if url:
+        print(f"ledger loader: live view at {url}/ (database {cfg.clickhouse_database})", file=sys.stderr, flush=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loader.stop())
-    loader.run()
+    try:
+        loader.run()
+    finally:
+        live.stop()
     return 0
 
 
@@ -156,12 +170,18 @@ def _topics(args) -> int:
 
 
 def _progress(args) -> int:
+    from streams.live.access import live_client
     from streams.report import progress_tables, render_progress
     from streams.store import Store
 
-    # Read only: an auditor's or Grafana's read-only user may run it against a server.
-    store = Store.from_settings(settings(), create=False)
-    tables = progress_tables(store)
+    cfg = settings()
+    remote = live_client(cfg)  # the loader's live view when it owns the embedded store
+    if remote is not None:
+        tables = remote.progress_tables()
+    else:
+        # Read only: an auditor's or Grafana's read-only user may run it against a server.
+        store = Store.from_settings(cfg, create=False)
+        tables = progress_tables(store)
     if args.json:
         print(json.dumps(tables, default=_json_default, indent=2))
     else:
@@ -281,7 +301,20 @@ def _sql(args) -> int:
     except SqlRefused as error:
         print(f"ledger sql: refused: {printable(str(error))}", file=sys.stderr)
         return 2
-    store = open_store(settings())
+    from streams.live.access import RemoteRefused, live_client
+
+    cfg = settings()
+    remote = live_client(cfg)  # the loader's live view when it owns the embedded store
+    if remote is not None:
+        try:
+            result = remote.sql(args.query)
+        except RemoteRefused as error:
+            refused = error.error == "refused"
+            print(f"ledger sql: {'refused: ' if refused else ''}{printable(error.message)}", file=sys.stderr)
+            return 2 if refused else 1
+        sys.stdout.write(render_csv(result) if args.csv else render_table(result) + "\n")
+        return 0
+    store = open_store(cfg)
     try:
         result = read_only_query(store, args.query)
     except SqlRefused as error:
@@ -308,9 +341,24 @@ def _date(text: str):
 
 def _report(args) -> int:
     from streams.audit import open_store
+    from streams.live.access import live_client
     from streams.report_html import write_report
 
-    store = open_store(settings())
+    cfg = settings()
+    remote = live_client(cfg)  # the loader's live view when it owns the embedded store
+    if remote is not None:
+        from streams.report_html import write_report_data
+
+        written = write_report_data(remote.report_data(), args.html, csv_path=args.csv) \
+            if args.html or args.csv else []
+        if args.xlsx:
+            args.xlsx.parent.mkdir(parents=True, exist_ok=True)
+            args.xlsx.write_bytes(remote.workbook(args.programme, args.date_from, args.date_to))
+            written.append(args.xlsx)
+        for path in written:
+            print(path)
+        return 0
+    store = open_store(cfg)
     try:
         written = write_report(store, args.html, csv_path=args.csv) if args.html or args.csv else []
         if args.xlsx:

@@ -18,6 +18,8 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from ledger.synthetic import Size, SyntheticProgramme, generate
 from ledger.trajectory import STATUSES
 from streams.loader import Loader, run_in_thread
@@ -87,7 +89,7 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         overrides["clickhouse_dsn"] = f"chdb://{workdir / 'store'}"
     cfg = base.model_copy(update=overrides)
 
-    worker = loader = None
+    worker = loader = live = None
     try:
         ensure_topics(cfg)
         worker = start_worker(cfg, workdir / "worker.log")
@@ -96,6 +98,7 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         loader = Loader(cfg, store)
         loader_thread = run_in_thread(loader)
         clock.step(f"topics, worker (pid {worker.pid}) and loader started; ClickHouse at {cfg.clickhouse_dsn}")
+        live = start_live(cfg, store)
 
         prog = programme(seed, beneficiaries)
         write_programme(workdir / "programme", seed, beneficiaries)
@@ -143,6 +146,8 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
 
         print(f"Buyer's workbook (xlsx): {write_workbook(store, workdir / 'workbook.xlsx')}")
         print(f"Open data (Frictionless Data Package): {write_open_data(store, workdir / 'open-data')[0]}")
+        if live is not None:
+            live.stop()  # before the store it reads is closed
         store.close()
         verdict = "the hours in ClickHouse equal the hours the generator expects" if ok else \
             "MISMATCH between ClickHouse and the generator's expectations"
@@ -152,12 +157,30 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
               f"lines; hours {accounting['hours']:,.2f} vs expected {prog.expected.total_hours:,.2f}: {verdict}")
         return 0 if ok else 1
     finally:
+        if live is not None:
+            live.stop()
         if loader is not None:
             loader.stop()
         if worker is not None:
             stop_worker(worker)
         if broker is not None:
             broker.stop()
+
+
+def start_live(cfg: Settings, store: Store):
+    """The live view of the demo's store (docs/live.md), its address printed at once; another free
+    port when the configured one is taken (unless LEDGER_LIVE_ADDRESS was set)."""
+    from streams.live.server import LiveConfigError, LiveServer
+
+    live = LiveServer(cfg, store, any_port_if_busy="LEDGER_LIVE_ADDRESS" not in os.environ)
+    try:
+        url = live.start()
+    except LiveConfigError as error:
+        print(f"  no live view: {error}", flush=True)
+        return None
+    if url:
+        print(f"Live view while the demo runs (refreshes every {cfg.live_refresh_seconds:g} s): {url}/", flush=True)
+    return live
 
 
 def start_worker(cfg: Settings, log_path: Path) -> subprocess.Popen:
@@ -179,7 +202,8 @@ def stop_worker(worker: subprocess.Popen, timeout: float = 30) -> None:
 
 def settings_env(cfg: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
-    return {f"LEDGER_{name.upper()}": str(value) for name, value in cfg.model_dump().items() if value is not None}
+    return {f"LEDGER_{name.upper()}": str(value.get_secret_value() if isinstance(value, SecretStr) else value)
+            for name, value in cfg.model_dump().items() if value is not None}
 
 
 def accounted(accounting: dict, posted: int, settled: bool) -> bool:

@@ -374,23 +374,41 @@ def _bar(row: dict) -> str:
 
 
 def render_html(data: dict[str, Any]) -> str:
-    as_of = data["as_of"]
-    parts = [f"""<!doctype html>
+    return render_head(data) + render_sections(data) + FOOTER
+
+
+TITLE = "Insertion hours: progress against targets"
+
+
+def render_head(data: dict[str, Any]) -> str:
+    """The document's head and the page header (database, reference date, when, from which views)."""
+    return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Insertion hours: progress against targets ({e(data['database'])})</title>
+<title>{e(TITLE)} ({e(data['database'])})</title>
 <style>{CSS}</style>
 </head>
 <body>
-<header>
-<h1>Insertion hours: progress against targets</h1>
-<p class="meta">Store database <b>{e(data['database'])}</b> · as of <time data-field="as_of">{as_of.isoformat()}</time>
+""" + report_header(data, TITLE)
+
+
+def report_header(data: dict[str, Any], title: str) -> str:
+    return f"""<header>
+<h1>{e(title)}</h1>
+<p class="meta">Store database <b>{e(data['database'])}</b> · as of <time data-field="as_of">{data['as_of'].isoformat()}</time>
 · generated {e(data['generated_at'].isoformat())} · from the {e(data['source'])}.
 Hours are counted hours (status “counted”, reversals netted).</p>
 </header>
-"""]
+"""
+
+
+def render_sections(data: dict[str, Any]) -> str:
+    """The programmes (figures, bar, chart), the operations (charts) and the contracts table, in the
+    order of `data`'s lists: the body of the report, and of the live page (streams/live/page.py)."""
+    as_of = data["as_of"]
+    parts = []
     for p in data["programmes"]:
         trajectory = linear_trajectory(p["start_date"], p["end_date"], p["target_hours"]) \
             if p.get("start_date") and p.get("end_date") else []
@@ -437,12 +455,15 @@ Hours are counted hours (status “counted”, reversals netted).</p>
 <tbody>
 {chr(10).join(body)}
 </tbody></table></div>
-<footer>Targets, trajectories and statuses as defined in deploy/clickhouse/schema/ (see docs/auditing.md).
+""")
+    return "".join(parts)
+
+
+FOOTER = """<footer>Targets, trajectories and statuses as defined in deploy/clickhouse/schema/ (see docs/auditing.md).
 Every figure can be traced to its ledger entries and their source events with <code>ledger sql</code>.</footer>
 </body>
 </html>
-""")
-    return "".join(parts)
+"""
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -458,7 +479,12 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 def write_report(store: Store, html_path: Path | None, csv_path: Path | None = None) -> list[Path]:
     """Write the page (and/or the per-contract CSV); returns the paths written."""
-    data = report_data(store)
+    return write_report_data(report_data(store), html_path, csv_path)
+
+
+def write_report_data(data: dict[str, Any], html_path: Path | None, csv_path: Path | None = None) -> list[Path]:
+    """Write the page (and/or the per-contract CSV) of `report_data`'s result (read here or by the
+    process that owns the store: streams/live/access.py); returns the paths written."""
     written = []
     if html_path is not None:
         html_path = Path(html_path)

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     pending_timeout_hours: float | None = Field(
         None, description="overrides the rulebook's wait for late reference data (the demo shortens it)")
     tick_seconds: float = Field(2.0, description="how often a worker advances stream time on its partitions")
+
+    live_address: str = Field(
+        "127.0.0.1:8765", description="host:port where the process that owns the store (ledger loader, ledger demo) "
+        "serves the live view; 'off' = none. Beyond loopback a token is required (docs/live.md)")
+    live_url: str | None = Field(
+        None, description="a running live view (http://host:port) that ledger progress, sql and report ask instead "
+        "of opening the store; unset: asked only when the embedded store is locked by its owner")
+    live_token: SecretStr | None = Field(
+        None, description="token (ledger token issue) that ledger progress, sql and report send to the live view")
+    live_require_token: bool = Field(
+        False, description="require a token on loopback too (always required on any other address)")
+    live_refresh_seconds: float = Field(3.0, description="how often the live page refreshes its figures")
+    live_sql_max_rows: int = Field(100_000, description="most rows the live view's SQL endpoint returns")
+    live_sql_timeout_seconds: float = Field(30.0, description="max_execution_time of a query sent to the live view")
 
     kafka_version: str = "4.1.1"
     kafka_cache: Path = Path.home() / ".cache" / "insertion-ledger"

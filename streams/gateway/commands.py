@@ -16,6 +16,7 @@ from pathlib import Path
 from streams.settings import REPO_ROOT
 
 OPENAPI_FILE = REPO_ROOT / "openapi.json"
+LIVE_OPENAPI_FILE = REPO_ROOT / "docs" / "live-openapi.json"
 
 
 def add_parsers(commands) -> None:
@@ -30,6 +31,8 @@ def add_parsers(commands) -> None:
     who.add_argument("--contractor", metavar="SIRET", help="a contractor: posts timesheets on contracts it holds")
     who.add_argument("--facilitator", metavar="ID", help="a facilitator: posts enrolments and outcomes as ID")
     who.add_argument("--buyer", metavar="NAME", help="a buyer or administrator: posts programmes and contracts")
+    who.add_argument("--auditor", metavar="NAME", help="an auditor: posts nothing, reads the live view and runs its "
+                                                       "read-only SQL (docs/live.md)")
     issue.add_argument("--contracts", default="", metavar="C1,C2",
                        help="contracts this contractor holds besides those registered through the gateway")
     issue.add_argument("--label", default=None, help="a note kept with the token (e.g. the system using it)")
@@ -39,12 +42,17 @@ def add_parsers(commands) -> None:
     listing = actions.add_parser("list", help="list tokens (ids, roles, subjects; never the secrets)")
     listing.add_argument("--json", action="store_true")
 
-    openapi = commands.add_parser("openapi", help="write the gateway's OpenAPI document (openapi.json)")
-    openapi.add_argument("--out", type=Path, default=OPENAPI_FILE)
+    openapi = commands.add_parser("openapi", help="write the gateway's OpenAPI document (openapi.json), or with "
+                                                  "--live the live view's (docs/live-openapi.json)")
+    openapi.add_argument("--live", action="store_true", help="the live view's document (streams/live/app.py)")
+    openapi.add_argument("--out", type=Path, default=None, help="default openapi.json, or docs/live-openapi.json")
 
 
-def openapi_text() -> str:
-    from streams.gateway.app import openapi_document
+def openapi_text(live: bool = False) -> str:
+    if live:
+        from streams.live.app import openapi_document
+    else:
+        from streams.gateway.app import openapi_document
 
     return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
 
@@ -84,7 +92,8 @@ def _token(args) -> int:
     store = TokenStore(GatewaySettings().tokens)
     if args.action == "issue":
         role, subject = next((role, value) for role, value in (
-            (Role.CONTRACTOR, args.contractor), (Role.FACILITATOR, args.facilitator), (Role.BUYER, args.buyer))
+            (Role.CONTRACTOR, args.contractor), (Role.FACILITATOR, args.facilitator), (Role.BUYER, args.buyer),
+            (Role.AUDITOR, args.auditor))
             if value)
         contracts = [c.strip() for c in args.contracts.split(",") if c.strip()]
         try:
@@ -118,8 +127,9 @@ def _token(args) -> int:
 
 
 def _openapi(args) -> int:
-    args.out.write_text(openapi_text())
-    print(args.out)
+    out = args.out or (LIVE_OPENAPI_FILE if args.live else OPENAPI_FILE)
+    out.write_text(openapi_text(live=args.live))
+    print(out)
     return 0
 
 
