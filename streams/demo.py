@@ -106,6 +106,9 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         clock.step(f"generated a programme: {len(prog.reference)} reference events, {timesheets} timesheets, "
                    f"{len(prog.follow_up)} follow-ups (corrections, retractions, over-claims, outcomes), "
                    f"{len(prog.resolutions)} resolutions")
+        # "To date" is the end of the synthetic programme's months, not today: its activity is past.
+        # Pinned before posting, so that the live view shows the statuses of that date as they form.
+        store.insert_json_rows("ledger_settings", json.dumps({"as_of": prog.expected.as_of.isoformat()}).encode())
 
         posted, refused = 0, []
         with ContractorProducer(cfg) as producer:
@@ -137,8 +140,6 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         loader_thread.join(timeout=30)
         from streams.report_html import write_report
 
-        # "To date" is the end of the synthetic programme's months, not today: its activity is past.
-        store.insert_json_rows("ledger_settings", json.dumps({"as_of": prog.expected.as_of.isoformat()}).encode())
         ok = check_statuses(store, prog) and ok
         print(f"HTML report (progress against the trajectories): {write_report(store, workdir / 'report.html')[0]}")
         from streams.open_data import write_open_data
