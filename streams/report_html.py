@@ -382,16 +382,21 @@ TITLE = "Insertion hours: progress against targets"
 
 def render_head(data: dict[str, Any]) -> str:
     """The document's head and the page header (database, reference date, when, from which views)."""
+    return document_head(data, TITLE) + "<body>\n" + report_header(data, TITLE)
+
+
+def document_head(data: dict[str, Any], title: str, css: str = "", script: str = "") -> str:
+    """`<!doctype>` to `</head>`: the report's styles, and the page's own (the live view's) after them."""
+    scripts = f'<script src="{e(script)}" defer></script>\n' if script else ""
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(TITLE)} ({e(data['database'])})</title>
-<style>{CSS}</style>
-</head>
-<body>
-""" + report_header(data, TITLE)
+<title>{e(title)} ({e(data['database'])})</title>
+<style>{CSS}{css}</style>
+{scripts}</head>
+"""
 
 
 def report_header(data: dict[str, Any], title: str) -> str:

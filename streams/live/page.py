@@ -14,7 +14,7 @@ import datetime as dt
 from importlib import resources
 from typing import Any
 
-from streams.report_html import CSS, e, fmt, render_sections, report_header, status_class
+from streams.report_html import CSS, document_head, e, fmt, render_sections, report_header, status_class
 
 TITLE = "Insertion hours: live"
 
@@ -88,16 +88,7 @@ def live_fragment(snapshot: dict[str, Any]) -> str:
 
 
 def render_page(snapshot: dict[str, Any], refresh_seconds: float) -> str:
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(TITLE)} ({e(snapshot['database'])})</title>
-<style>{CSS}{LIVE_CSS}</style>
-<script src="live.js" defer></script>
-</head>
-<body data-refreshes="0">
+    return document_head(snapshot, TITLE, LIVE_CSS, "live.js") + f"""<body data-refreshes="0">
 <p id="connection" class="ok">live · refreshed every {refresh_seconds:g} s · loaded {dt.datetime.now().strftime('%H:%M:%S')}</p>
 <main id="live" data-refresh="{refresh_seconds:g}">
 {live_fragment(snapshot)}</main>
