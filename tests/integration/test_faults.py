@@ -172,7 +172,8 @@ def test_loader_sigkilled_between_clickhouse_write_and_offset_commit(rigs):
     records and writes them again; the store's ids make the second write harmless."""
     rig = rigs(beneficiaries(300), store_env={"BENCH_FAULT_KILL_AT_COMMIT": "2"})
     rig.start_worker()
-    rig.post_reference()
+    # Not post_reference(): its wait asks the store process, which this test kills at its 2nd commit.
+    rig.post(rig.msgs.reference)
     rig.post(rig.msgs.activity)
     for restart_env in ({"BENCH_FAULT_KILL_AT_COMMIT": "3"}, {}):
         assert rig.store.proc.wait(timeout=240) == -signal.SIGKILL
