@@ -179,3 +179,21 @@ def pipeline(pipeline_factory) -> Pipeline:
 def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def ledger_in_process(env: dict[str, str], monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """`ledger ARGS` run in this process with the LEDGER_* settings of `env`: (exit code, stdout, stderr)."""
+    from streams import cli
+    from streams.settings import settings
+
+    for name, value in env.items():
+        if name.startswith("LEDGER_"):
+            monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    capsys.readouterr()
+    try:
+        code = cli.main(list(args))
+    finally:
+        settings.cache_clear()
+    out = capsys.readouterr()
+    return code, out.out, out.err

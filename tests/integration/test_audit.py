@@ -23,6 +23,7 @@ from streams.audit import NotOneStatement, one_statement, read_topic, read_only_
 from streams.codec import decode_records
 from streams.settings import REPO_ROOT, settings
 from ledger.siret import with_check_digit
+from tests.integration.conftest import ledger_in_process
 from tests.integration.events import ETTI, contract, enrolment, event, programme, timesheet
 
 pytestmark = pytest.mark.integration
@@ -111,17 +112,7 @@ def running(pipeline_factory):
 
 def ledger_cli(pipeline, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     """`ledger ARGS` in this process, configured like the pipeline (its topics and database)."""
-    for name, value in pipeline.env().items():
-        if name.startswith("LEDGER_"):
-            monkeypatch.setenv(name, value)
-    settings.cache_clear()
-    capsys.readouterr()
-    try:
-        code = cli.main(list(args))
-    finally:
-        settings.cache_clear()
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return ledger_in_process(pipeline.env(), monkeypatch, capsys, *args)
 
 
 def send_ledger_records(pipeline, records: list[dict], partition: int = 0) -> None:

@@ -19,10 +19,9 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from streams import cli
-from streams.settings import settings
 from streams.store import Store
 from tests.integration import export_data
+from tests.integration.conftest import ledger_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +39,9 @@ def store(chdb_path):
 
 
 def run_cli(store, monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setenv("LEDGER_CLICKHOUSE_DSN", store.dsn)
-    monkeypatch.setenv("LEDGER_CLICKHOUSE_DATABASE", store.database)
-    settings.cache_clear()
-    capsys.readouterr()
-    try:
-        code = cli.main(list(args))
-    finally:
-        settings.cache_clear()
-    return code, capsys.readouterr().out
+    env = {"LEDGER_CLICKHOUSE_DSN": store.dsn, "LEDGER_CLICKHOUSE_DATABASE": store.database}
+    code, out, _ = ledger_in_process(env, monkeypatch, capsys, *args)
+    return code, out
 
 
 # --- the ledger, read raw ------------------------------------------------------------------------
