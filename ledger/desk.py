@@ -106,7 +106,7 @@ class Outcome:
     entries: list[dict] = field(default_factory=list)
     rejection: dict | None = None
     pending: dict | None = None  # parked, resolved or expired
-    reference: dict | None = None  # reference data to store
+    reference: dict | None = None  # the event's own record to store: reference data, a facilitator's decision
     learned: str | None = None  # reference data every person's state must learn (raw event JSON)
 
     @property
@@ -644,7 +644,10 @@ class Desk:
         self.book.put("claims", claim.event_id, claim._replace(resolution=event.decision.value))
         entries = self._settle(claim.beneficiary_id, str(event.event_id), event.type, {claim.work_date},
                                claim.mode == TRAINING, first=claim.event_id)
-        return self._accepted(event, origin, entries)
+        # The decision is stored as a record of its own: one that changes no verdict (its conflict
+        # already ended by the other claim's decision) makes no entry, and must still be counted.
+        record = {**self._reference_record(event), "contract_id": claim.contract_id, "entries": len(entries)}
+        return self._accepted(event, origin, entries, reference=record)
 
     def _in_a_resolved_conflict(self, claim: Claim) -> bool:
         """Another claim of the person's day carries a facilitator's decision: this one was in that

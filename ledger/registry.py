@@ -48,7 +48,7 @@ class EventKind:
     scope: Scope
     key_field: str  # the field whose value keys the event (its state's partition)
     handler: str  # the Desk method that decides it
-    record: str | None  # the reference record it is stored as, None for hours (entries) only
+    record: str | None  # the record it is stored as (reference data, a decision), None for hours (entries) only
     posted_by: frozenset[Role]
 
 
@@ -63,7 +63,7 @@ KINDS: dict[str, EventKind] = {k.type: k for k in (
     _kind(PoolingAgreed, Scope.CONTRACT, "agreement_id", "_pooling", "pooling", Role.BUYER),
     _kind(BeneficiaryEnrolled, Scope.PERSON, "beneficiary_id", "_enrolment", "beneficiary", Role.FACILITATOR),
     _kind(BeneficiaryOutcome, Scope.PERSON, "beneficiary_id", "_outcome", "outcome", Role.FACILITATOR),
-    _kind(ClaimResolved, Scope.PERSON, "beneficiary_id", "_resolve", None, Role.FACILITATOR),
+    _kind(ClaimResolved, Scope.PERSON, "beneficiary_id", "_resolve", "resolution", Role.FACILITATOR),
     _kind(TimesheetSubmitted, Scope.PERSON, "beneficiary_id", "_timesheet", None, Role.CONTRACTOR),
     _kind(TimesheetCorrected, Scope.PERSON, "beneficiary_id", "_correct", None, Role.CONTRACTOR),
     _kind(TimesheetRetracted, Scope.PERSON, "beneficiary_id", "_correct", None, Role.CONTRACTOR),

@@ -7,7 +7,7 @@ THE WIRE FORMAT (what `encode_ledger` writes, what the loader passes through to 
   `ledger_entries`). Each object starts with `"record":"<kind>"` (`entry`: hours recorded or
   reversed; `pending`: a timesheet waiting for reference data, or what became of it; or the
   reference data the entries rely on: `programme`, `contract`, `beneficiary`, `pooling`,
-  `outcome`), then the fields of that record with today's JSON types (entries as
+  `outcome`; or `resolution`, a facilitator's decision on a flagged claim), then the fields of that record with today's JSON types (entries as
   `ledger.entries.LedgerEntry` dumped to JSON, pending records as `PendingRecord`, reference
   records from `reference_record`). The loader hands the bytes to ClickHouse unchanged
   (`INSERT ... FORMAT JSONEachRow`, unknown fields such as `record` skipped): no per-record
@@ -57,10 +57,11 @@ TABLE_OF_RECORD = {
     "pending": "pending_timesheets",
     "pooling": "pooling_agreements",
     "outcome": "beneficiary_outcomes",
+    "resolution": "claim_resolutions",
 }
 # Tables whose rows carry `version` (the ledger offset of the record): the loader appends it.
 VERSIONED_TABLES = frozenset({"programme_definitions", "contract_registrations", "beneficiary_enrolments",
-                              "pooling_agreements", "beneficiary_outcomes"})
+                              "pooling_agreements", "beneficiary_outcomes", "claim_resolutions"})
 TABLE_HEADER = "ledger-table"
 MAX_MESSAGE_BYTES = 900_000
 
@@ -113,11 +114,21 @@ def _messages(table: str, lines: list[bytes]) -> list[tuple[bytes, list[tuple[st
 
 
 def encode_lines(lines: Iterable[tuple[str, bytes]]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-    """(kind, JSON line) pairs -> ledger messages, one table each, in the order of first appearance."""
+    """(kind, JSON line) pairs -> ledger messages, one table each: pending records first (see
+    `loading_order`), then the others in the order of first appearance."""
     by_table: dict[str, list[bytes]] = {}
     for kind, line in lines:
         by_table.setdefault(TABLE_OF_RECORD[kind], []).append(line)
-    return [m for table, table_lines in by_table.items() for m in _messages(table, table_lines)]
+    return [m for table in loading_order(by_table) for m in _messages(table, by_table[table])]
+
+
+def loading_order(tables: Iterable[str]) -> list[str]:
+    """Tables in the order their rows should become visible: `pending_timesheets` first. A released
+    timesheet is a `resolved` pending record and the entries it makes; stored in that order, a
+    reader between the two sees it neither pending nor accepted for a moment (posted is not reached
+    yet), never both (posted reached with an event still to come: a count read too early)."""
+    tables = list(tables)
+    return sorted(tables, key=lambda table: table != TABLE_OF_RECORD["pending"])
 
 
 def encode_ledger(records: list[dict]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:

@@ -28,7 +28,7 @@ nothing, for ever (seen here in ~1 start in 10: "Elected group leader" and no "U
 assignment" after it; `JoinGroup` retries only when `rejoin_needed`, which that kind of join never
 set). Two defences: the consumer learns its topics' metadata before its first join (the spurious
 second join at every start came from a first assignment made with an empty metadata snapshot), and
-a loader left without an assignment for REBALANCE_STALL_S replaces its consumer (docs/scaling.md).
+a loader left without an assignment for two session timeouts replaces its consumer (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -63,11 +63,11 @@ MAX_BATCH_SECONDS = 1.0
 # How long a batch being rebuilt may wait for its records before the loader gives up rebuilding.
 REBUILD_TIMEOUT_S = 60.0
 # A join waits for every member the group knows: a loader restarted after a crash waits until its
-# dead predecessor's session expires (kafka-python's default session timeout, 45 s) before the
-# group assigns anything. Left without partitions twice that long, the loader has met the lost-join
-# bug above (or a join that will not end) and starts a new consumer.
-SESSION_TIMEOUT_S = 45.0
-REBALANCE_STALL_S = 2 * SESSION_TIMEOUT_S
+# dead predecessor's session expires (LEDGER_LOADER_SESSION_TIMEOUT_SECONDS, 45 s by default as in
+# kafka-python) before the group assigns anything. Left without partitions this many times that
+# long, the loader has met the lost-join bug above (or a join that will not end) and starts a new
+# consumer.
+REBALANCE_STALL_SESSIONS = 2
 
 TP = tuple[str, int]
 Ranges = dict[TP, tuple[int, int]]
@@ -249,6 +249,7 @@ class Loader:
         self.store = store
         self.sink = ClickHouseSink(store)
         self.max_rows = max(1, min(cfg.loader_batch_size, MAX_BATCH_ROWS))
+        self.stall_after = REBALANCE_STALL_SESSIONS * cfg.loader_session_timeout_seconds
         self.batcher = Batcher(self.max_rows, min(cfg.loader_batch_seconds, MAX_BATCH_SECONDS))
         self.consumer = self._new_consumer()
         self.stopping = threading.Event()
@@ -274,7 +275,8 @@ class Loader:
             # Its default lets the reconnect backoff grow to 30 s: a restarted broker would wait
             # that long for the loader.
             reconnect_backoff_max_ms=2000,
-            session_timeout_ms=int(SESSION_TIMEOUT_S * 1000),
+            session_timeout_ms=int(self.cfg.loader_session_timeout_seconds * 1000),
+            heartbeat_interval_ms=int(min(3.0, self.cfg.loader_session_timeout_seconds / 3) * 1000),
         )
 
     def _subscribe(self) -> Membership:
@@ -306,7 +308,7 @@ class Loader:
                     log.warning("Kafka poll failed (%r); polling again in %.1fs", error, wait)
                     self.stopping.wait(wait)
                     continue
-                if self.membership.stalled(REBALANCE_STALL_S):
+                if self.membership.stalled(self.stall_after):
                     self._renew_consumer()  # what the old one polled is read again by the new one
                     continue
                 self._rebalanced()
@@ -370,7 +372,7 @@ class Loader:
     def _renew_consumer(self) -> None:
         """A new member for the group, in place of one whose join did not end (see above)."""
         log.warning("no partitions from the group for %.0f s: the loader replaces its Kafka consumer",
-                    REBALANCE_STALL_S)
+                    self.stall_after)
         metrics.LOADER_CONSUMERS_RENEWED.inc()
         self.consumers_renewed += 1
         # What the old member held is read again from its last commit, by whoever gets it next.

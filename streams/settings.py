@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     loader_group: str = "insertion-ledger-loader"
     loader_batch_size: int = Field(100_000, description="most records per ClickHouse insert (at most 100,000)")
     loader_batch_seconds: float = Field(1.0, description="longest wait before a partial batch is written (at most 1 s)")
+    loader_session_timeout_seconds: float = Field(
+        45.0, ge=6.0, description="how long the group waits for a silent loader (a restarted loader waits that long "
+        "for its dead predecessor's partitions)")
 
     rulebook: Path = Field(REPO_ROOT / "rules" / "2026.1.toml", description="the counting rulebook file")
     pending_timeout_hours: float | None = Field(

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 
 from streams import metrics
-from streams.codec import TABLE_OF_RECORD, VERSIONED_TABLES, encode_record, encode_rejection
+from streams.codec import TABLE_OF_RECORD, VERSIONED_TABLES, encode_record, encode_rejection, loading_order
 from streams.store import Store
 
 __all__ = ["ClickHouseSink", "TABLE_OF_RECORD"]
@@ -71,8 +71,8 @@ class ClickHouseSink:
     def write(self, batch: dict[str, list[bytes]], tokens: dict[str, str]) -> None:
         started = time.perf_counter()
         rows_total = 0
-        for table, chunks in batch.items():
-            body = b"\n".join(chunks)
+        for table in loading_order(batch):
+            body = b"\n".join(batch[table])
             rows = body.count(b"\n") + 1
             self.store.insert_json_rows(table, body, token=tokens.get(table))
             metrics.LOADER_RECORDS.labels(table).inc(rows)

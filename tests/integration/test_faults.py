@@ -38,8 +38,8 @@ SCALE = float(os.environ.get("LEDGER_FAULT_SCALE", "1"))
 # LEDGER_FAULT_SEED=random draws new ones, any number chooses its own.
 _SEED = os.environ.get("LEDGER_FAULT_SEED", "20261204")
 SEED = random.SystemRandom().randrange(1, 10**6) if _SEED == "random" else int(_SEED)
-# A SIGKILLed worker stays in its consumer group until its session times out (Faust's default:
-# 60 s); the tests' workers use a short one so that a restarted worker takes over sooner.
+# A SIGKILLed worker or loader stays in its consumer group until its session times out (45 s by
+# default); the tests' workers and loaders use a short one so that a restarted one takes over sooner.
 ACCOUNTED_TIMEOUT_S = 300 * max(1.0, SCALE)
 
 
@@ -58,6 +58,7 @@ class Rig:
                             clickhouse_database="faults", topic_prefix=name, worker_id=f"{name}-worker",
                             loader_group=f"{name}-loader", loader_batch_seconds=0.2,
                             loader_batch_size=2000, worker_session_timeout_seconds=8,
+                            loader_session_timeout_seconds=8,
                             **{**PENDING_TIMEOUT, **settings})
         ensure_topics(self.cfg)
         self.msgs = messages(size_with(n_beneficiaries), seed)

@@ -163,3 +163,28 @@ def test_a_retraction_ends_a_conflict_and_a_correction_waits_for_its_contract(pi
     assert states == [{"state": "pending", "reason": "unknown_contract"},
                       {"state": "resolved", "reason": "unknown_contract"}]
     assert pipeline.rows("SELECT * FROM pending_now") == []
+
+
+def test_a_decision_that_changes_nothing_is_stored_and_accounted(pipeline):
+    """Two decisions on one conflict: refusing a ends it (b counts), so "count b" changes no entry.
+    It is accepted all the same, and the store must count it (found by the loader-SIGKILL fault
+    test: 2 such decisions were in no table the accounting reads, posted = accounted + 2)."""
+    pipeline.post(programme(), contract("c-1"), contract("c-2", contractor_siret=OTHER_CONTRACTOR),
+                  enrolment("b-0000000003"))
+    pipeline.wait_accounted()
+    a = timesheet("c-1", "b-0000000003", "2024-05-02", 7)
+    b = timesheet("c-2", "b-0000000003", "2024-05-02", 7)  # the same 7 h claimed by another contractor
+    pipeline.post(a, b)
+    pipeline.wait_accounted()
+    decide = {"beneficiary_id": "b-0000000003", "facilitator_id": "fac-01", "reason": "checked with both sites"}
+    refuse_a = event("claim.resolved", flagged_event_id=a["event_id"], decision="refuse", **decide)
+    count_b = event("claim.resolved", flagged_event_id=b["event_id"], decision="count", **decide)
+    pipeline.post(refuse_a, count_b)
+    accounting = pipeline.wait_settled()
+    assert accounting["accepted"] == pipeline.posted and accounting["rejected"] == 0
+    assert {c: h for c, h in counted(pipeline).items() if h} == {"c-2": Decimal("7.00")}
+    decisions = pipeline.rows("SELECT toString(event_id) AS event_id, decision, contract_id, entries "
+                              "FROM claim_resolutions FINAL ORDER BY decision")
+    assert decisions == [
+        {"event_id": count_b["event_id"], "decision": "count", "contract_id": "c-2", "entries": 0},
+        {"event_id": refuse_a["event_id"], "decision": "refuse", "contract_id": "c-1", "entries": 4}]

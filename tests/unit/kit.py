@@ -40,6 +40,8 @@ class Decision:
     rejection: Rejection | None
     pending: PendingRecord | None
     state: str
+    record: dict | None = None  # the event's own stored record: reference data, a facilitator's decision
+    event_id: str | None = None
 
     @classmethod
     def of(cls, o: Outcome) -> Decision:
@@ -47,7 +49,14 @@ class Decision:
         rejection = Rejection(**o.rejection, position=position) if o.rejection is not None else None
         return cls(position, o.event_type if o.state != "rejected" else None,
                    tuple(LedgerEntry(**e) for e in o.entries), rejection,
-                   PendingRecord(**o.pending) if o.pending is not None else None, o.state)
+                   PendingRecord(**o.pending) if o.pending is not None else None, o.state, o.reference,
+                   o.event_id)
+
+    @property
+    def stored(self) -> bool:
+        """Whether the store can count this accepted delivery (intake_accounting): a row of its own
+        (reference data, a decision) or an entry it is the source of."""
+        return self.record is not None or any(str(e.source_event_id) == self.event_id for e in self.entries)
 
     # the outcome's own reading of its state
     accepted = Outcome.accepted
@@ -159,9 +168,12 @@ class Ledger:
         return [e for e in self.entries if e.kind is EntryKind.CREDIT and e.entry_id not in reversed_ids]
 
     def accounting(self) -> Counter:
-        """posted = accepted + rejected + pending, delivery by delivery (its last decision)."""
+        """posted = accepted + rejected + pending, delivery by delivery (its last decision). An
+        accepted delivery that leaves the store nothing to count it by fails here: the store's
+        accounting would miss it."""
         out = Counter()
         for d in self.final.values():
+            assert not d.accepted or d.stored, f"accepted, but no row the store counts it by: {d}"
             out["pending" if d.parked else "accepted" if d.accepted else "rejected"] += 1
         return out
 

@@ -233,5 +233,9 @@ def test_two_decisions_on_one_conflict_give_the_same_ledger_in_either_order(deci
         ledger.post_all(sheets.values())
         verdicts = [ledger.one(resolution(sheets[side], decision)) for side, decision in order]
         assert all(v.rejection is None for v in verdicts), [v.rejection for v in verdicts]
+        # Found by the loader-SIGKILL fault test: the second decision, changing nothing, made no
+        # entry and was counted nowhere (posted 2 more than accepted + rejected + pending).
+        assert [v.record["decision"] for v in verdicts] == [decision for _, decision in order]
+        assert ledger.accounting()["accepted"] == 3 + 2 + 2
         outcomes.append(ledger.totals())
     assert outcomes[0] == outcomes[1]

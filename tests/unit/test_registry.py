@@ -87,7 +87,7 @@ def test_who_posts_what():
 def test_reference_records_and_scopes():
     assert {t: k.record for t, k in KINDS.items() if k.record is not None} == {
         "programme.defined": "programme", "contract.registered": "contract", "pooling.agreed": "pooling",
-        "beneficiary.enrolled": "beneficiary", "beneficiary.outcome": "outcome"}
+        "beneficiary.enrolled": "beneficiary", "beneficiary.outcome": "outcome", "claim.resolved": "resolution"}
     # Hours are always decided with the person's state (or the contract's, for an invoice).
     assert all(KINDS[t].scope is Scope.PERSON for t in ("timesheet.submitted", "timesheet.corrected",
                                                          "timesheet.retracted", "claim.resolved"))

@@ -81,6 +81,27 @@ ENGINE = ReplacingMergeTree
 ORDER BY (event_id, state)
 SETTINGS non_replicated_deduplication_window = 10000;
 
+-- Facilitators' decisions on flagged claims (claim.resolved), one row each. Their effect on the
+-- hours is in ledger_entries (source_event_id = event_id); a decision whose conflict the other
+-- claim's decision had already ended changes no entry (entries = 0) and is accepted all the same:
+-- intake_accounting counts decisions here.
+CREATE TABLE IF NOT EXISTS claim_resolutions
+(
+    event_id          UUID,
+    flagged_event_id  UUID,
+    beneficiary_id    String,
+    contract_id       LowCardinality(String),
+    facilitator_id    LowCardinality(String),
+    decision          LowCardinality(String),
+    reason            String,
+    entries           UInt32,
+    version           UInt64,
+    loaded_at         DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (beneficiary_id, event_id)
+SETTINGS non_replicated_deduplication_window = 10000;
+
 -- The loader's batch log: the Kafka offset ranges of each batch, written before the batch's rows.
 -- A loader restarted before it committed its offsets reads here which batches it had written (or
 -- was writing) past the committed offsets, and rebuilds them identically (same ranges, same

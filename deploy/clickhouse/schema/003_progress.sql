@@ -78,13 +78,19 @@ GROUP BY event_id
 HAVING countIf(state != 'pending') = 0;
 
 -- Posted = accepted + rejected + pending: every intake event is in exactly one. An accepted
--- timesheet (or correction, invoice, resolution) is the source of entries; reference events are
--- rows of their tables; a pending one waits in pending_now; a rejected one is a rejection.
+-- timesheet (or correction, invoice) is the source of entries; reference events and facilitators'
+-- decisions are rows of their tables; a pending one waits in pending_now; a rejected one is a rejection.
 CREATE OR REPLACE VIEW intake_accounting AS
 SELECT
     (SELECT uniqExact(source_event_id) FROM ledger_entries FINAL
      WHERE source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
-                                 'siae.invoice', 'claim.resolved'))
+                                 'siae.invoice'))
+      -- Decisions: each has its row in claim_resolutions (a decision that changed nothing has no
+      -- entry); decisions stored before that table existed are known by their entries only.
+      + (SELECT uniqExact(event_id) FROM
+         (SELECT event_id FROM claim_resolutions
+          UNION ALL
+          SELECT source_event_id AS event_id FROM ledger_entries WHERE source_event_type = 'claim.resolved'))
       + (SELECT count() FROM programme_definitions FINAL)
       + (SELECT count() FROM contract_registrations FINAL)
       + (SELECT count() FROM beneficiary_enrolments FINAL)

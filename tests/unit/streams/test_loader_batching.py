@@ -28,12 +28,13 @@ PENDING = {"event_id": "1b6f6f2e-3c0a-4c55-9b8f-0d0f4f7f5f11", "record": "pendin
 def test_encode_ledger_gives_one_table_per_message_with_its_header():
     messages = encode_ledger([ENTRY, CONTRACT, dict(ENTRY, entry_id="x"), PENDING])
     tables = [dict(headers)[TABLE_HEADER].decode() for _, headers in messages]
-    assert tables == ["ledger_entries", "contract_registrations", "pending_timesheets"]
-    entries = messages[0][0].split(b"\n")
+    # Pending records first: a released timesheet is not pending before it is accepted.
+    assert tables == ["pending_timesheets", "ledger_entries", "contract_registrations"]
+    entries = messages[1][0].split(b"\n")
     assert [json.loads(line) for line in entries] == [ENTRY, dict(ENTRY, entry_id="x")]
     # "record" first on every line, even when the dict put it elsewhere
-    assert messages[2][0].startswith(b'{"record":"pending",')
-    assert decode_records(messages[0][0]) == [ENTRY, dict(ENTRY, entry_id="x")]
+    assert messages[0][0].startswith(b'{"record":"pending",')
+    assert decode_records(messages[1][0]) == [ENTRY, dict(ENTRY, entry_id="x")]
 
 
 def test_long_lists_are_cut_between_lines(monkeypatch):
@@ -186,6 +187,15 @@ def test_sink_writes_one_insert_per_table_with_its_token():
     assert store.inserts[1][0] == "contract_registrations" and store.inserts[1][2] == "t2"
     assert json.loads(store.inserts[1][1]) == dict(CONTRACT, version=4)
     assert len(sink) == 0 and sink.flush() == 0
+
+
+def test_sink_stores_pending_records_before_the_entries_of_their_release():
+    store = FakeStore()
+    sink = ClickHouseSink(store)
+    sink.add_rows("ledger_entries", b'{"a":1}', 1)
+    sink.add_rows("pending_timesheets", b'{"p":1}', 1)
+    sink.flush()
+    assert [table for table, _, _ in store.inserts] == ["pending_timesheets", "ledger_entries"]
 
 
 @pytest.mark.parametrize("value", [b"", b"   "])
