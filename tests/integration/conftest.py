@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import itertools
 import json
 import os
@@ -181,8 +182,12 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess
                           text=True, timeout=timeout)
 
 
-def ledger_in_process(env: dict[str, str], monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """`ledger ARGS` run in this process with the LEDGER_* settings of `env`: (exit code, stdout, stderr)."""
+def ledger_in_process(env: dict[str, str], monkeypatch, *args: str) -> tuple[int, str, str]:
+    """`ledger ARGS` run in this process with the LEDGER_* settings of `env`: (exit code, stdout, stderr).
+
+    Its output is taken with redirect_stdout, not pytest's capsys: in full runs capsys.readouterr()
+    sometimes returned nothing while the lines printed showed up in the test's "Captured stdout
+    call" (test_report_writes_any_combination, twice)."""
     from streams import cli
     from streams.settings import settings
 
@@ -190,10 +195,10 @@ def ledger_in_process(env: dict[str, str], monkeypatch, capsys, *args: str) -> t
         if name.startswith("LEDGER_"):
             monkeypatch.setenv(name, value)
     settings.cache_clear()
-    capsys.readouterr()
+    out, err = io.StringIO(), io.StringIO()
     try:
-        code = cli.main(list(args))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
     finally:
         settings.cache_clear()
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return code, out.getvalue(), err.getvalue()

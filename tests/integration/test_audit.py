@@ -110,9 +110,9 @@ def running(pipeline_factory):
     return started(pipeline_factory)
 
 
-def ledger_cli(pipeline, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+def ledger_cli(pipeline, monkeypatch, *args: str) -> tuple[int, str, str]:
     """`ledger ARGS` in this process, configured like the pipeline (its topics and database)."""
-    return ledger_in_process(pipeline.env(), monkeypatch, capsys, *args)
+    return ledger_in_process(pipeline.env(), monkeypatch, *args)
 
 
 def send_ledger_records(pipeline, records: list[dict], partition: int = 0) -> None:
@@ -204,10 +204,10 @@ def test_one_statement_ignores_quoted_and_commented_semicolons_and_refuses_two()
             one_statement(bad)
 
 
-def test_sql_prints_a_table_or_csv_and_refuses_any_write(running, monkeypatch, capsys):
+def test_sql_prints_a_table_or_csv_and_refuses_any_write(running, monkeypatch):
     pipeline = running
     load_dataset(pipeline)
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql",
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql",
                                 "SELECT contract_id, target_hours, hours_done FROM contract_progress "
                                 "ORDER BY contract_id")
     assert code == 0, err
@@ -218,7 +218,7 @@ def test_sql_prints_a_table_or_csv_and_refuses_any_write(running, monkeypatch, c
     assert lines[4].split() == ["gpe-c003", "2,000.00", "14.00"]  # its 7 h of 2024-05-06 flagged too
     assert lines[-1] == "(3 rows)"
 
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "--csv",
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql", "--csv",
                                 "SELECT contract_id, hours_done, start_date FROM contract_progress "
                                 "ORDER BY contract_id;")
     assert code == 0, err
@@ -229,10 +229,10 @@ def test_sql_prints_a_table_or_csv_and_refuses_any_write(running, monkeypatch, c
     for write in ("INSERT INTO rejections (rejection_id, reason) VALUES (generateUUIDv4(), 'forged')",
                   "ALTER TABLE ledger_entries DELETE WHERE 1", "DROP TABLE rejections",
                   "CREATE TABLE forged (x UInt8) ENGINE = Memory", "SELECT 1 SETTINGS readonly = 0"):
-        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", write)
+        code, out, err = ledger_cli(pipeline, monkeypatch, "sql", write)
         # Refused by the guard before the engine sees it (which would refuse it too: readonly=1).
         assert code == 2 and "ledger sql: refused:" in err, (write, code, out, err)
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "SELECT 1; DROP TABLE rejections")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql", "SELECT 1; DROP TABLE rejections")
     assert code == 2 and "one statement" in err
     assert pipeline.rows("SELECT count() AS n FROM rejections FINAL")[0]["n"] == before == 3
     # The store still serves the loader's writes afterwards: the refusal was the query's, not the store's.
@@ -244,10 +244,10 @@ def test_sql_prints_a_table_or_csv_and_refuses_any_write(running, monkeypatch, c
 # ledger reconcile
 
 
-def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(running, monkeypatch, capsys):
+def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(running, monkeypatch):
     pipeline = running
     data = load_dataset(pipeline)
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
     assert code == 0, out + err
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("gpe-", "TOTAL"))}
     expected = data.counted_hours()
@@ -271,7 +271,7 @@ def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(run
     late = derived_entry(data.correction, kind="credit", source_event_id=str(uuid.uuid4()), hours="4.00",
                          work_date="2024-03-06", contract_id="gpe-c002", lot="GC-02")
     send_ledger_records(pipeline, [late])
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
     assert code == 1, out + err
     assert "MISMATCH: 3 difference(s)" in out
     assert "contract gpe-c002 counted hours: kafka 17.50, clickhouse 13.50" in out
@@ -284,7 +284,7 @@ def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(run
     wait_entries(pipeline, data.entries + 1)
     deadline = time.monotonic() + 30
     while True:
-        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+        code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
         if code == 0 and "not yet committed" not in out or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -294,7 +294,7 @@ def test_reconcile_equal_then_finds_records_not_loaded_and_rows_not_in_kafka(run
     forged = derived_entry(data.correction, hours="100.00", contract_id="gpe-c003", lot="GC-03",
                            operation_id="L16", version=0)
     pipeline.store.insert_json_rows("ledger_entries", json.dumps(forged).encode())
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
     assert code == 1
     assert "contract gpe-c003 counted hours: kafka 14.00, clickhouse 114.00" in out
     assert "contract gpe-c003 entries: kafka 5, clickhouse 6" in out
@@ -392,7 +392,7 @@ def idle(pipeline_factory):
     return pipeline_factory(start=False)
 
 
-def test_sql_refuses_into_outfile_and_every_file_or_network_access(idle, monkeypatch, capsys, tmp_path):
+def test_sql_refuses_into_outfile_and_every_file_or_network_access(idle, monkeypatch, tmp_path):
     pipeline = idle
     metadata = Path(str(pipeline.cfg.clickhouse_dsn).removeprefix("chdb://")) / "metadata" / \
         pipeline.cfg.clickhouse_database / "rejections.sql"
@@ -413,38 +413,38 @@ def test_sql_refuses_into_outfile_and_every_file_or_network_access(idle, monkeyp
               "SYSTEM DROP MARK CACHE", "KILL QUERY WHERE 1", "SET readonly = 0",
               "SELECT 1 SETTINGS readonly = 0", "SELECT 1; SELECT 2"]
     for write in writes:
-        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", write)
+        code, out, err = ledger_cli(pipeline, monkeypatch, "sql", write)
         assert code == 2 and "ledger sql: refused:" in err, (write, code, out, err)
     assert metadata.read_bytes() == before
     assert kept.read_text() == "keep me\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "SELECT count() AS n FROM rejections FINAL")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql", "SELECT count() AS n FROM rejections FINAL")
     assert code == 0 and out.splitlines()[2].strip() == "0", out + err
 
 
 def test_sql_renders_out_of_range_dates_control_characters_and_formulas_without_crashing(
-        idle, monkeypatch, capsys):
+        idle, monkeypatch):
     pipeline = idle
     dates = ("SELECT toDateTime64('9999-12-31 23:59:59', 3, 'Etc/GMT+12') AS late, "
              "toDateTime64('0001-01-01 00:00:00', 3, 'Etc/GMT-14') AS early, "
              "toDateTime('2106-02-07 06:28:15', 'UTC') AS dt_max, toDate32('1900-01-01') AS d32, "
              "[toDateTime64('9999-12-31 23:59:59', 3, 'Etc/GMT+12')] AS arr, 'x' AS s")
     for args in (("sql", "--csv", dates), ("sql", dates)):
-        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, *args)
+        code, out, err = ledger_cli(pipeline, monkeypatch, *args)
         assert code == 0, (args, out, err)
         assert "10000-01-01T11:59:59" in out and "2106-02-07" in out and "1900-01-01" in out, out
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "--csv", dates)
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql", "--csv", dates)
     header, row = list(csv.reader(io.StringIO(out, newline="")))
     assert header == ["late", "early", "dt_max", "d32", "arr", "s"]
     assert row[3] == "1900-01-01" and row[5] == "x"
 
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql",
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql",
                                 "SELECT concat(char(27), '[31mred', char(27), '[0m', char(13), char(7)) AS s")
     assert code == 0, err
     assert "\x1b" not in out and "\r" not in out and "\x07" not in out
     assert "\\x1b[31mred\\x1b[0m\\r\\x07" in out
 
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "sql", "--csv",
+    code, out, err = ledger_cli(pipeline, monkeypatch, "sql", "--csv",
                                 "SELECT '=HYPERLINK(\"http://evil/\")' AS f, concat('a', char(13), 'b') AS cr, "
                                 "'-2+3+cmd|'' /C calc''!A0' AS dde, -7.5 AS n")
     assert code == 0, err
@@ -457,10 +457,10 @@ def _entry(pipeline, entry_id: str) -> dict:
     return pipeline.rows("SELECT * FROM ledger_entries FINAL WHERE entry_id = {e:UUID}", e=entry_id)[0]
 
 
-def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatch, capsys):
+def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatch):
     pipeline = running
     data = load_dataset(pipeline)
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
     assert code == 0, out + err
 
     # A stored row altered behind the ledger's back, its counts and hours unchanged: a work date
@@ -469,7 +469,7 @@ def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatc
     other = dict(data.flagged, beneficiary_id="b-99999999", version=0)
     pipeline.store.insert_json_rows("ledger_entries", (json.dumps(moved) + "\n" + json.dumps(other)).encode())
     assert str(_entry(pipeline, data.correction["entry_id"])["work_date"]) == "2024-12-31"
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
     assert code == 1, out + err
     assert "MISMATCH: 2 difference(s)" in out
     assert (f"entry {data.correction['entry_id']} (contract gpe-c001) work_date: kafka 2024-03-04, "
@@ -480,7 +480,7 @@ def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatc
     # Put back as the ledger has them: equal again.
     pipeline.store.insert_json_rows("ledger_entries", (json.dumps(dict(data.correction, version=0)) + "\n"
                                                        + json.dumps(dict(data.flagged, version=0))).encode())
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+    code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
     assert code == 0, out + err
 
     # A date the store cannot hold, recorded in the ledger and loaded: reconcile says whether the
@@ -491,7 +491,7 @@ def test_reconcile_compares_every_field_the_totals_depend_on(running, monkeypatc
     stored = str(_entry(pipeline, ancient["entry_id"])["work_date"])
     deadline = time.monotonic() + 30
     while True:
-        code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "reconcile")
+        code, out, err = ledger_cli(pipeline, monkeypatch, "reconcile")
         if "not yet committed" not in out or time.monotonic() > deadline:
             break
         time.sleep(0.5)

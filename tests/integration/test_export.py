@@ -38,9 +38,9 @@ def store(chdb_path):
     store.close()
 
 
-def run_cli(store, monkeypatch, capsys, *args: str) -> tuple[int, str]:
+def run_cli(store, monkeypatch, *args: str) -> tuple[int, str]:
     env = {"LEDGER_CLICKHOUSE_DSN": store.dsn, "LEDGER_CLICKHOUSE_DATABASE": store.database}
-    code, out, _ = ledger_in_process(env, monkeypatch, capsys, *args)
+    code, out, _ = ledger_in_process(env, monkeypatch, *args)
     return code, out
 
 
@@ -303,9 +303,9 @@ def check_workbook(path, ledger: Ledger, programme, since, until) -> int:
 
 # --- the workbook --------------------------------------------------------------------------------
 
-def test_workbook_shows_the_ledgers_figures(store, ledger, tmp_path, monkeypatch, capsys):
+def test_workbook_shows_the_ledgers_figures(store, ledger, tmp_path, monkeypatch):
     path = tmp_path / "workbook.xlsx"
-    code, out = run_cli(store, monkeypatch, capsys, "report", "--xlsx", str(path))
+    code, out = run_cli(store, monkeypatch, "report", "--xlsx", str(path))
     assert code == 0 and out.split() == [str(path)]
     compared = check_workbook(path, ledger, None, dt.date(2000, 1, 1), AS_OF)
     assert compared > 400
@@ -319,9 +319,9 @@ def test_workbook_shows_the_ledgers_figures(store, ledger, tmp_path, monkeypatch
     assert {"not_started", "at_risk"} <= {r["status"] for r in contracts.values()}
 
 
-def test_workbook_for_one_programme_and_a_period(store, ledger, tmp_path, monkeypatch, capsys):
+def test_workbook_for_one_programme_and_a_period(store, ledger, tmp_path, monkeypatch):
     path = tmp_path / "gpe-spring.xlsx"
-    code, out = run_cli(store, monkeypatch, capsys, "report", "--xlsx", str(path), "--programme", "gpe",
+    code, out = run_cli(store, monkeypatch, "report", "--xlsx", str(path), "--programme", "gpe",
                         "--from", "2025-02-01", "--to", "2025-04-30")
     assert code == 0, out
     check_workbook(path, ledger, "gpe", D("2025-02-01"), D("2025-04-30"))
@@ -332,16 +332,16 @@ def test_workbook_for_one_programme_and_a_period(store, ledger, tmp_path, monkey
     assert 0 < row["counted_in_period"] < row["hours_done"]
 
 
-def test_report_writes_any_combination(store, tmp_path, monkeypatch, capsys):
+def test_report_writes_any_combination(store, tmp_path, monkeypatch):
     html, xlsx, table = tmp_path / "r.html", tmp_path / "r.xlsx", tmp_path / "r.csv"
-    code, out = run_cli(store, monkeypatch, capsys, "report", "--csv", str(table), "--xlsx", str(xlsx))
+    code, out = run_cli(store, monkeypatch, "report", "--csv", str(table), "--xlsx", str(xlsx))
     assert code == 0 and out.split() == [str(table), str(xlsx)] and not html.exists()
-    code, out = run_cli(store, monkeypatch, capsys, "report", "--html", str(html))
+    code, out = run_cli(store, monkeypatch, "report", "--html", str(html))
     assert code == 0 and out.split() == [str(html)]
     for bad in ([], ["--html", str(html), "--programme", "gpe"], ["--xlsx", str(xlsx), "--from", "2025-13-01"],
                 ["--xlsx", str(xlsx), "--from", "2025-05-01", "--to", "2025-04-01"]):
         with pytest.raises(SystemExit) as exit_:
-            run_cli(store, monkeypatch, capsys, "report", *bad)
+            run_cli(store, monkeypatch, "report", *bad)
         assert exit_.value.code == 2, bad
 
 
@@ -449,7 +449,7 @@ def test_open_data_totals_equal_clickhouse(package, ledger, store):
     assert "contract_month" in kinds and kinds & {"other_months", "other_contracts", "other_operations"}
 
 
-def test_export_command(store, tmp_path, monkeypatch, capsys):
-    code, out = run_cli(store, monkeypatch, capsys, "export", "--open-data", str(tmp_path / "od"))
+def test_export_command(store, tmp_path, monkeypatch):
+    code, out = run_cli(store, monkeypatch, "export", "--open-data", str(tmp_path / "od"))
     assert code == 0
     assert out.split()[0] == str(tmp_path / "od" / "datapackage.json") and len(out.split()) == 5

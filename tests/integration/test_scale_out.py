@@ -29,8 +29,10 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
     pipeline = pipeline_factory(start=False)
     # The stream below takes longer than the fixture's few seconds of patience for late reference
     # data (a worker starting, another stopping): timesheets whose enrolment comes at the end of
-    # the activity (the generator's late enrolments) must still be waiting for it.
-    pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 60 / 3600})
+    # the activity (the generator's late enrolments) must still be waiting for it. What still
+    # waits once everything is posted expires when the test moves stream time on (let_time_pass),
+    # not after a wall-clock wait.
+    pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 0.5})
     cfg = pipeline.cfg
     assert cfg.partitions >= 2, "the intake topic must have partitions to share"
     pipeline.start_worker()
@@ -70,6 +72,7 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
         for events in phases.values():  # follow-ups (corrections, retractions...), then resolutions
             pipeline.post(*events)
             pipeline.wait_accounted(timeout=180)
+        pipeline.let_time_pass()
         accounting = pipeline.wait_settled(timeout=300)
         assert second.poll() is None, "the second worker stopped"
 
