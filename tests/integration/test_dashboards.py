@@ -340,6 +340,27 @@ def test_reference_date_is_pinned_or_today(chdb_path):
         store.close()
 
 
+def test_a_forecast_centuries_ahead_is_a_date_after_2149_or_none_never_a_date_wrapped_into_the_past(chdb_path):
+    # Seen on the live page mid-demo: 13.9 M hours left at 275 h/day forecast "1984-08-31" (as_of +
+    # 50,600 days overflowed the Date type, which ends on 2149-06-06).
+    store = _store(chdb_path, "forecast")
+    try:
+        data.load(store)
+        store.insert_json_rows("ledger_settings", b'{"as_of": "2025-03-31"}')  # c1: 120 h, all in the 90 days
+        c1 = data.CONTRACT["gpe-c1"]
+        for version, target in ((1000, 80_120), (1001, 200_120)):
+            store.insert_json_rows("contract_registrations", data._rows([{
+                "event_id": data._uuid(f"contract:gpe-c1:{version}"), "contract_id": "gpe-c1", "programme_id": c1[1],
+                "operation_id": c1[2], "lot": c1[3], "contractor_siret": c1[4], "start_date": c1[5],
+                "end_date": c1[6], "target_hours": target, "version": version}]))
+            forecast = {r["contract_id"]: r["forecast_completion_date"]
+                        for r in store.rows("analytics_contracts")}["gpe-c1"]
+            days = -(-(target - 120) * 90 // 120)  # 60,000 days, then 150,000
+            assert forecast == (D("2025-03-31") + dt.timedelta(days=days) if days <= 100_000 else None), target
+    finally:
+        store.close()
+
+
 def test_schema_reapplied_changes_nothing(replayed, shown):
     """apply_schema runs at every loader start: views replaced, no backfill run twice."""
     replayed.apply_schema()

@@ -80,7 +80,7 @@ KINDS = {"target_hours": "hours", "hours_done": "hours", "expected_to_date": "ho
          "end_date": "date", "forecast_completion_date": "date"}
 
 
-def test_html_report_in_headless_chromium_shows_the_figures_of_clickhouse(running, monkeypatch, capsys, tmp_path):
+def test_html_report_in_headless_chromium_shows_the_figures_of_clickhouse(running, monkeypatch, tmp_path):
     pipeline = running
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium): cannot render the HTML report")
@@ -90,7 +90,7 @@ def test_html_report_in_headless_chromium_shows_the_figures_of_clickhouse(runnin
     if trajectories:  # pin "to date", so that expected hours and statuses do not depend on the day the test runs
         pipeline.store.insert_json_rows("ledger_settings", f'{{"as_of": "{AS_OF}"}}'.encode())
     page, table = tmp_path / "report.html", tmp_path / "contracts.csv"
-    code, out, err = ledger_cli(pipeline, monkeypatch, capsys, "report", "--html", str(page), "--csv", str(table))
+    code, out, err = ledger_cli(pipeline, monkeypatch, "report", "--html", str(page), "--csv", str(table))
     assert code == 0, err
     assert out.split() == [str(page), str(table)]
 

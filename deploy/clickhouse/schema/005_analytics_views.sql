@@ -13,7 +13,9 @@
 --     expected; 'at_risk' otherwise.
 --   * rate_90d_per_day: counted hours on work dates in (as_of - 90 days, as_of], / 90.
 --     forecast_completion_date: as_of when the target is reached, else as_of + ceil(remaining /
---     rate) days, NULL when the rate is <= 0.
+--     rate) days, NULL when the rate is <= 0 or the date would fall after 2299-12-31 (a Date32:
+--     a slow start of a long programme forecasts centuries ahead, which a Date, ending in 2149,
+--     wrapped round to a date in the past).
 --   * people: beneficiaries with net counted hours > 0. Breakdowns of people hide any group of
 --     fewer than 5 people (people and hours NULL, suppressed = 1) and, when the hidden groups of
 --     a breakdown add up to 1-4 people, also the smallest visible group (so that no hidden count
@@ -50,9 +52,9 @@ SELECT programme_id, operation_id, contract_id, lot, contractor_siret, start_dat
                hours_done * 10 >= expected_to_date * 8, 'behind',
                'at_risk') AS status,
        round(toFloat64(hours_90d) / 90, 2) AS rate_90d_per_day,
-       multiIf(hours_done >= target_hours, as_of,
-               hours_90d > 0, as_of + toIntervalDay(intDiv(toInt64((target_hours - hours_done) * 100) * 90 + toInt64(hours_90d * 100) - 1,
-                                                           toInt64(hours_90d * 100))),
+       multiIf(hours_done >= target_hours, toDate32(as_of),
+               hours_90d > 0 AND days_left <= dateDiff('day', as_of, toDate32('2299-12-31')),
+               toDate32(as_of) + toIntervalDay(days_left),
                NULL) AS forecast_completion_date
 FROM
 (
@@ -61,6 +63,10 @@ FROM
            c.end_date AS end_date, toDecimal64(c.target_hours, 2) AS target_hours, a.as_of AS as_of,
            toDecimal64(ifNull(h.hours_done, 0), 2) AS hours_done,
            toDecimal64(ifNull(h.hours_90d, 0), 2) AS hours_90d,
+           -- days to the target at the 90-day rate, rounded up (integers in cents: exact); the
+           -- divisor is kept >= 1 because the engine may evaluate this where the rate is 0
+           intDiv(toInt64((target_hours - hours_done) * 100) * 90 + toInt64(hours_90d * 100) - 1,
+                  greatest(toInt64(hours_90d * 100), 1)) AS days_left,
            multiIf(a.as_of >= c.end_date, toDecimal64(c.target_hours, 2),
                    a.as_of <= c.start_date, toDecimal64(0, 2),
                    -- target x elapsed / length, in cents, half up: integers, exact
@@ -80,9 +86,9 @@ SELECT programme_id, name, start_date, end_date, target_hours, hours_done, expec
                hours_done * 10 >= expected_to_date * 8, 'behind',
                'at_risk') AS status,
        round(toFloat64(hours_90d) / 90, 2) AS rate_90d_per_day,
-       multiIf(hours_done >= target_hours, as_of,
-               hours_90d > 0, as_of + toIntervalDay(intDiv(toInt64((target_hours - hours_done) * 100) * 90 + toInt64(hours_90d * 100) - 1,
-                                                           toInt64(hours_90d * 100))),
+       multiIf(hours_done >= target_hours, toDate32(as_of),
+               hours_90d > 0 AND days_left <= dateDiff('day', as_of, toDate32('2299-12-31')),
+               toDate32(as_of) + toIntervalDay(days_left),
                NULL) AS forecast_completion_date
 FROM
 (
@@ -90,6 +96,10 @@ FROM
            toDecimal64(p.target_hours, 2) AS target_hours, a.as_of AS as_of,
            toDecimal64(ifNull(h.hours_done, 0), 2) AS hours_done,
            toDecimal64(ifNull(h.hours_90d, 0), 2) AS hours_90d,
+           -- days to the target at the 90-day rate, rounded up (integers in cents: exact); the
+           -- divisor is kept >= 1 because the engine may evaluate this where the rate is 0
+           intDiv(toInt64((target_hours - hours_done) * 100) * 90 + toInt64(hours_90d * 100) - 1,
+                  greatest(toInt64(hours_90d * 100), 1)) AS days_left,
            multiIf(a.as_of >= p.end_date, toDecimal64(p.target_hours, 2),
                    a.as_of <= p.start_date, toDecimal64(0, 2),
                    -- target x elapsed / length, in cents, half up: integers, exact
