@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ledger.synthetic import Size, SyntheticProgramme, generate
-from streams.demo import accounted, settings_env
+from streams.demo import accounted, settings_env, stop_process  # noqa: F401 (bench.run and the tests stop processes with it)
 from streams.settings import REPO_ROOT, Settings
 
 # Grand Paris Express: 15 years, 10 operations, ~300 contracts, ~20,000 beneficiaries, ~2M timesheets.
@@ -133,16 +133,6 @@ def start_worker(cfg: Settings, workdir: Path, n: int = 0, env: dict[str, str] |
         log.close()
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def wait_workers_assigned(cfg: Settings, workers: list[subprocess.Popen], timeout: float = 180) -> None:
     """Wait until every worker is a member of the consumer group with intake partitions of its
     own, and the group is stable. Posting before that measures a rebalance (a worker that starts
@@ -216,18 +206,6 @@ class StoreProcess:
     def rows(self) -> int:
         c = self.ask("counts")
         return c["entries"] + c["rejections"] + c["reference"]
-
-    def wait_rows(self, rows: int, timeout: float, poll: float = 0.25, workers=()) -> float:
-        """Wait until at least `rows` rows are present (cheap: no FINAL); the time they were."""
-        deadline = time.monotonic() + timeout
-        while True:
-            c = self.ask("counts")
-            if c["entries"] + c["rejections"] + c["reference"] >= rows:
-                return c["time"]
-            _check_alive(workers)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{c} after {timeout}s; waiting for {rows} rows")
-            time.sleep(poll)
 
     def wait_accounted(self, posted: int, timeout: float, workers=(), poll: float = 1.0, settled: bool = True) -> dict:
         """Wait until the store's own accounting (FINAL) covers `posted` events: accepted + rejected

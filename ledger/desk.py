@@ -826,6 +826,3 @@ def history_lines(value: bytes) -> list[bytes] | None:
         return None
     return [orjson.dumps(item) for item in items]
 
-
-def _json_default(value):  # pragma: no cover - debugging aid
-    return json.dumps(value)

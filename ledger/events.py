@@ -42,9 +42,6 @@ from pydantic_core import core_schema
 
 from ledger.siret import is_valid_siret
 
-SCHEMA_VERSION = 1
-
-
 @functools.lru_cache(maxsize=4096)  # a programme names a few hundred SIRETs over and over
 def _check_siret(value: str) -> str:
     if not is_valid_siret(value):

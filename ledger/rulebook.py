@@ -171,6 +171,3 @@ class Rulebook:
             until = min(until, beneficiary.proof_valid_until)
         return until
 
-
-def default_rulebook() -> Rulebook:
-    return Rulebook.from_dict({"version": "2026.1"})

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 from streams.settings import settings
@@ -388,9 +387,7 @@ def _export(args) -> int:
 
 
 def _json_default(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
+    return str(value)  # Decimal (exact hours), dates
 
 
 COMMANDS = {"demo": _demo, "worker": _worker, "loader": _loader, "topics": _topics, "progress": _progress,

@@ -163,7 +163,7 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         if loader is not None:
             loader.stop()
         if worker is not None:
-            stop_worker(worker)
+            stop_process(worker)
         if broker is not None:
             broker.stop()
 
@@ -191,14 +191,16 @@ def start_worker(cfg: Settings, log_path: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def stop_worker(worker: subprocess.Popen, timeout: float = 30) -> None:
-    if worker.poll() is None:
-        worker.terminate()
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds (a worker, a store process...)."""
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            worker.wait(timeout)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+            proc.kill()
+            proc.wait()
+
 
 
 def settings_env(cfg: Settings) -> dict[str, str]:

@@ -30,11 +30,6 @@ class ClickHouseSink:
     def __len__(self) -> int:
         return self._size
 
-    @property
-    def oldest_timestamp(self) -> float | None:
-        """Kafka timestamp (s) of the oldest record waiting, for freshness."""
-        return self._oldest
-
     def add_rows(self, table: str, rows: bytes, count: int) -> None:
         """`count` JSONEachRow lines for `table`, passed through as they are."""
         self._batch[table].append(rows)

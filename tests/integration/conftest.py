@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from streams.demo import settings_env, start_worker, stop_worker, wait_accounted, wait_settled
+from streams.demo import settings_env, start_worker, stop_process, wait_accounted, wait_settled
 from streams.loader import Loader, run_in_thread
 from streams.localkafka import LocalKafka
 from streams.producer import ContractorProducer, let_time_pass, post_lines
@@ -71,7 +71,7 @@ class Pipeline:
                 self.worker.kill()
                 self.worker.wait()
             else:
-                stop_worker(self.worker)
+                stop_process(self.worker)
             self.worker = None
 
     def start_loader(self) -> None:

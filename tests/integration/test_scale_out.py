@@ -15,7 +15,7 @@ import pytest
 
 from bench.harness import wait_workers_assigned
 from ledger.synthetic import Size, generate
-from streams.demo import check, start_worker, stop_worker
+from streams.demo import check, start_worker, stop_process
 from tests.integration.events import contract, enrolment, timesheet
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
                 # from the changelogs, and the rest of the stream follows. (Faust 0.15 itself can
                 # lose messages in flight at a rebalance; streams.offsets reads them again.)
                 wait_workers_assigned(cfg, [first, second])
-                stop_worker(first)
+                stop_process(first)
                 assert first.returncode is not None
                 pipeline.worker = second
             time.sleep(0.3)
@@ -85,7 +85,7 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
         assert accounting["accepted"] + accounting["rejected"] == pipeline.posted
     finally:
         if second is not None:
-            stop_worker(second)
+            stop_process(second)
         if pipeline.worker is second:
             pipeline.worker = None
 
@@ -112,4 +112,4 @@ def test_each_worker_learns_the_contracts_registered_through_the_others_partitio
             {c: Decimal("12.00") for c in contracts}
         wait_workers_assigned(cfg, [pipeline.worker, second], timeout=0)  # still both, stable: no rebalance helped
     finally:
-        stop_worker(second)
+        stop_process(second)

@@ -21,7 +21,7 @@ from kafka import KafkaProducer
 
 from bench.harness import wait_workers_assigned
 from ledger.synthetic import Size, generate
-from streams.demo import check, start_worker, stop_worker
+from streams.demo import check, start_worker, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -75,4 +75,4 @@ def test_events_posted_without_a_key_to_two_workers_are_counted_exactly(pipeline
         assert "processing_error" not in rejected
         assert rejected.get("duplicate_event", 0) == prog.expected.rejections_by_reason["duplicate_event"]
     finally:
-        stop_worker(second)
+        stop_process(second)
