@@ -267,18 +267,23 @@ class Reconciliation:
     def render(self) -> str:
         per_contract = []
         for c in self.contracts:
-            kh, sh = self.kafka.counted_hours.get(c, Decimal(0)), self.store.counted_hours.get(c, Decimal(0))
-            ke, se = self.kafka.entries.get(c, 0), self.store.entries.get(c, 0)
-            per_contract.append({"contract": c, "kh": kh, "sh": sh, "dh": sh - kh, "ke": ke, "se": se,
-                                 "check": "ok" if (kh, ke) == (sh, se) else "DIFFERENT"})
-        per_contract.append({"contract": "TOTAL", "kh": self.kafka.total_hours, "sh": self.store.total_hours,
-                             "dh": self.store.total_hours - self.kafka.total_hours,
-                             "ke": sum(self.kafka.entries.values()), "se": sum(self.store.entries.values()),
-                             "check": "ok" if not any("contract " in d.what for d in self.differences)
-                             else "DIFFERENT"})
+            kafka_hours = self.kafka.counted_hours.get(c, Decimal(0))
+            store_hours = self.store.counted_hours.get(c, Decimal(0))
+            kafka_entries, store_entries = self.kafka.entries.get(c, 0), self.store.entries.get(c, 0)
+            per_contract.append({
+                "contract": c, "kafka_hours": kafka_hours, "store_hours": store_hours,
+                "difference": store_hours - kafka_hours, "kafka_entries": kafka_entries,
+                "store_entries": store_entries,
+                "check": "ok" if (kafka_hours, kafka_entries) == (store_hours, store_entries) else "DIFFERENT"})
+        per_contract.append({
+            "contract": "TOTAL", "kafka_hours": self.kafka.total_hours, "store_hours": self.store.total_hours,
+            "difference": self.store.total_hours - self.kafka.total_hours,
+            "kafka_entries": sum(self.kafka.entries.values()), "store_entries": sum(self.store.entries.values()),
+            "check": "ok" if not any("contract " in d.what for d in self.differences) else "DIFFERENT"})
         contracts = table(per_contract, [
-            ("contract", "contract"), ("kh", "kafka counted h"), ("sh", "clickhouse counted h"),
-            ("dh", "difference h"), ("ke", "kafka entries"), ("se", "clickhouse entries"), ("check", "check")])
+            ("contract", "contract"), ("kafka_hours", "kafka counted h"), ("store_hours", "clickhouse counted h"),
+            ("difference", "difference h"), ("kafka_entries", "kafka entries"), ("store_entries", "clickhouse entries"),
+            ("check", "check")])
         others = [{"what": f"{kind} records", "k": self.kafka.records[kind], "s": self.store.records[kind]}
                   for kind in RECORD_TABLES]
         for reason in sorted(set(self.kafka.rejections) | set(self.store.rejections)):

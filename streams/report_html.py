@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ledger.trajectory import STATUSES
 from streams.audit import csv_cell, csv_writer, read_only_query
 from streams.store import Store
 
@@ -169,18 +170,8 @@ def fmt(value: Any, kind: str) -> str:
 
 
 def status_class(status: Any) -> str:
-    s = str(status or "").lower().replace(" ", "_").replace("-", "_")
-    if not s:
-        return "unknown"
-    if "risk" in s:
-        return "at-risk"
-    if "behind" in s or "late" in s:
-        return "behind"
-    if "done" in s or "complete" in s or "reached" in s or "achieved" in s:
-        return "done"
-    if "track" in s or "ahead" in s:
-        return "on-track"
-    return "unknown"
+    """The CSS class of a trajectory status (ledger.trajectory.STATUSES); 'unknown' for anything else."""
+    return str(status).replace("_", "-") if status in STATUSES else "unknown"
 
 
 def compact(value: float) -> str:
@@ -330,7 +321,7 @@ td.num, th.num { text-align: right; }
 .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
           background: #eceff2; color: #37424d; }
 .status.on-track { background: #e3f4e6; color: #1b5e20; } .status.behind { background: #fff1d6; color: #8a5300; }
-.status.at-risk { background: #fde2e1; color: #b3261e; } .status.done { background: #e1ecfb; color: #0d47a1; }
+.status.at-risk { background: #fde2e1; color: #b3261e; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
 """
 
