@@ -36,6 +36,7 @@ from streams.settings import Settings
 from streams.sink import TABLE_OF_RECORD
 from streams.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement  # noqa: F401
 from streams.store import Store
+from streams.topics import read_topic
 
 READ_ONLY = {"readonly": 1}
 # Every other kind of ledger record the loader stores (reference data, pending timesheets...), with
@@ -310,38 +311,6 @@ class Reconciliation:
             if len(self.differences) > len(shown):
                 lines.append(f"  ... and {len(self.differences) - len(shown)} more")
         return "\n".join(lines)
-
-
-def read_topic(cfg: Settings, topic: str, timeout: float = 120) -> Iterator:
-    """Every message of `topic`, from offset 0 to the end offsets taken when reading starts.
-
-    A consumer without a group: it commits nothing and disturbs no one's offsets.
-    """
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None, enable_auto_commit=False,
-                             client_id="ledger-reconcile", auto_offset_reset="earliest",
-                             isolation_level="read_committed")
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise LookupError(f"no topic {topic!r} on {cfg.kafka_dsn}")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
-        deadline = time.monotonic() + timeout
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: could not read up to the end offsets in {timeout:.0f}s")
-            for tp, messages in consumer.poll(timeout_ms=500).items():
-                for message in messages:
-                    if message.offset < end[tp]:
-                        yield message
-            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
-    finally:
-        consumer.close(autocommit=False)
 
 
 def kafka_totals(cfg: Settings, timeout: float = 120) -> tuple[Totals, dict[str, int]]:

@@ -10,16 +10,16 @@ by contract. Every entry names the rulebook version and the rule that produced i
 from __future__ import annotations
 
 import heapq
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-
-from kafka import KafkaConsumer, TopicPartition
 
 from ledger.rulebook import Rulebook
 from streams.codec import TICK_HEADER
 from streams.settings import Settings
 from streams.sink import ClickHouseSink
 from streams.store import Store
+from streams.topics import read_topic
 from streams.worker.processor import PartitionProcessor
 from streams.worker.routing import EVENTS, TICK, route
 
@@ -28,26 +28,11 @@ BATCH = 5000
 
 def read_history(cfg: Settings):
     """Every intake message, in stream order: (timestamp, partition, offset, value, is_tick)."""
-    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, enable_auto_commit=False,
-                             group_id=None, client_id="ledger-replay")
-    try:
-        partitions = [TopicPartition(cfg.intake_topic, p) for p in sorted(consumer.partitions_for_topic(cfg.intake_topic) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        per_partition: dict[int, list] = {tp.partition: [] for tp in partitions}
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            for tp, messages in consumer.poll(timeout_ms=1000, max_records=BATCH).items():
-                for m in messages:
-                    if m.offset < ends[tp]:
-                        tick = any(k == TICK_HEADER for k, _ in (m.headers or ()))
-                        per_partition[tp.partition].append((m.timestamp, tp.partition, m.offset, m.value, tick))
-                if consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        return list(heapq.merge(*per_partition.values(), key=lambda m: (m[0], m[1], m[2])))
-    finally:
-        consumer.close()
+    per_partition: dict[int, list] = defaultdict(list)
+    for m in read_topic(cfg, cfg.intake_topic, timeout=None, client_id="ledger-replay"):
+        tick = any(k == TICK_HEADER for k, _ in (m.headers or ()))
+        per_partition[m.partition].append((m.timestamp, m.partition, m.offset, m.value, tick))
+    return list(heapq.merge(*per_partition.values(), key=lambda m: (m[0], m[1], m[2])))
 
 
 @dataclass

@@ -9,7 +9,8 @@ topic, the configuration it is created with (`ensure_topics`) and checked agains
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
@@ -131,3 +132,38 @@ def check_retention(cfg: Settings) -> None:
             "--bootstrap-server HOST:PORT --alter --entity-type topics --entity-name TOPIC --add-config "
             "retention.ms=-1,retention.bytes=-1,cleanup.policy=delete (see docs/security.md); "
             "records already deleted are lost to replay")
+
+
+def read_topic(cfg: Settings, topic: str, timeout: float | None = 120, client_id: str = "ledger-reader") -> Iterator:
+    """Every message of `topic`, from offset 0 to the end offsets taken when reading starts
+    (committed transactions only), partition by partition in offset order; `timeout` bounds the
+    whole read (None: no bound, for a long history).
+
+    A consumer without a group: it commits nothing and disturbs no one's offsets. `ledger
+    reconcile` reads the ledger and rejection topics with it, `ledger replay` the intake.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None, enable_auto_commit=False,
+                             client_id=client_id, auto_offset_reset="earliest", isolation_level="read_committed",
+                             max_poll_records=5000)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise LookupError(f"no topic {topic!r} on {cfg.kafka_dsn}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while remaining:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: could not read up to the end offsets in {timeout:.0f}s")
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                for message in messages:
+                    if message.offset < end[tp]:
+                        yield message
+            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
+    finally:
+        consumer.close(autocommit=False)

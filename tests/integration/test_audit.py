@@ -19,7 +19,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams import cli
-from streams.audit import NotOneStatement, one_statement, read_topic, read_only_query
+from streams.audit import NotOneStatement, one_statement, read_only_query
+from streams.topics import read_topic
 from streams.codec import decode_records
 from streams.settings import REPO_ROOT, settings
 from ledger.siret import with_check_digit
