@@ -21,7 +21,7 @@ import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, NamedTuple, Union
 from uuid import UUID
 
 from pydantic import (
@@ -488,17 +488,31 @@ class InvalidEvent(ValueError):
         self.event_type = event_type
 
 
-def describe(error: ValidationError) -> str:
-    """One line per problem, naming the field path: `hours: Input should be less than or equal to 24`."""
-    parts = []
+class Problem(NamedTuple):
+    """One validation problem: the field's path (`""` for the event as a whole), pydantic's message
+    and its error type (e.g. `union_tag_invalid` for an unknown `type`)."""
+
+    path: str
+    message: str
+    kind: str
+
+
+def problems(error: ValidationError) -> list[Problem]:
+    """The problems of a validation error, each named by its field path (`ledger.events.describe`
+    for the rejection's detail, the gateway's per-field errors)."""
+    out = []
     for e in error.errors(include_url=False):
         # The discriminator adds the event type as the first location item: drop it from the path.
         loc = [str(p) for p in e["loc"]]
         if loc and loc[0] in EVENT_TYPES:
             loc = loc[1:]
-        where = ".".join(loc) or "event"
-        parts.append(f"{where}: {e['msg']}")
-    return "; ".join(parts)
+        out.append(Problem(".".join(loc), e["msg"], e["type"]))
+    return out
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem, naming the field path: `hours: Input should be less than or equal to 24`."""
+    return "; ".join(f"{p.path or 'event'}: {p.message}" for p in problems(error))
 
 
 # The largest event is far smaller (a pooling agreement of 100 contracts is ~8 KB): what is longer is

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ledger.events import EVENT_TYPES, Event, InvalidEvent, parse_event
+from ledger.events import Event, InvalidEvent, parse_event, problems
 from streams.producer import CsvLineError, csv_events
 
 JSON = "application/json"
@@ -109,17 +109,12 @@ def _loads(text: str) -> Any:
 
 
 def field_errors(line: int, obj: Any, invalid: InvalidEvent) -> list[LineError]:
-    """The refusal of one event, one error per field, as `ledger.events.describe` names them."""
+    """The refusal of one event, one error per field (`ledger.events.problems`)."""
     try:
         _EVENT.validate_json(json.dumps(obj))
     except ValidationError as error:
-        errors = []
-        for e in error.errors(include_url=False):
-            loc = [str(p) for p in e["loc"]]
-            if loc and loc[0] in EVENT_TYPES:
-                loc = loc[1:]
-            field = ".".join(loc) or ("type" if e["type"].startswith("union_tag") else None)
-            errors.append(LineError(line, field, e["msg"], invalid.reason))
+        errors = [LineError(line, p.path or ("type" if p.kind.startswith("union_tag") else None), p.message,
+                            invalid.reason) for p in problems(error)]
         if errors:
             return errors
     except (ValueError, TypeError):
