@@ -6,6 +6,7 @@ the contract's override if one covers the date, else the programme's, else the d
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
@@ -85,9 +86,15 @@ BUILT_IN_DEFAULTS: dict[str, Any] = {
 }
 
 
-
 def _built_in() -> dict[str, Periods]:
     return {name: _periods(name, raw) for name, raw in BUILT_IN_DEFAULTS.items()}
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,6 @@ class Rulebook:
             start = max(beneficiary.eligible_from, beneficiary.validated_on or beneficiary.eligible_from)
             until = self._window_ends.get(start)
             if until is None:
-                from ledger.rules import add_months  # local: rules imports this module
 
                 months = self.param("eligibility_window_months", start)
                 until = self._window_ends[start] = add_months(start, months) - dt.timedelta(days=1)

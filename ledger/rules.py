@@ -6,7 +6,6 @@ count (`reason`). docs/rules.md lists them with their parameters and sources.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +20,7 @@ from ledger.events import (
     TimesheetSubmitted,
     to_hundredths,
 )
-from ledger.rulebook import Rulebook
+from ledger.rulebook import Rulebook, add_months  # noqa: F401 (rules' callers import it from here)
 
 # Rule names, as recorded on entries.
 ELIGIBLE_ON_CONTRACT = "eligible_on_contract"
@@ -34,13 +33,6 @@ CLAIMED_TWICE = "claimed_twice"
 SIAE_INVOICE_CONVERSION = "siae_invoice_conversion"
 FACILITATOR_RESOLUTION = "facilitator_resolution"
 REVERSAL = "reversal"
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 Part = tuple[Decimal, EntryStatus, str, str]  # (hours, status, rule, reason)
