@@ -65,7 +65,7 @@ VERSIONED_TABLES = frozenset({"programme_definitions", "contract_registrations",
 TABLE_HEADER = "ledger-table"
 MAX_MESSAGE_BYTES = 900_000
 
-# The worker's own clock signal on an intake partition (see streams.agents.tick): not an event. Only
+# The worker's own clock signal on an intake partition (see streams.worker.app, its tick timer): not an event. Only
 # a message with this value AND this header is a tick; the same bytes from anyone else are decided
 # like any event (and rejected), so nobody can make posted events vanish or forge stream time by
 # accident. (Writing the header on purpose takes write access to the intake topic, which the

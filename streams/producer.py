@@ -230,7 +230,7 @@ def let_time_pass(cfg: Settings, until: dt.datetime) -> None:
     """Advance every intake partition's stream time to `until` with the worker's own tick.
 
     For tests and benchmarks that wait for pending timesheets to expire without waiting the
-    rulebook's days: a tick is the workers' clock (streams.agents.tick), and only a client with
+    rulebook's days: a tick is the workers' clock (streams.worker.app, its tick timer), and only a client with
     write access to the intake topic can send one. Kafka refuses timestamps more than an hour ahead
     (log.message.timestamp.after.max.ms), so `until` must be within that.
     """
