@@ -48,6 +48,7 @@ from ledger.rules import (
 )
 
 MAX_KEPT_PAYLOAD = 64 * 1024  # bytes of a rejected payload kept for the sender; the rest is cut
+MAX_ECHOED_ID = 100  # an invalid event's id and type are echoed in its rejection only when this short
 MAX_DETAIL = 8000  # characters of a rejection's detail (a hostile event can multiply its errors)
 MAX_ERROR_DETAIL = 500  # characters of a processing error's message
 COUNTED, NOT_COUNTED, FLAGGED = "counted", "not_counted", "flagged"
@@ -145,7 +146,7 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     if not isinstance(obj, dict):
         return None, None
     ids = obj.get("event_id"), obj.get("type")
-    return tuple(v if isinstance(v, str) and len(v) <= 100 else None for v in ids)  # type: ignore[return-value]
+    return tuple(v if isinstance(v, str) and len(v) <= MAX_ECHOED_ID else None for v in ids)  # type: ignore[return-value]
 
 
 def peek_head(raw: bytes) -> tuple[str | None, str | None]:

@@ -24,6 +24,9 @@ from streams.settings import Settings
 
 # CSV cells are text: these columns are converted to JSON values before validation. A cell that
 # does not read as a number stays text, and validation then names the field.
+# Kafka batches of up to 256 KiB (kafka-python's default is 16 KiB): a programme's backlog goes out in
+# few requests; a record of the intake is < 64 KiB (ledger.events.MAX_EVENT_BYTES), so several fit.
+PRODUCER_BATCH_BYTES = 256 * 1024
 _CSV_INTEGERS = {"schema_version", "birth_year"}
 _CSV_DECIMALS = {"hours", "target_hours", "amount_eur", "labour_share", "clause_rate", "hourly_cost_eur"}
 _CSV_LISTS = {"criteria"}  # several values separated by '|'
@@ -51,7 +54,7 @@ class ContractorProducer:
     where they would unbatched, in order. Call `send_pending()` (or `flush()`) to send part-filled
     batches."""
 
-    def __init__(self, cfg: Settings, batch_events: int = 1, batch_bytes: int = 256 * 1024):
+    def __init__(self, cfg: Settings, batch_events: int = 1, batch_bytes: int = PRODUCER_BATCH_BYTES):
         self.topic = cfg.intake_topic
         self.batch_events = batch_events
         self.batch_bytes = batch_bytes
@@ -65,7 +68,7 @@ class ContractorProducer:
             acks="all",
             enable_idempotence=True,
             linger_ms=10,
-            batch_size=256 * 1024,
+            batch_size=PRODUCER_BATCH_BYTES,
             retries=10,
         )
 

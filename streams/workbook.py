@@ -170,6 +170,9 @@ def _put(ws, row: int, column: int, value: Any, kind: str) -> None:
         cell.number_format = FORMATS[kind]
 
 
+# Column widths follow the longest value among the first rows (enough to size a column; a sheet of
+# thousands of contracts is not read twice).
+WIDTH_SAMPLE_ROWS = 500
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 
@@ -185,7 +188,7 @@ def _table(ws, columns: list[tuple[str, str, str]], rows: list[dict]) -> None:
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(rows), 1) + 1}"
     for c, (field, header, kind) in enumerate(columns, start=1):
-        longest = max([len(header) // 2 + 1] + [len(str(row.get(field) or "")) for row in rows[:500]])
+        longest = max([len(header) // 2 + 1] + [len(str(row.get(field) or "")) for row in rows[:WIDTH_SAMPLE_ROWS]])
         ws.column_dimensions[get_column_letter(c)].width = min(max(longest + 2, 10 if kind != "text" else 8), 48)
 
 

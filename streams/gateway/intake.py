@@ -27,6 +27,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from ledger.events import partition_key
 from streams.gateway.config import GatewaySettings
 from streams.gateway.parsing import Line
+from streams.producer import PRODUCER_BATCH_BYTES
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class IntakeProducer:
         try:  # outside the lock: another request may connect at the same time; one client is kept
             producer = KafkaProducer(
                 bootstrap_servers=self.cfg.bootstrap_servers, client_id="ledger-gateway", acks="all",
-                enable_idempotence=True, linger_ms=5, batch_size=256 * 1024,
+                enable_idempotence=True, linger_ms=5, batch_size=PRODUCER_BATCH_BYTES,
                 allow_auto_create_topics=False, bootstrap_timeout_ms=max(50, int(remaining * 1000)),
                 # Metadata is awaited explicitly with the request's deadline (produce); what is left
                 # to block a send is a full buffer, bounded here.

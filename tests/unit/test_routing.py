@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2
 
@@ -81,6 +81,8 @@ def test_events_of_keeps_a_repeated_key():
 @settings(max_examples=500)
 @given(st.binary(max_size=300), st.integers(0, 63), st.integers(1, 64), st.integers(0, 2**40),
        st.none() | st.integers(1, 2**45))
+@example(b"\r0", 0, 1, 0, None)  # found by hypothesis: one JSON value with whitespace around it
+@example(b' {"type": "x"}\n', 2, 4, 9, 1)
 def test_any_bytes_that_are_not_an_array_travel_as_they_were_posted(value, partition, partitions, offset, stamp):
     if events_of(value) is not None:  # an array of items (rare here): see the other tests
         return
