@@ -185,9 +185,9 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess
 def ledger_in_process(env: dict[str, str], monkeypatch, *args: str) -> tuple[int, str, str]:
     """`ledger ARGS` run in this process with the LEDGER_* settings of `env`: (exit code, stdout, stderr).
 
-    Its output is taken with redirect_stdout, not pytest's capsys: in full runs capsys.readouterr()
-    sometimes returned nothing while the lines printed showed up in the test's "Captured stdout
-    call" (test_report_writes_any_combination, twice)."""
+    Its output is taken with redirect_stdout (no capsys to pass around). In full runs it once went
+    missing all the same: a Faust worker an earlier test had set up in this process, collected
+    meanwhile, set sys.stdout back to sys.__stdout__ (see test_cli's logging test, which now closes it)."""
     from streams import cli
     from streams.settings import settings
 
