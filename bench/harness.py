@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ledger.synthetic import Size, SyntheticProgramme, generate
-from streams.demo import accounted, settings_env, stop_process  # noqa: F401 (bench.run and the tests stop processes with it)
+from streams.demo import accounted, settings_env
 from streams.settings import REPO_ROOT, Settings
 
 # Grand Paris Express: 15 years, 10 operations, ~300 contracts, ~20,000 beneficiaries, ~2M timesheets.

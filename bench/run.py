@@ -43,7 +43,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.harness import (SIZES, settle_pending, StoreProcess, compare, messages,  # noqa: E402
-                           start_worker, stop_process, wait_workers_assigned)
+                           start_worker, wait_workers_assigned)
+from streams.demo import stop_process  # noqa: E402
 from bench.storeproc import peak_rss_mb  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -33,6 +33,7 @@ from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
 from ledger.sheets import Sheet, fast_sheet, sheet_of, stamp
+from ledger.rulebook import add_months
 from ledger.rules import (
     ELIGIBLE_ON_CONTRACT,
     FACILITATOR_RESOLUTION,
@@ -40,7 +41,6 @@ from ledger.rules import (
     SIAE_INVOICE_CONVERSION,
     DayClaim,
     TrainingClaim,
-    add_months,
     cross_check,
     invoice_hours,
     share_training_cap,

@@ -20,7 +20,7 @@ from ledger.events import (
     TimesheetSubmitted,
     to_hundredths,
 )
-from ledger.rulebook import Rulebook, add_months  # noqa: F401 (rules' callers import it from here)
+from ledger.rulebook import Rulebook, add_months
 
 # Rule names, as recorded on entries.
 ELIGIBLE_ON_CONTRACT = "eligible_on_contract"

@@ -182,7 +182,7 @@ def _progress(args) -> int:
         store = Store.from_settings(cfg, create=False)
         tables = progress_tables(store)
     if args.json:
-        print(json.dumps(tables, default=_json_default, indent=2))
+        print(json.dumps(tables, default=str, indent=2))  # Decimal (exact hours) and dates as text
     else:
         print(render_progress(tables))
     return 0
@@ -385,9 +385,6 @@ def _export(args) -> int:
         print(path)
     return 0
 
-
-def _json_default(value):
-    return str(value)  # Decimal (exact hours), dates
 
 
 COMMANDS = {"demo": _demo, "worker": _worker, "loader": _loader, "topics": _topics, "progress": _progress,

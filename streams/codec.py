@@ -7,7 +7,8 @@ THE WIRE FORMAT (what `encode_ledger` writes, what the loader passes through to 
   `ledger_entries`). Each object starts with `"record":"<kind>"` (`entry`: hours recorded or
   reversed; `pending`: a timesheet waiting for reference data, or what became of it; or the
   reference data the entries rely on: `programme`, `contract`, `beneficiary`, `pooling`,
-  `outcome`; or `resolution`, a facilitator's decision on a flagged claim), then the fields of that record with today's JSON types (entries as
+  `outcome`; or `resolution`, a facilitator's decision on a flagged claim), then the fields of
+  that record with today's JSON types (entries as
   `ledger.entries.LedgerEntry` dumped to JSON, pending records as `PendingRecord`, reference
   records from `reference_record`). The loader hands the bytes to ClickHouse unchanged
   (`INSERT ... FORMAT JSONEachRow`, unknown fields such as `record` skipped): no per-record
@@ -127,7 +128,6 @@ def loading_order(tables: Iterable[str]) -> list[str]:
     timesheet is a `resolved` pending record and the entries it makes; stored in that order, a
     reader between the two sees it neither pending nor accepted for a moment (posted is not reached
     yet), never both (posted reached with an event still to come: a count read too early)."""
-    tables = list(tables)
     return sorted(tables, key=lambda table: table != TABLE_OF_RECORD["pending"])
 
 

@@ -24,8 +24,8 @@ from streams.settings import Settings
 
 # CSV cells are text: these columns are converted to JSON values before validation. A cell that
 # does not read as a number stays text, and validation then names the field.
-# Kafka batches of up to 256 KiB (kafka-python's default is 16 KiB): a programme's backlog goes out in
-# few requests; a record of the intake is < 64 KiB (ledger.events.MAX_EVENT_BYTES), so several fit.
+# Kafka batches of up to 256 KiB (kafka-python's default is 16 KiB), so that a programme's backlog goes
+# out in few requests; the contractor producer also packs its events into messages of at most this size.
 PRODUCER_BATCH_BYTES = 256 * 1024
 _CSV_INTEGERS = {"schema_version", "birth_year"}
 _CSV_DECIMALS = {"hours", "target_hours", "amount_eur", "labour_share", "clause_rate", "hourly_cost_eur"}

@@ -136,8 +136,8 @@ def check_retention(cfg: Settings) -> None:
 
 def read_topic(cfg: Settings, topic: str, timeout: float | None = 120, client_id: str = "ledger-reader") -> Iterator:
     """Every message of `topic`, from offset 0 to the end offsets taken when reading starts
-    (committed transactions only), partition by partition in offset order; `timeout` bounds the
-    whole read (None: no bound, for a long history).
+    (committed transactions only), each partition's in offset order, partitions interleaved as
+    polled; `timeout` bounds the whole read (None: no bound, for a long history).
 
     A consumer without a group: it commits nothing and disturbs no one's offsets. `ledger
     reconcile` reads the ledger and rejection topics with it, `ledger replay` the intake.

@@ -42,8 +42,7 @@ TAKE, TAKE_WITHIN = 100, 0.05
 ROUTED_MESSAGE_BYTES = 900_000  # under the broker's default 1 MB message limit
 STATE_RECORD_BYTES = 900_000  # the same for the state log's records
 # A full producer buffer is let drain to a quarter of LEDGER_WORKER_BUFFERED_WRITES before the agents
-# go on (not to empty: the sender keeps sending while the agents decide), looked at every 2 ms (one
-# send takes ~10 us: a shorter poll only spins).
+# go on (not to empty: the sender keeps sending while the agents decide), looked at every 2 ms.
 DRAIN_DOWN_TO = 4
 DRAIN_POLL_S = 0.002
 

@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import MessageSizeTooLargeError
 
-from bench.harness import PENDING_TIMEOUT, StoreProcess, settle_pending, start_worker, stop_process
+from bench.harness import PENDING_TIMEOUT, StoreProcess, settle_pending, start_worker
 from ledger.siret import with_check_digit
 from streams.producer import ContractorProducer
 from streams.settings import Settings

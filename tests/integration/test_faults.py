@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from bench.harness import (PENDING_TIMEOUT, StoreProcess, compare, messages, settle_pending,
-                           size_with, start_worker, stop_process)
+                           size_with, start_worker)
+from streams.demo import stop_process
 from streams.localkafka import LocalKafka, free_port
 from streams.producer import ContractorProducer
 from streams.settings import Settings

@@ -220,10 +220,9 @@ def test_progress_through_the_live_view_prints_what_the_store_gives(pipeline):
         for args in (["progress", "--json"], ["progress"]):
             done = run_cli(*args, env=env)
             assert done.returncode == 0, done.stderr
-            from streams.cli import _json_default
             from streams.report import render_progress
             tables = progress_tables(pipeline.store)
-            local = json.dumps(tables, default=_json_default, indent=2) if "--json" in args else render_progress(tables)
+            local = json.dumps(tables, default=str, indent=2) if "--json" in args else render_progress(tables)
             assert done.stdout == local + "\n"
     finally:
         live.stop()

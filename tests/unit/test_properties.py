@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from ledger.entries import EntryKind, EntryStatus
 from ledger.rulebook import Rulebook
-from ledger.rules import add_months
+from ledger.rulebook import add_months
 from ledger.synthetic import Size, generate
 from tests.unit.kit import Ledger, encode
 

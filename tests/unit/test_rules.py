@@ -14,8 +14,8 @@ import pytest
 from ledger import rules
 from ledger.entries import EntryStatus
 from ledger.events import parse_event
-from ledger.rulebook import Rulebook
-from ledger.rules import (DayClaim, TrainingClaim, Verdict, add_months, cross_check, evaluate, invoice_hours,
+from ledger.rulebook import Rulebook, add_months
+from ledger.rules import (DayClaim, TrainingClaim, Verdict, cross_check, evaluate, invoice_hours,
                           share_training_cap)
 
 D = dt.date.fromisoformat
