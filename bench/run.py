@@ -68,9 +68,11 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
     one PartitionProcessor (every partition's state in one book), then their outputs encoded."""
     from streams.codec import encode_ledger, encode_rejection
     from streams.settings import Settings, load_rulebook
+    from streams.worker.app import tune_collector
     from streams.worker.processor import PartitionProcessor
     from streams.worker.routing import EVENTS, route
 
+    tune_collector()  # as the worker does
     processor = PartitionProcessor(load_rulebook(Settings()))
 
     def messages(pairs) -> list[bytes]:

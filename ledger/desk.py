@@ -61,11 +61,13 @@ _FIELD = {name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*"([^"\\]{1,100})"'
 
 def uuid5(name: str) -> str:
     """`str(uuid.uuid5(LEDGER_NAMESPACE, name))` without building UUID objects (a third of the cost)."""
-    digest = bytearray(hashlib.sha1(_NS + name.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = _sha1(_NS + name.encode()).hexdigest()
+    # The version nibble is 5; the variant's two high bits are 10.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_sha1 = hashlib.sha1
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def entry_id(source_event_id: str, kind: str, subject: str = "") -> str:
@@ -432,7 +434,8 @@ class Desk:
         claim = Claim(sheet.event_id, sheet.beneficiary_id, sheet.contract_id, sheet.work_date, sheet.mode,
                       sheet.hours, sheet.siae_siret, sheet.hire_type, sheet.hire_date, sheet.submitted_at,
                       None, (), (), None)
-        return claim._replace(withheld=self._withheld(claim))
+        withheld = self._withheld(claim)
+        return claim if withheld is None else claim._replace(withheld=withheld)
 
     def _withheld(self, claim: Claim) -> tuple[str, str] | None:
         contract = self.book.contracts[claim.contract_id]
@@ -447,7 +450,24 @@ class Desk:
     def _record(self, sheet: Sheet, cause_id: str, cause_type: str) -> list[dict]:
         """Put a timesheet's hours on the ledger as a standing claim, then settle its day."""
         claim = self._claim(sheet)
+        book = self.book
+        alone = claim.mode != TRAINING and not book.days.get(f"{claim.beneficiary_id}|{claim.work_date}")
         self._index(claim)
+        if alone and claim.resolution is None:
+            # Nearly every timesheet: the first claim of its person's day, outside training. Its
+            # verdict is its own (what _settle gives for a day of one claim, without the scope of a
+            # day's or a person's claims to gather and compare); over the daily maximum, _settle flags it.
+            if claim.withheld is not None:
+                parts = ((claim.hours, NOT_COUNTED, *claim.withheld),)
+            elif claim.hours <= self._param("daily_max_hours", claim.contract_id, claim.work_date):
+                parts = ((claim.hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
+            else:
+                parts = None
+            if parts is not None:
+                credits = self._credits(claim, parts, cause_id, cause_type, "" if claim.event_id == cause_id
+                                        else claim.event_id)
+                self._stand(claim, parts, credits)
+                return credits
         return self._settle(claim.beneficiary_id, cause_id, cause_type, {claim.work_date}, claim.mode == TRAINING,
                             first=claim.event_id, new=claim)
 
@@ -455,18 +475,19 @@ class Desk:
         return f"{beneficiary_id}|{day}"
 
     def _index(self, claim: Claim) -> None:
-        key = self._day_key(claim.beneficiary_id, claim.work_date)
-        ids = self.book.days.get(key, ())
+        book, person, day = self.book, claim.beneficiary_id, claim.work_date
+        key = f"{person}|{day}"
+        ids = book.days.get(key, ())
         if claim.event_id not in ids:
-            self.book.put("days", key, (*ids, claim.event_id))
+            book.put("days", key, (*ids, claim.event_id))
             if not ids:
-                worked = self.book.people.get(claim.beneficiary_id, ())
-                if claim.work_date not in worked:
-                    self.book.put("people", claim.beneficiary_id, (*worked, claim.work_date))
+                worked = book.people.get(person, ())
+                if day not in worked:
+                    book.put("people", person, (*worked, day))
         if claim.mode == TRAINING:
-            ids = self.book.training.get(claim.beneficiary_id, ())
+            ids = book.training.get(person, ())
             if claim.event_id not in ids:
-                self.book.put("training", claim.beneficiary_id, (*ids, claim.event_id))
+                book.put("training", person, (*ids, claim.event_id))
 
     def _settle(self, beneficiary_id: str, cause_id: str, cause_type: str, days: set[int], training: bool,
                 first: str | None = None, new: Claim | None = None) -> list[dict]:
@@ -533,16 +554,21 @@ class Desk:
             own = claim.event_id == cause_id
             entries += self._reverse(claim, cause_id, cause_type, subject="" if own else f"{claim.event_id}:")
             credits = self._credits(claim, parts, cause_id, cause_type, subject="" if own else claim.event_id)
-            contract = book.contracts[claim.contract_id]
-            shared = self._shared
-            book.put("claims", claim.event_id, claim._replace(
-                parts=shared.setdefault(parts, parts), entry_ids=tuple(e["entry_id"] for e in credits),
-                credited=shared.setdefault(under := (contract.programme_id, contract.operation_id, contract.lot,
-                                                     contract.contractor_siret), under)))
-            if len(shared) > 100_000:  # verdicts are few (hours x rule); a hostile variety must not grow it
-                shared.clear()
+            self._stand(claim, parts, credits)
             entries += credits
         return entries
+
+    def _stand(self, claim: Claim, parts: tuple, credits: list[dict]) -> None:
+        """The claim as its new credits leave it on the ledger."""
+        contract = self.book.contracts[claim.contract_id]
+        shared = self._shared
+        under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
+        # Built whole rather than by _replace, which costs as much again on the hot path.
+        self.book.put("claims", claim.event_id, Claim(
+            *claim[:11], shared.setdefault(parts, parts), tuple([e["entry_id"] for e in credits]),
+            shared.setdefault(under, under), claim.superseded_by, claim.resolution))
+        if len(shared) > 100_000:  # verdicts are few (hours x rule); a hostile variety must not grow it
+            shared.clear()
 
     def _contractor(self, claim: Claim) -> str:
         return claim.credited[3] if claim.credited else self.book.contracts[claim.contract_id].contractor_siret

@@ -86,9 +86,20 @@ def _day(text: str) -> int | None:
     return ordinal if _FIRST <= ordinal <= _LAST else None
 
 
-@lru_cache(maxsize=65536)
+# A UTC date-time to the second, as most senders write one: its stamp is its own text, Z-ended.
+_UTC_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)")
+
+
 def _moment(text: str) -> tuple[str, int] | None:
     """(as entries record it, its day in its own offset) of an RFC 3339 date-time, or None."""
+    if _UTC_SECOND.fullmatch(text):  # nearly every timestamp, each a new one: no cache would keep it
+        day = _day(text[:10])
+        return None if day is None else (text[:19] + "Z", day)
+    return _other_moment(text)
+
+
+@lru_cache(maxsize=65536)
+def _other_moment(text: str) -> tuple[str, int] | None:
     if not _MOMENT.fullmatch(text) or text.endswith("-00:00"):
         return None
     try:

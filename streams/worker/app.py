@@ -310,8 +310,12 @@ class Worker:
                                              headers=[(codec.TICK_HEADER, self.cfg.worker_id.encode())])
 
 
-def build_worker(cfg: Settings, rulebook=None) -> Worker:
-    # Deciding allocates many short-lived containers around long-lived state tuples: collect the
-    # young generation less often (measured in docs/scaling.md).
+def tune_collector() -> None:
+    """Deciding allocates many short-lived containers around long-lived state tuples: collect the
+    young generation less often (measured in docs/scaling.md)."""
     gc.set_threshold(50_000, 20, 100)
+
+
+def build_worker(cfg: Settings, rulebook=None) -> Worker:
+    tune_collector()
     return Worker(cfg, rulebook)
