@@ -285,8 +285,13 @@ class Desk:
             if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
                 obj = json.loads(raw)
         event_id = str(event.event_id)
-        digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
+        if memo is None and type(event) is Sheet:
+            outcome = self._first_of_its_day(event, origin)
+            if outcome is not None:
+                self.book.put("memos", event_id, Memo.of(origin, digest_of(obj)))
+                return outcome
+        digest = digest_of(obj)
         if memo is not None and memo.origin != origin and memo.retryable:
             memo = None  # posted again, as the rejection asked: decided afresh
         if memo is not None:
@@ -430,6 +435,48 @@ class Desk:
         return Outcome(origin, sheet.event_id, sheet.type, "accepted",
                        entries=self._record(sheet, sheet.event_id, sheet.type))
 
+    def _first_of_its_day(self, sheet: Sheet, origin: str) -> Outcome | None:
+        """Nearly every timesheet, decided in one step: new, its reference data known, the first claim
+        of its person's day, outside training, within the daily maximum. The same outcome and state
+        as `_timesheet`'s, without the general path's calls (13-15 % of the desk's CPU on the small
+        programme, same run, identical records); None for any other, which takes the general path."""
+        book = self.book
+        contract = book.contracts.get(sheet.contract_id)
+        enrolment = book.enrolments.get(sheet.beneficiary_id)
+        if contract is None or enrolment is None or sheet.mode == TRAINING:
+            return None
+        event_id, person, day, hours = sheet.event_id, sheet.beneficiary_id, sheet.work_date, sheet.hours
+        key = f"{person}|{day}"
+        if book.days.get(key):
+            return None
+        permanent = sheet.hire_type == "permanent"
+        months = self._param("permanent_hire_months_counted", sheet.contract_id, day) if permanent else None
+        part = withheld_on(hours, day, (contract.start, contract.end), (enrolment.eligible_from, enrolment.eligible_until),
+                           sheet.hire_date if permanent else None, months)
+        if part is not None:
+            withheld = (part[2], part[3])
+            parts = ((hours, NOT_COUNTED, *withheld),)
+        elif hours <= self._param("daily_max_hours", sheet.contract_id, day):
+            withheld, parts = None, ((hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
+        else:
+            return None  # flagged by the daily maximum: _settle's
+        shared = self._shared
+        parts = shared.setdefault(parts, parts)
+        under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
+        under = shared.setdefault(under, under)
+        credit_id = entry_id(event_id, "credit")
+        claim = Claim(event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret, sheet.hire_type,
+                      sheet.hire_date, sheet.submitted_at, withheld, parts, (credit_id,), under)
+        hours, status, rule, reason = parts[0]
+        credit = self._entry(claim, credit_id, "credit", hours, status, reason, rule, event_id, sheet.type, under, None)
+        put = book.put
+        put("days", key, (event_id,))
+        worked = book.people.get(person, ())
+        if day not in worked:
+            put("people", person, (*worked, day))
+        put("claims", event_id, claim)
+        return Outcome(origin, event_id, sheet.type, "accepted", [credit])
+
     def _claim(self, sheet: Sheet) -> Claim:
         claim = Claim(sheet.event_id, sheet.beneficiary_id, sheet.contract_id, sheet.work_date, sheet.mode,
                       sheet.hours, sheet.siae_siret, sheet.hire_type, sheet.hire_date, sheet.submitted_at,
@@ -450,24 +497,7 @@ class Desk:
     def _record(self, sheet: Sheet, cause_id: str, cause_type: str) -> list[dict]:
         """Put a timesheet's hours on the ledger as a standing claim, then settle its day."""
         claim = self._claim(sheet)
-        book = self.book
-        alone = claim.mode != TRAINING and not book.days.get(f"{claim.beneficiary_id}|{claim.work_date}")
         self._index(claim)
-        if alone and claim.resolution is None:
-            # Nearly every timesheet: the first claim of its person's day, outside training. Its
-            # verdict is its own (what _settle gives for a day of one claim, without the scope of a
-            # day's or a person's claims to gather and compare); over the daily maximum, _settle flags it.
-            if claim.withheld is not None:
-                parts = ((claim.hours, NOT_COUNTED, *claim.withheld),)
-            elif claim.hours <= self._param("daily_max_hours", claim.contract_id, claim.work_date):
-                parts = ((claim.hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
-            else:
-                parts = None
-            if parts is not None:
-                credits = self._credits(claim, parts, cause_id, cause_type, "" if claim.event_id == cause_id
-                                        else claim.event_id)
-                self._stand(claim, parts, credits)
-                return credits
         return self._settle(claim.beneficiary_id, cause_id, cause_type, {claim.work_date}, claim.mode == TRAINING,
                             first=claim.event_id, new=claim)
 

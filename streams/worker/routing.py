@@ -30,6 +30,7 @@ from ledger.registry import key_of
 
 KIND_HEADER = "ledger-kind"
 _KEY = re.compile(rb'"\s*:')
+_WHITESPACE = b" \t\n\r"
 
 
 def has_duplicate_keys(value: bytes) -> bool:
@@ -68,6 +69,18 @@ def _count_keys(value) -> int:
         elif isinstance(item, list):
             stack.extend(v for v in item if isinstance(v, (dict, list)))
     return count
+
+
+def _keys_differ(parsed, value: bytes) -> bool:
+    """Whether the text has more `":` than the parsed value has keys (then a key may be repeated).
+    Every parsed key has its `":` in the text, so equal counts mean none was repeated. An array of
+    flat events, the usual message, is counted by its items' lengths: a nested object's keys, or a
+    `":` in a string, only make the text's count larger, and send it to the exact count."""
+    if type(parsed) is list and all(type(item) is dict for item in parsed):
+        # Without whitespace every key is followed by `":` (and so may be a string's `" :`, counted too).
+        if sum(map(len, parsed)) == value.translate(None, _WHITESPACE).count(b'":'):
+            return False
+    return _count_keys(parsed) != len(_KEY.findall(value))
 
 
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
@@ -111,7 +124,7 @@ def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool] | None:
             return None
         encode = _json
     try:
-        if _count_keys(parsed) != len(_KEY.findall(value)) and has_duplicate_keys(value):
+        if _keys_differ(parsed, value) and has_duplicate_keys(value):
             # orjson keeps the last of a repeated key: write the items back with all of theirs
             parsed = json.loads(value, object_pairs_hook=_Pairs)
             encode = _pairs
