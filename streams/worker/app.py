@@ -32,7 +32,7 @@ from streams.offsets import Admission, IntakeOffsets
 from streams.settings import Settings, load_rulebook
 from streams.worker.processor import Outputs, PartitionProcessor
 from streams.worker.routing import EVENTS, KIND_HEADER, LEARN, TICK, route
-from streams.worker.state import UPTO_HEADER, read_state, restore_from
+from streams.worker.state import UPTO_HEADER, restore
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ class Worker:
             producer_max_batch_size=1024 * 1024,
             producer_max_request_size=16 * 1024 * 1024,
             consumer_auto_offset_reset="earliest",
+            # Messages prefetched per partition: on a backlog Faust fills its buffers to this many
+            # before pausing the fetch (4096 by default, hundreds of MB of 500-event messages), and
+            # the agents take 100 at a time.
+            stream_buffer_maxsize=cfg.worker_stream_buffer,
             # A killed worker's partitions stay idle until the group gives up on it: Faust's 60 s
             # for both waits is longer than Kafka's own default session (45 s).
             broker_session_timeout=cfg.worker_session_timeout_seconds,
@@ -246,10 +250,8 @@ class Worker:
     async def _restore(self, partition: int, committed: int) -> None:
         """The partition is decided here from its committed offset: its book as of that offset."""
         started = time.monotonic()
-        records = await read_state(self.cfg.bootstrap_servers, self.cfg.state_topic, partition)
-        book, applied = restore_from(records, committed)
+        book, applied = await restore(self.cfg.bootstrap_servers, self.cfg.state_topic, partition, committed)
         self.processors[partition] = PartitionProcessor(self.rulebook, book, sources=self.cfg.partitions)
-        del records
         gc.collect()
         gc.freeze()  # the restored state is long-lived: the collector need not look at it again
         log.info("routed partition %d restored at offset %d from %d deltas in %.1fs: %s", partition, committed,

@@ -35,9 +35,10 @@ def upto_of(headers) -> int | None:
     return None
 
 
-def restore_from(records, committed: int) -> tuple[Book, int]:
-    """A Book from state records (value, headers) in log order, up to the committed offset."""
-    book, applied = Book(), 0
+def restore_from(records, committed: int, book: Book | None = None) -> tuple[Book, int]:
+    """`book` (a new one if None) with the state records (value, headers) applied in log order, up
+    to the committed offset; and how many were applied."""
+    book, applied = book if book is not None else Book(), 0
     for value, headers in records:
         upto = upto_of(headers)
         if upto is not None and upto <= committed and value:
@@ -46,8 +47,21 @@ def restore_from(records, committed: int) -> tuple[Book, int]:
     return book, applied
 
 
-async def read_state(bootstrap_servers, topic: str, partition: int, timeout: float = 120.0) -> list:
-    """Every record of the partition's state log, from its start to its end as of now."""
+async def restore(bootstrap_servers, topic: str, partition: int, committed: int,
+                  timeout: float = 120.0) -> tuple[Book, int]:
+    """The partition's Book as of the committed offset, each fetched batch of the state log applied
+    as it comes: the log is never held whole beside the book it builds (at the Grand Paris size it is
+    hundreds of MB of deltas)."""
+    book, applied = Book(), 0
+    async for records in read_state(bootstrap_servers, topic, partition, timeout):
+        book, n = restore_from(records, committed, book)
+        applied += n
+    return book, applied
+
+
+async def read_state(bootstrap_servers, topic: str, partition: int, timeout: float = 120.0):
+    """The partition's state log from its start to its end as of now, in fetched batches of
+    (value, headers); TimeoutError when no record came for `timeout` seconds."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
                                 max_partition_fetch_bytes=16 * 1024 * 1024)
@@ -57,15 +71,16 @@ async def read_state(bootstrap_servers, topic: str, partition: int, timeout: flo
         consumer.assign([tp])
         end = (await consumer.end_offsets([tp]))[tp]
         await consumer.seek_to_beginning(tp)
-        records, deadline = [], time.monotonic() + timeout
+        deadline = time.monotonic() + timeout
         position = await consumer.position(tp)
         while position < end:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic}[{partition}] took over {timeout:.0f} s")
-            for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                if record.offset < end:
-                    records.append((record.value, tuple(record.headers or ())))
+                raise TimeoutError(f"reading {topic}[{partition}]: nothing for {timeout:.0f} s at offset {position}")
+            records = [(r.value, tuple(r.headers or ())) for r in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+                       if r.offset < end]
+            if records:
+                deadline = time.monotonic() + timeout
+                yield records
             position = await consumer.position(tp)
-        return records
     finally:
         await consumer.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
 
@@ -94,6 +95,38 @@ def test_a_snapshot_applied_to_an_empty_book_is_the_book(seed, data):
     empty = Book()
     empty.apply(Book().snapshot())
     assert state(empty) == state(Book())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(200, 6000), st.randoms(use_true_random=False))
+def test_deltas_cut_to_a_size_rebuild_the_book_in_any_order(seed, max_bytes, rng):
+    """The worker's state records (Book.take_deltas): each at most max_bytes (a key too large alone
+    is a record of its own), each changed key in exactly one, so that in any order they rebuild
+    the book; taken over a run, as the commit timer does."""
+    prog = generate(seed, SMALL)
+    ledger, records = Ledger(), []
+    lines = prog.lines()
+    for n, line in enumerate(lines):
+        ledger.post(encode(line))
+        if n % 7 == 6 or n == len(lines) - 1:
+            taken = ledger.book.take_deltas(max_bytes)
+            whole = Book()
+            for record in rng.sample(taken, len(taken)):
+                members = json.loads(record, object_pairs_hook=list)  # repeated names kept
+                keys = [(name, key) for name, changes in members for key, _ in changes]
+                assert len(keys) == len(set(keys)) and keys  # no key twice (no map named twice), none empty
+                assert len({name for name, _ in members}) == len(members)
+                assert len(record) <= max_bytes or len(keys) == 1
+                whole.apply(record)
+            records.append(taken)
+    assert ledger.book.take_deltas(max_bytes) == []
+    rebuilt = Book()
+    for taken in records:
+        for record in rng.sample(taken, len(taken)):
+            rebuilt.apply(record)
+    assert state(rebuilt) == state(ledger.book)
+    check_types(rebuilt)
+    assert sum(map(len, records)) > len(records)  # some were cut
 
 
 def test_a_delta_holds_the_last_value_of_each_changed_key():
