@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     worker_stream_buffer: int = Field(
         256, ge=8, description="messages a worker's stream buffers per partition before it pauses fetching "
-        "(Faust's default, 4096, holds ~600 MB of 500-event intake messages on a backlog)")
+        "(Faust's default, 4096, bounds 500-event intake messages at ~600 MB per partition)")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)")
     log_level: str = Field("warning", description="worker log level (debug, info, warning, error); -v sets info")

@@ -88,8 +88,8 @@ class Worker:
             producer_max_request_size=16 * 1024 * 1024,
             consumer_auto_offset_reset="earliest",
             # Messages prefetched per partition: on a backlog Faust fills its buffers to this many
-            # before pausing the fetch (4096 by default, hundreds of MB of 500-event messages), and
-            # the agents take 100 at a time.
+            # before it pauses the fetch (4096 by default: up to 4096 x ~150 kB 500-event messages),
+            # while the agents take 100 at a time.
             stream_buffer_maxsize=cfg.worker_stream_buffer,
             # A killed worker's partitions stay idle until the group gives up on it: Faust's 60 s
             # for both waits is longer than Kafka's own default session (45 s).
