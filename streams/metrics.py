@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+
 from prometheus_client import Counter, Histogram, start_http_server
 
 
@@ -34,23 +36,36 @@ EVENTS_PENDING = Counter("ledger_events_pending_total", "Events parked to wait f
 
 
 def observe_outcomes(outcomes, message_timestamp: float | None, now: float) -> None:
-    """`outcomes`: ledger.desk.Outcome of one routed message."""
+    """`outcomes`: ledger.desk.Outcome of one routed message, counted per message and label (a
+    labelled counter's increment takes a lock: per event it was ~2 % of the worker's CPU)."""
+    received, credited = 0, 0.0
+    accepted: Tally[str] = Tally()
+    rejected: Tally[str] = Tally()
+    pending: Tally[str] = Tally()
     for o in outcomes:
-        if o.state == "repeated":
+        state = o.state
+        if state == "repeated":
             continue
-        if o.pending is None or o.state == "pending":
-            EVENTS_RECEIVED.inc()  # a pending event resolving later was received when it was parked
+        if o.pending is None or state == "pending":
+            received += 1  # a pending event resolving later was received when it was parked
         if o.rejection is not None:
-            EVENTS_REJECTED.labels(o.rejection["reason"]).inc()
-        elif o.state == "pending":
-            EVENTS_PENDING.labels(o.pending["reason"]).inc()
+            rejected[o.rejection["reason"]] += 1
+        elif state == "pending":
+            pending[o.pending["reason"]] += 1
         else:
-            EVENTS_ACCEPTED.labels(o.event_type).inc()
+            accepted[o.event_type] += 1
         # Net counted hours can fall (a reversal): a counter only rises, so it counts credits;
         # the store has the net figure.
-        credited = sum(float(e["hours"]) for e in o.entries if e["status"] == "counted" and e["kind"] == "credit")
-        if credited:
-            HOURS_ATTRIBUTED.inc(credited)
+        for e in o.entries:
+            if e["status"] == "counted" and e["kind"] == "credit":
+                credited += float(e["hours"])
+    if received:
+        EVENTS_RECEIVED.inc(received)
+    for counter, counts in ((EVENTS_ACCEPTED, accepted), (EVENTS_REJECTED, rejected), (EVENTS_PENDING, pending)):
+        for label, n in counts.items():
+            counter.labels(label).inc(n)
+    if credited:
+        HOURS_ATTRIBUTED.inc(credited)
     if message_timestamp:
         INTAKE_DELAY.observe(max(0.0, now - message_timestamp))
 
