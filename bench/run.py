@@ -15,7 +15,9 @@ Writes bench/results/pipeline.json (or --out) and prints a table. Figures:
   deadlines and the settled totals are checked against the generator's to the hour; the ratio to
   parse_attribute_rate;
 - freshness p50/p99 at a steady rate (default 1,000 events/s): loaded_at (the ClickHouse insert) -
-  submitted_at, which the paced producer sets to the moment it sends the event;
+  submitted_at, which the paced producer sets to the moment it sends the event; for all the
+  phase's entries, and apart for the events decided on arrival (`steady`) and those that waited
+  for reference data posted later in the phase (`released`, the late enrolments' burst);
 - replay_seconds: a fresh loader (new consumer group, fresh chDB store and database) rebuilding the
   whole projection from the ledger and rejection topics' history;
 - peak RSS (VmHWM) of each worker and of the loader process; CPU seconds of each process during the
@@ -454,6 +456,11 @@ def table(results: dict) -> str:
             f = r["freshness"]
             rows.append((f"freshness, {w} worker(s)", f"p50 {f['p50']} s, p99 {f['p99']} s at {f['achieved_rate']:,}/s "
                                                       f"({f['entries']:,} entries)"))
+            for part, what in (("steady", "decided on arrival"), ("released", "released by later reference data")):
+                if part in f:
+                    g = f[part]
+                    rows.append((f"  {part}, {w} worker(s)", f"p50 {g['p50']} s, p90 {g['p90']} s, p99 {g['p99']} s "
+                                                            f"({g['entries']:,} entries {what})"))
         rows.append((f"peak RSS, {w} worker(s)", ", ".join(f"{k} {v:.0f} MiB" for k, v in r["peak_rss_mb"].items()
                                                           if v is not None)))
         rows.append((f"CPU s during run, {w} worker(s)", ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())))
