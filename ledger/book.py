@@ -77,7 +77,10 @@ class Claim(NamedTuple):
     # (rule, reason) when the timesheet's own rules keep all its hours from counting.
     withheld: tuple[str, str] | None
     parts: tuple[Part, ...]  # the standing credits' verdict; () once reversed
-    entry_ids: tuple[str, ...]  # the standing credits' ids, one per part
+    # The event whose credits stand (their ids derive from it and the parts: Desk._standing_ids),
+    # or None; in state written before 2026-12-04, the tuple of their ids. An id was 133 bytes a
+    # claim; the event is most often the claim's own, one string already held.
+    credited_by: str | tuple[str, ...] | None
     credited: tuple[str, str, str, str] | None  # (programme, operation, lot, contractor) of the credits
     superseded_by: str | None = None
     resolution: str | None = None  # a facilitator's "count" or "refuse"

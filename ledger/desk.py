@@ -466,7 +466,7 @@ class Desk:
         under = shared.setdefault(under, under)
         credit_id = entry_id(event_id, "credit")
         claim = Claim(event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret, sheet.hire_type,
-                      sheet.hire_date, sheet.submitted_at, withheld, parts, (credit_id,), under)
+                      sheet.hire_date, sheet.submitted_at, withheld, parts, event_id, under)
         hours, status, rule, reason = parts[0]
         credit = self._entry(claim, credit_id, "credit", hours, status, reason, rule, event_id, sheet.type, under, None)
         put = book.put
@@ -480,7 +480,7 @@ class Desk:
     def _claim(self, sheet: Sheet) -> Claim:
         claim = Claim(sheet.event_id, sheet.beneficiary_id, sheet.contract_id, sheet.work_date, sheet.mode,
                       sheet.hours, sheet.siae_siret, sheet.hire_type, sheet.hire_date, sheet.submitted_at,
-                      None, (), (), None)
+                      None, (), None, None)
         withheld = self._withheld(claim)
         return claim if withheld is None else claim._replace(withheld=withheld)
 
@@ -595,7 +595,7 @@ class Desk:
         under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
         # Built whole rather than by _replace, which costs as much again on the hot path.
         self.book.put("claims", claim.event_id, Claim(
-            *claim[:11], shared.setdefault(parts, parts), tuple([e["entry_id"] for e in credits]),
+            *claim[:11], shared.setdefault(parts, parts), credits[0]["source_event_id"] if credits else None,
             shared.setdefault(under, under), claim.superseded_by, claim.resolution))
         if len(shared) > 100_000:  # verdicts are few (hours x rule); a hostile variety must not grow it
             shared.clear()
@@ -627,7 +627,17 @@ class Desk:
         """Never an update: a new, opposite entry for each of the claim's standing entries."""
         return [self._entry(claim, entry_id(cause_id, "reversal", f"{subject}{standing}"), "reversal", -hours,
                             status, reason, REVERSAL, cause_id, cause_type, claim.credited, standing)
-                for standing, (hours, status, _, reason) in zip(claim.entry_ids, claim.parts)]
+                for standing, (hours, status, _, reason) in zip(self._standing_ids(claim), claim.parts)]
+
+    @staticmethod
+    def _standing_ids(claim: Claim) -> tuple[str, ...]:
+        """The ids of a claim's standing credits, as `_credits` made them for the event that made them."""
+        by = claim.credited_by
+        if type(by) is not str:
+            return by or ()  # state written before 2026-12-04: the ids themselves
+        subject = "" if by == claim.event_id else claim.event_id
+        return tuple(entry_id(by, "credit", subject if n == 0 else f"{subject}:part{n + 1}")
+                     for n in range(len(claim.parts)))
 
     def _withdraw(self, claim: Claim, cause_id: str, cause_type: str) -> list[dict]:
         """Reverse a claim and take it off its day and the person's training."""
@@ -637,7 +647,7 @@ class Desk:
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
-        self.book.put("claims", claim.event_id, claim._replace(parts=(), entry_ids=(), superseded_by=cause_id))
+        self.book.put("claims", claim.event_id, claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
         return reversals
 
     def _original(self, event, raw: bytes, origin: str, original_id: str) -> Claim | Outcome:

@@ -7,6 +7,7 @@ import json
 import uuid
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,7 +35,8 @@ def check_types(book: Book) -> None:
     for name, kind in TYPES.items():
         assert all(type(v) is kind for v in getattr(book, name).values()), name
     for claim in book.claims.values():
-        assert all(type(p) is tuple for p in claim.parts) and type(claim.entry_ids) is tuple
+        assert all(type(p) is tuple for p in claim.parts)
+        assert claim.credited_by is None or type(claim.credited_by) is str
         assert claim.withheld is None or type(claim.withheld) is tuple
         assert claim.credited is None or type(claim.credited) is tuple
     for name in ("days", "training", "people"):
@@ -146,6 +148,28 @@ def test_a_delta_holds_the_last_value_of_each_changed_key():
     other.apply(delta)
     assert other.programmes == {"gpe": "buyer-b"} and other.clock == {"now": 12.5}
     assert other.people == {} and other.days == {}
+
+
+def test_a_claim_restored_from_state_written_before_keeps_its_credit_ids(ev):
+    """Claims name the event whose credits stand (the ids derive from it) since 2026-12-04; state
+    written before holds the ids themselves, and a correction must still reverse those."""
+    desk = Desk(Book(), Rulebook())
+    sheet = ev.timesheet()
+    for n, event in enumerate([ev.programme(), ev.contract(), ev.enrolment(), sheet]):
+        (outcome,) = desk.decide(ev.raw(event), f"intake/0@{n}#0", 100.0)
+    (credit,) = outcome.entries
+    claim = desk.book.claims[sheet["event_id"]]
+    assert claim.credited_by == sheet["event_id"]
+    # As the state log of an older worker holds it: the tuple of the standing credits' ids.
+    legacy = orjson.loads(desk.book.snapshot())
+    legacy["claims"][sheet["event_id"]][12] = ["id-of-a-credit-written-before"]
+    restored = Book()
+    restored.apply(orjson.dumps(legacy))
+    assert restored.claims[sheet["event_id"]].credited_by == ("id-of-a-credit-written-before",)
+    for book, standing in ((desk.book, credit["entry_id"]), (restored, "id-of-a-credit-written-before")):
+        (out,) = Desk(book, Rulebook()).decide(ev.raw(ev.retraction(sheet)), "intake/0@9#0", 100.0)
+        (reversal,) = out.entries
+        assert reversal["reverses_entry_id"] == standing and reversal["hours"] == "-" + credit["hours"]
 
 
 def test_a_repeat_changes_nothing_in_the_book(ev):

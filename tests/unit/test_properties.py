@@ -60,13 +60,21 @@ def check_accounting(ledger: Ledger, delivered: int, settled: bool = False) -> N
 
 
 def check_not_negative(ledger: Ledger) -> None:
-    """(d) no contract's counted total is negative; credits are positive, reversals negative."""
+    """(d) no contract's counted total is negative; credits are positive, reversals negative, and
+    each reversal undoes one credit of the ledger, once, to the hundredth and with its status."""
     counted = defaultdict(Decimal)
+    credits = {e.entry_id: e for e in ledger.entries if e.kind is EntryKind.CREDIT}
+    reversed_ids = Counter()
     for e in ledger.entries:
         assert (e.hours > 0) if e.kind is EntryKind.CREDIT else (e.hours < 0 and e.reverses_entry_id is not None)
+        if e.kind is EntryKind.REVERSAL:
+            credit = credits.get(e.reverses_entry_id)
+            assert credit is not None and (credit.hours, credit.status) == (-e.hours, e.status), e
+            reversed_ids[e.reverses_entry_id] += 1
         if e.status is EntryStatus.COUNTED:
             counted[e.contract_id] += e.hours
     assert all(total >= 0 for total in counted.values())
+    assert all(n == 1 for n in reversed_ids.values())
 
 
 def check_against_the_generator(ledger: Ledger, prog) -> None:
