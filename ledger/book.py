@@ -145,7 +145,7 @@ class Book:
         self.claims: dict[str, Claim] = {}
         self.days: dict[str, tuple[str, ...]] = {}  # "beneficiary|ordinal" -> claims that day
         self.training: dict[str, tuple[str, ...]] = {}  # beneficiary -> standing training claims
-        self.people: dict[str, tuple[int, ...]] = {}  # beneficiary -> the days (ordinals) it has claims on
+        self.people: dict[str, tuple[int, ...]] = {}  # beneficiary -> (first, last) day (ordinals) of its claims
         self.parked: dict[str, Parked] = {}
         self.clock: dict[str, float] = {}  # "now": stream time
         self.dirty: dict[str, set[str]] = {name: set() for name in MAPS}

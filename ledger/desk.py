@@ -471,9 +471,7 @@ class Desk:
         credit = self._entry(claim, credit_id, "credit", hours, status, reason, rule, event_id, sheet.type, under, None)
         put = book.put
         put("days", key, (event_id,))
-        worked = book.people.get(person, ())
-        if day not in worked:
-            put("people", person, (*worked, day))
+        self._worked_on(person, day)
         put("claims", event_id, claim)
         return Outcome(origin, event_id, sheet.type, "accepted", [credit])
 
@@ -504,6 +502,21 @@ class Desk:
     def _day_key(self, beneficiary_id: str, day: int) -> str:
         return f"{beneficiary_id}|{day}"
 
+    def _worked_on(self, person: str, day: int) -> None:
+        """Widen the span of days (first, last) the person has claims on to `day`. A span, not the
+        list of days: kept O(1) in the book and in each second's state record, where the list was
+        copied and written whole at every new day. (State written before holds the list: its
+        minimum and maximum are the span.)"""
+        span = self.book.people.get(person)
+        if span is None:
+            self.book.put("people", person, (day, day))
+        elif len(span) != 2 or not span[0] <= day <= span[1]:
+            self.book.put("people", person, (min(*span, day), max(*span, day)))
+
+    def _days_worked(self, person: str) -> range:
+        span = self.book.people.get(person)
+        return range(min(span), max(span) + 1) if span else range(0)
+
     def _index(self, claim: Claim) -> None:
         book, person, day = self.book, claim.beneficiary_id, claim.work_date
         key = f"{person}|{day}"
@@ -511,9 +524,7 @@ class Desk:
         if claim.event_id not in ids:
             book.put("days", key, (*ids, claim.event_id))
             if not ids:
-                worked = book.people.get(person, ())
-                if day not in worked:
-                    book.put("people", person, (*worked, day))
+                self._worked_on(person, day)
         if claim.mode == TRAINING:
             ids = book.training.get(person, ())
             if claim.event_id not in ids:
@@ -731,7 +742,7 @@ class Desk:
         """A changed enrolment (e.g. retroactive eligibility dates) re-evaluates the person's claims:
         each whose verdict changes is reversed and recorded again, as of this enrolment."""
         days = set()
-        for day in self.book.people.get(enrolment.beneficiary_id, ()):
+        for day in self._days_worked(enrolment.beneficiary_id):
             for claim_id in self.book.days.get(self._day_key(enrolment.beneficiary_id, day), ()):
                 claim = self.book.claims.get(claim_id)
                 if claim is None or not claim.parts:

@@ -172,6 +172,27 @@ def test_a_claim_restored_from_state_written_before_keeps_its_credit_ids(ev):
         assert reversal["reverses_entry_id"] == standing and reversal["hours"] == "-" + credit["hours"]
 
 
+def test_a_person_s_days_are_a_span_and_a_list_from_state_written_before_still_counts(ev):
+    """book.people holds the (first, last) day of a person's claims; state written before held the
+    list of days. A changed enrolment re-evaluates every claim in either form."""
+    days = ["2024-06-03", "2024-06-05", "2024-06-07"]
+    for legacy in (False, True):
+        desk = Desk(Book(), Rulebook())
+        reference = [ev.programme(), ev.contract(), ev.enrolment()]
+        for n, event in enumerate(reference + [ev.timesheet(work_date=d) for d in days]):
+            desk.decide(ev.raw(event), f"intake/0@{n}#0", 100.0)
+        ordinals = [dt.date.fromisoformat(d).toordinal() for d in days]
+        assert desk.book.people == {"b-3f9a1c2e7d": (ordinals[0], ordinals[-1])}
+        if legacy:
+            desk.book.people["b-3f9a1c2e7d"] = tuple(ordinals)
+        # Eligible from the 6th now: the claims of the 3rd and the 5th stop counting.
+        (out,) = desk.decide(ev.raw(ev.enrolment(eligible_from="2024-06-06")), "intake/0@8#0", 100.0)
+        reversed_days = sorted(e["work_date"] for e in out.entries if e["kind"] == "reversal")
+        assert reversed_days == days[:2], legacy
+        desk.decide(ev.raw(ev.timesheet(work_date="2024-06-10")), "intake/0@9#0", 100.0)
+        assert desk.book.people["b-3f9a1c2e7d"] == (ordinals[0], dt.date(2024, 6, 10).toordinal())
+
+
 def test_a_repeat_changes_nothing_in_the_book(ev):
     desk = Desk(Book(), Rulebook())
     for n, event in enumerate([ev.contract(), ev.enrolment(), ev.timesheet()]):
