@@ -135,7 +135,7 @@ MAPS = tuple(_DECODE)
 
 
 class Book:
-    """One state's maps (a partition's people, or a whole history in a replay)."""
+    """One state's maps (the people one desk decides for, or a whole history in a replay)."""
 
     def __init__(self) -> None:
         self.memos: dict[str, Memo] = {}
@@ -169,9 +169,9 @@ class Book:
         return deltas[0] if deltas else None
 
     def take_deltas(self, max_bytes: int) -> list[bytes]:
-        """The changes since the last call, as JSON records of at most `max_bytes` each (a second's
-        changes of a busy partition can pass a Kafka message's limit; a key whose value alone is
-        larger is a record of its own). Each changed key is in exactly one record, so applied in any
+        """The changes since the last call, as JSON records of at most `max_bytes` each (the changes
+        of a busy second can pass what one record may hold; a key whose value alone is larger is a
+        record of its own). Each changed key is in exactly one record, so applied in any
         order they give what one delta would."""
         limit = max(1, max_bytes - len(b'{"":}') - max(map(len, MAPS)))  # a fragment in its record
         fragments = []
@@ -196,8 +196,8 @@ class Book:
 
     def _fragments(self, name: str, changes: dict, limit: int) -> list[bytes]:
         """One map's changes as JSON objects of at most `limit` bytes, each change written once as a
-        rule. Measured on the worker: re-reading a whole delta to measure each key alone cost 12 % of
-        its CPU once a second's changes passed the limit. A map's values being alike in size, they are
+        rule (re-reading a whole delta to measure each key alone cost 12 % of the worker's CPU once a
+        second's changes passed the limit: docs/scaling.md). A map's values being alike in size, they are
         cut by count, by the width of the map's last fragments, and a part still too large again."""
         width = self._widths.get(name)
         step = max(1, limit * 3 // 4 // width) if width else len(changes)

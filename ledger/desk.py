@@ -285,13 +285,8 @@ class Desk:
             if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
                 obj = json.loads(raw)
         event_id = str(event.event_id)
-        memo = self.book.memos.get(event_id)
-        if memo is None and type(event) is Sheet:
-            outcome = self._first_of_its_day(event, origin)
-            if outcome is not None:
-                self.book.put("memos", event_id, Memo.of(origin, digest_of(obj)))
-                return outcome
         digest = digest_of(obj)
+        memo = self.book.memos.get(event_id)
         if memo is not None and memo.origin != origin and memo.retryable:
             memo = None  # posted again, as the rejection asked: decided afresh
         if memo is not None:
@@ -303,7 +298,9 @@ class Desk:
                                 f"under a new event_id", event_id, event.type)
             return rejected(origin, raw, Reason.DUPLICATE_EVENT, f"event_id already delivered at {memo.origin}",
                             event_id, event.type)
-        outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
+        outcome = self._first_of_its_day(event, origin) if type(event) is Sheet else None
+        if outcome is None:
+            outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
         self.book.put("memos", event_id, Memo.of(origin, digest, retryable))
         return outcome
@@ -446,33 +443,25 @@ class Desk:
         if contract is None or enrolment is None or sheet.mode == TRAINING:
             return None
         event_id, person, day, hours = sheet.event_id, sheet.beneficiary_id, sheet.work_date, sheet.hours
-        key = f"{person}|{day}"
+        key = self._day_key(person, day)
         if book.days.get(key):
             return None
-        permanent = sheet.hire_type == "permanent"
-        months = self._param("permanent_hire_months_counted", sheet.contract_id, day) if permanent else None
-        part = withheld_on(hours, day, (contract.start, contract.end), (enrolment.eligible_from, enrolment.eligible_until),
-                           sheet.hire_date if permanent else None, months)
-        if part is not None:
-            withheld = (part[2], part[3])
+        withheld = self._withheld(sheet, contract, enrolment)
+        if withheld is not None:
             parts = ((hours, NOT_COUNTED, *withheld),)
         elif hours <= self._param("daily_max_hours", sheet.contract_id, day):
-            withheld, parts = None, ((hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
+            parts = ((hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
         else:
             return None  # flagged by the daily maximum: _settle's
-        shared = self._shared
-        parts = shared.setdefault(parts, parts)
-        under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
-        under = shared.setdefault(under, under)
-        credit_id = entry_id(event_id, "credit")
+        parts, under = self._share(parts), self._credited_under(contract)
         claim = Claim(event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret, sheet.hire_type,
                       sheet.hire_date, sheet.submitted_at, withheld, parts, event_id, under)
-        hours, status, rule, reason = parts[0]
-        credit = self._entry(claim, credit_id, "credit", hours, status, reason, rule, event_id, sheet.type, under, None)
-        put = book.put
-        put("days", key, (event_id,))
+        _, status, rule, reason = parts[0]
+        credit = self._entry(claim, entry_id(event_id, "credit"), "credit", hours, status, reason, rule, event_id,
+                             sheet.type, under, None)
+        book.put("days", key, (event_id,))
         self._worked_on(person, day)
-        put("claims", event_id, claim)
+        book.put("claims", event_id, claim)
         return Outcome(origin, event_id, sheet.type, "accepted", [credit])
 
     def _claim(self, sheet: Sheet) -> Claim:
@@ -482,9 +471,12 @@ class Desk:
         withheld = self._withheld(claim)
         return claim if withheld is None else claim._replace(withheld=withheld)
 
-    def _withheld(self, claim: Claim) -> tuple[str, str] | None:
-        contract = self.book.contracts[claim.contract_id]
-        enrolment = self.book.enrolments.get(claim.beneficiary_id)
+    def _withheld(self, claim: Claim | Sheet, contract: Contract | None = None,
+                  enrolment: Enrolment | None = None) -> tuple[str, str] | None:
+        """(rule, reason) when a claim's own rules keep all its hours from counting, else None (its
+        contract and enrolment looked up unless given)."""
+        contract = contract or self.book.contracts[claim.contract_id]
+        enrolment = enrolment or self.book.enrolments.get(claim.beneficiary_id)
         window = (enrolment.eligible_from, enrolment.eligible_until) if enrolment else (1, 0)
         permanent = claim.hire_type == "permanent"
         months = self._param("permanent_hire_months_counted", claim.contract_id, claim.work_date) if permanent else None
@@ -519,7 +511,7 @@ class Desk:
 
     def _index(self, claim: Claim) -> None:
         book, person, day = self.book, claim.beneficiary_id, claim.work_date
-        key = f"{person}|{day}"
+        key = self._day_key(person, day)
         ids = book.days.get(key, ())
         if claim.event_id not in ids:
             book.put("days", key, (*ids, claim.event_id))
@@ -595,21 +587,26 @@ class Desk:
             own = claim.event_id == cause_id
             entries += self._reverse(claim, cause_id, cause_type, subject="" if own else f"{claim.event_id}:")
             credits = self._credits(claim, parts, cause_id, cause_type, subject="" if own else claim.event_id)
-            self._stand(claim, parts, credits)
+            self._stand(claim, parts, cause_id if credits else None)
             entries += credits
         return entries
 
-    def _stand(self, claim: Claim, parts: tuple, credits: list[dict]) -> None:
-        """The claim as its new credits leave it on the ledger."""
-        contract = self.book.contracts[claim.contract_id]
-        shared = self._shared
-        under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
+    def _stand(self, claim: Claim, parts: tuple, credited_by: str | None) -> None:
+        """The claim as the credits of `credited_by` (None: no credit) leave it on the ledger."""
         # Built whole rather than by _replace, which costs as much again on the hot path.
         self.book.put("claims", claim.event_id, Claim(
-            *claim[:11], shared.setdefault(parts, parts), credits[0]["source_event_id"] if credits else None,
-            shared.setdefault(under, under), claim.superseded_by, claim.resolution))
+            *claim[:11], self._share(parts), credited_by, self._credited_under(self.book.contracts[claim.contract_id]),
+            claim.superseded_by, claim.resolution))
+
+    def _share(self, value: tuple) -> tuple:
+        """One tuple for equal verdict parts and credit parties, held by every claim that has them."""
+        shared = self._shared
         if len(shared) > 100_000:  # verdicts are few (hours x rule); a hostile variety must not grow it
             shared.clear()
+        return shared.setdefault(value, value)
+
+    def _credited_under(self, contract: Contract) -> tuple[str, str, str, str]:
+        return self._share((contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret))
 
     def _contractor(self, claim: Claim) -> str:
         return claim.credited[3] if claim.credited else self.book.contracts[claim.contract_id].contractor_siret
@@ -625,8 +622,7 @@ class Desk:
                 "submitted_at": claim.submitted_at}
 
     def _credits(self, claim: Claim, parts, cause_id: str, cause_type: str, subject: str) -> list[dict]:
-        contract = self.book.contracts[claim.contract_id]
-        under = (contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret)
+        under = self._credited_under(self.book.contracts[claim.contract_id])
         out = []
         for n, (hours, status, rule, reason) in enumerate(parts):
             part = subject if n == 0 else f"{subject}:part{n + 1}"

@@ -75,6 +75,13 @@ _FIRST, _LAST = FIRST_DAY.toordinal(), LAST_DAY.toordinal()
 _WHITESPACE = b" \t\n\r"
 
 
+def key_marks(raw: bytes) -> int:
+    """The `":` of a JSON text once its whitespace is gone: one after each key, so never fewer than
+    the keys its parsed objects hold; more when a key is repeated (parsing keeps one) or a string
+    holds `":`. Equal counts therefore mean no key was repeated."""
+    return raw.translate(None, _WHITESPACE).count(b'":')
+
+
 @lru_cache(maxsize=65536)
 def _day(text: str) -> int | None:
     if not _DAY.fullmatch(text):
@@ -137,7 +144,7 @@ def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
     (then pydantic decides). Never a Sheet for what the contract refuses."""
     if obj.get("type") != "timesheet.submitted" or len(raw) > MAX_EVENT_BYTES or not obj.keys() <= _FIELDS:
         return None
-    if raw.translate(None, _WHITESPACE).count(b'":') != len(obj):  # a repeated key, or `":` in a value
+    if key_marks(raw) != len(obj):  # a repeated key, or `":` in a value
         return None
     event_id, contract_id, key = obj.get("event_id"), obj.get("contract_id"), obj.get("beneficiary_id")
     if type(event_id) is not str or not _UUID.fullmatch(event_id):

@@ -27,10 +27,10 @@ from kafka.partitioner.default import murmur2
 from ledger.desk import MAX_KEPT_PAYLOAD
 from ledger.events import MAX_EVENT_BYTES
 from ledger.registry import key_of
+from ledger.sheets import key_marks
 
 KIND_HEADER = "ledger-kind"
 _KEY = re.compile(rb'"\s*:')
-_WHITESPACE = b" \t\n\r"
 
 
 def has_duplicate_keys(value: bytes) -> bool:
@@ -77,8 +77,7 @@ def _keys_differ(parsed, value: bytes) -> bool:
     flat events, the usual message, is counted by its items' lengths: a nested object's keys, or a
     `":` in a string, only make the text's count larger, and send it to the exact count."""
     if type(parsed) is list and all(type(item) is dict for item in parsed):
-        # Without whitespace every key is followed by `":` (and so may be a string's `" :`, counted too).
-        if sum(map(len, parsed)) == value.translate(None, _WHITESPACE).count(b'":'):
+        if sum(map(len, parsed)) == key_marks(value):
             return False
     return _count_keys(parsed) != len(_KEY.findall(value))
 
