@@ -87,6 +87,13 @@ def hundredths(value: Decimal) -> int:
     return int(value * 100)
 
 
+def _submitted(event) -> str | None:
+    """An event's submitted_at as entries carry it (None for events without one: a facilitator's
+    decision, an enrolment; their entries keep their claim's)."""
+    at = getattr(event, "submitted_at", None)
+    return at if at is None or type(at) is str else stamp(at)
+
+
 @lru_cache(maxsize=65536)
 def _date_text(ordinal: int) -> str:
     return dt.date.fromordinal(ordinal).isoformat()
@@ -185,6 +192,9 @@ class Desk:
         # Equal verdict parts and credit parties, held once by every claim that has them.
         self._shared: dict[tuple, tuple] = {}
         self._posted_at: float | None = None
+        # The event being decided and its submission time: every entry it causes carries that time,
+        # a reversal of an older claim included (auditors read it as when the correction came).
+        self._cause: tuple[str | None, str | None] = (None, None)
         self.reindex()
 
     # -- time and the pending index ------------------------------------------------------------
@@ -285,6 +295,7 @@ class Desk:
             if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
                 obj = json.loads(raw)
         event_id = str(event.event_id)
+        self._cause = (event_id, _submitted(event))
         digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
         if memo is not None and memo.origin != origin and memo.retryable:
@@ -619,7 +630,7 @@ class Desk:
                 "lot": under[2], "contractor_siret": under[3], "beneficiary_id": claim.beneficiary_id,
                 "siae_siret": claim.siae_siret, "mode": claim.mode, "work_date": _date_text(claim.work_date),
                 "hours": hours_text(hours), "rule": rule, "rulebook_version": self.version,
-                "submitted_at": claim.submitted_at}
+                "submitted_at": self._cause[1] or claim.submitted_at if cause_id == self._cause[0] else claim.submitted_at}
 
     def _credits(self, claim: Claim, parts, cause_id: str, cause_type: str, subject: str) -> list[dict]:
         under = self._credited_under(self.book.contracts[claim.contract_id])
@@ -850,6 +861,7 @@ class Desk:
         waiting = self._still_waiting(event)
         if waiting is None:
             self._unpark(parked)
+            self._cause = (parked.event_id, _submitted(event))
             record = self._pending_record(parked, "resolved")
             if event.type in ("timesheet.corrected", "timesheet.retracted"):  # its original may have changed
                 outcome = self._correct(event, raw, parked.origin)

@@ -788,6 +788,27 @@ def test_a_retraction_by_another_contractor_is_not_yours():
     assert ledger.totals() == {}
 
 
+def test_entries_carry_the_submission_time_of_the_event_that_caused_them():
+    """A reversal says when the correction or retraction came (auditing.md reads it as
+    `corrected_at`), and the live ingest lag is measured from it, not from the original's day."""
+    utc = dt.timezone.utc
+    ledger = loaded()
+    first = timesheet(mode="training", hours=7, work_date="2024-06-03", submitted_at="2024-06-03T18:00:00+02:00")
+    sheet = timesheet(hours=7, work_date="2024-06-04", submitted_at="2024-06-04T18:00:00+02:00")
+    ledger.post_all([first, sheet])
+    (credit,) = ledger.entries_of(sheet)
+    assert credit.submitted_at == dt.datetime(2024, 6, 4, 16, tzinfo=utc)
+
+    fix = correction(sheet, hours=6, submitted_at="2024-06-20T09:30:00+02:00")
+    reversal, replacement = sorted(ledger.one(fix).entries, key=lambda e: e.kind.value, reverse=True)
+    assert reversal.kind is EntryKind.REVERSAL and replacement.kind is EntryKind.CREDIT
+    assert reversal.submitted_at == replacement.submitted_at == dt.datetime(2024, 6, 20, 7, 30, tzinfo=utc)
+
+    (undone,) = ledger.one(retraction(first, submitted_at="2024-07-01T10:00:00+00:00")).entries
+    assert undone.kind is EntryKind.REVERSAL and undone.submitted_at == dt.datetime(2024, 7, 1, 10, tzinfo=utc)
+    assert ledger.totals() == {("gpe-c001", "counted"): Decimal(6)}
+
+
 def test_a_correction_waiting_for_a_contract_that_turns_out_anothers_is_not_yours():
     ledger = loaded()
     sheet = timesheet(hours=7)
