@@ -663,13 +663,14 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
         timesheet(work_date="2024-06-12", beneficiary_id="b-0000000abc"),  # not enrolled: parked
     ]
     sheets.append(dict(sheets[1]))  # a duplicate
+    sheets.append(enrolment(beneficiary_id="b-0000000abc"))  # releases the parked one (_release)
 
     reference = [programme(), contract(), enrolment()]
 
     def run():
         desk = Desk(Book(), RULEBOOK)
         outcomes = [desk.decide(raw(s), at(100 + n), NOW) for n, s in enumerate(reference + sheets)]
-        return [[(o.state, o.entries, o.rejection, o.pending) for o in out] for out in outcomes[3:]], desk.book.snapshot()
+        return [[(o.state, o.entries, o.rejection, o.pending, o.origin) for o in out] for out in outcomes[3:]], desk.book.snapshot()
 
     own_path, taken = Desk._first_of_its_day, []
 
@@ -681,12 +682,15 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
     monkeypatch.setattr(Desk, "_first_of_its_day", counted)
     fast = run()
     # Taken by the first claims of a day, outside training, within the maximum, whose person is known.
-    assert taken == [True, True, False, True, True, True, True, False, False, False]
+    assert taken == [True, True, False, True, True, True, True, False, False, False, True]
     monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
     general = run()
     assert fast == general
     states = [out[0][0] for out in fast[0]]
-    assert states == ["accepted"] * 9 + ["pending", "rejected"]
+    assert states == ["accepted"] * 9 + ["pending", "rejected", "accepted"]
+    released = fast[0][-1][1]
+    assert released[0] == "accepted" and released[1][0]["status"] == "counted" and released[3]["state"] == "resolved"
+    assert released[4] == fast[0][9][0][4]  # where it was delivered
     statuses = [out[0][1][0]["status"] for out in fast[0][:8]]
     assert statuses == ["counted", "counted", "flagged", "not_counted", "not_counted", "counted", "counted", "counted"]
 
