@@ -156,7 +156,7 @@ def wait_workers_assigned(cfg: Settings, workers: list[subprocess.Popen], timeou
             if group.get("group_state") == "Stable" and len(owned) == len(workers) and all(owned) \
                     and sorted(p for ps in owned for p in ps) == list(range(cfg.partitions)):
                 return
-            _check_alive(workers)
+            check_alive(workers)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"group {cfg.worker_id} not settled after {timeout}s: "
                                    f"{group.get('group_state')}, intake partitions by member {owned}")
@@ -165,7 +165,7 @@ def wait_workers_assigned(cfg: Settings, workers: list[subprocess.Popen], timeou
         admin.close()
 
 
-def _check_alive(workers) -> None:
+def check_alive(workers) -> None:
     for w in workers:
         if w.poll() is not None:
             raise RuntimeError(f"worker {w.pid} exited with {w.returncode}")
@@ -223,7 +223,7 @@ class StoreProcess:
             # A decided event is at least one row (an entry, a rejection, reference data, a pending record).
             if c["entries"] + c["rejections"] + c["reference"] + c["pending"] >= 0.95 * posted:
                 break
-            _check_alive(workers)
+            check_alive(workers)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{c} after {timeout}s; waiting for {posted} events")
             time.sleep(poll / 2)
@@ -231,7 +231,7 @@ class StoreProcess:
             t = self.ask("totals")
             if t["consistent"] and accounted(t, posted, settled):
                 return t
-            _check_alive(workers)
+            check_alive(workers)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"accepted {t['accepted']}, rejected {t['rejected']}, pending {t['pending']} "
                                    f"after {timeout}s; waiting for {posted} events "

@@ -17,7 +17,10 @@ Writes bench/results/pipeline.json (or --out) and prints a table. Figures:
 - freshness p50/p99 at a steady rate (default 1,000 events/s): loaded_at (the ClickHouse insert) -
   submitted_at, which the paced producer sets to the moment it sends the event; for all the
   phase's entries, and apart for the events decided on arrival (`steady`) and those that waited
-  for reference data posted later in the phase (`released`, the late enrolments' burst);
+  for reference data posted later (`released`: their person's enrolment comes late);
+- release_burst: then the late enrolments among the phase's events, posted at once: how many
+  parked timesheets they released (those of the main phase too) and how long until the last of
+  their entries was loaded;
 - replay_seconds: a fresh loader (new consumer group, fresh chDB store and database) rebuilding the
   whole projection from the ledger and rejection topics' history;
 - peak RSS (VmHWM) of each worker and of the loader process; CPU seconds of each process during the
@@ -44,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.harness import (SIZES, settle_pending, StoreProcess, compare, messages,  # noqa: E402
+from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, compare, messages,  # noqa: E402
                            start_worker, wait_workers_assigned)
 from streams.demo import stop_process  # noqa: E402
 from bench.storeproc import peak_rss_mb  # noqa: E402
@@ -249,13 +252,20 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
                     result["profile"]["file"] = str(spy_out)
 
             if freshness_events:
+                # The late enrolments are not paced with the rest: posted at once after it, each
+                # releases its person's parked days (~50,000 at the Grand Paris size), a burst
+                # measured on its own (`release_burst`) instead of delaying the steady events.
+                steady = [e for e in freshness_events if not _late_enrolment(e)]
+                burst = [e for e in freshness_events if _late_enrolment(e)]
                 since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-                took = paced(producer, freshness_events, args.freshness_rate, args.freshness_linger)
+                took = paced(producer, steady, args.freshness_rate, args.freshness_linger)
                 until = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-                store.wait_accounted(msgs.posted, timeout=args.timeout, workers=procs, settled=False)
+                store.wait_accounted(msgs.posted - len(burst), timeout=args.timeout, workers=procs, settled=False)
                 fresh = store.ask("freshness", since=since, until=until)
-                result["freshness"] = {"rate": args.freshness_rate, "events": len(freshness_events),
-                                       "achieved_rate": round(len(freshness_events) / took), **fresh}
+                result["freshness"] = {"rate": args.freshness_rate, "events": len(steady),
+                                       "achieved_rate": round(len(steady) / took), **fresh}
+                if burst:
+                    result["release_burst"] = release_burst(producer, store, burst, procs, args.timeout)
 
         # Only now that every event is posted may stream time pass every pending deadline: what
         # still waits is rejected, and the totals are final.
@@ -272,6 +282,36 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
     result["peak_rss_mb"] = {**result.get("peak_rss_mb", {}), "loader": last.get("peak_rss_mb")}
     result["cfg"] = cfg
     return result
+
+
+def _late_enrolment(event) -> bool:
+    return isinstance(event, dict) and event.get("type") == "beneficiary.enrolled"
+
+
+def release_burst(producer, store, enrolments: list[dict], procs, timeout: float) -> dict:
+    """Post the late enrolments at once; how many parked timesheets they released and how long
+    until the last of their entries was loaded."""
+    started = time.time()
+    since = dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="milliseconds")
+    from bench.harness import key_of
+
+    post(producer, [(json.dumps(e, separators=(",", ":")).encode(), key_of(e)) for e in enrolments])
+    deadline = time.monotonic() + timeout
+    while True:
+        b = store.ask("burst", since=since)
+        if b["waiting"] == 0 and b["last_loaded_at"] is not None:
+            time.sleep(2)  # the loader's next batch: nothing of the burst may come after this
+            again = store.ask("burst", since=since)
+            if again["entries"] == b["entries"]:
+                break
+        check_alive(procs)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    seconds = round(b["last_loaded_at"] - started, 2) if b["last_loaded_at"] else None
+    return {"enrolments": len(enrolments), "released": b["released"], "entries": b["entries"],
+            "still_waiting": b["waiting"], "seconds_to_last_entry": seconds,
+            "released_per_second": round(b["released"] / seconds) if seconds else None}
 
 
 def topic_records(cfg, topic: str) -> int:
@@ -457,10 +497,16 @@ def table(results: dict) -> str:
             rows.append((f"freshness, {w} worker(s)", f"p50 {f['p50']} s, p99 {f['p99']} s at {f['achieved_rate']:,}/s "
                                                       f"({f['entries']:,} entries)"))
             for part, what in (("steady", "decided on arrival"), ("released", "released by later reference data")):
-                if part in f:
+                if part in f and f[part]["entries"]:
                     g = f[part]
                     rows.append((f"  {part}, {w} worker(s)", f"p50 {g['p50']} s, p90 {g['p90']} s, p99 {g['p99']} s "
                                                             f"({g['entries']:,} entries {what})"))
+        if "release_burst" in r:
+            b = r["release_burst"]
+            rows.append((f"release burst, {w} worker(s)",
+                         f"{b['enrolments']:,} late enrolments posted at once released {b['released']:,} parked "
+                         f"timesheets ({b['entries']:,} entries), the last loaded after {b['seconds_to_last_entry']} s"
+                         + (f"; {b['still_waiting']:,} STILL WAITING" if b["still_waiting"] else "")))
         rows.append((f"peak RSS, {w} worker(s)", ", ".join(f"{k} {v:.0f} MiB" for k, v in r["peak_rss_mb"].items()
                                                           if v is not None)))
         rows.append((f"CPU s during run, {w} worker(s)", ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())))

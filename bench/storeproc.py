@@ -9,12 +9,14 @@ store holds: one JSON command per line on stdin, one JSON answer per line on std
 Commands: {"cmd": "counts"} rows present (no FINAL: cheap, for progress), {"cmd": "totals"} the
 accounting, hours by contract and rejections by reason (FINAL), with "consistent": false when the
 loader wrote while they were read, {"cmd": "freshness", "since": ISO, "until": ISO} quantiles of
-loaded_at - submitted_at of the entries of events submitted between the two, {"cmd": "stop"}.
+loaded_at - submitted_at of the entries of events submitted between the two, {"cmd": "burst", "since":
+ISO} the timesheets released since then and when their last entry was loaded, {"cmd": "stop"}.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -66,6 +68,16 @@ def freshness(store, since: str, until: str) -> dict:
         q = [v / 1000 for v in r["q"]] if r["n"] else [None] * 4
         parts[r["part"]] = {"entries": int(r["n"]), "p50": q[0], "p90": q[1], "p99": q[2], "max": q[3]}
     return {**parts["all"], "steady": parts["steady"], "released": parts["released"]}
+
+
+def release_burst(store, since: str) -> dict:
+    """Timesheets released since `since` (pending, then resolved), their entries, when the last of
+    those was loaded (epoch seconds), and how many still wait for an enrolment."""
+    (r,) = store.named("release_burst", {"since": since}).named_results()
+    last = r["last_loaded_at"]
+    return {"released": int(r["released"]), "entries": int(r["entries"]), "waiting": int(r["waiting"]),
+            "last_loaded_at": (last if last.tzinfo else last.replace(tzinfo=dt.timezone.utc)).timestamp()
+            if r["entries"] else None}
 
 
 def inject_faults(loader, store) -> None:
@@ -175,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 answer({**totals(store), "consistent": before % 2 == 0 and writes[0] == before})
             elif cmd == "freshness":
                 answer(freshness(store, command["since"], command["until"]))
+            elif cmd == "burst":
+                answer(release_burst(store, command["since"]))
             elif cmd == "stop":
                 break
             else:

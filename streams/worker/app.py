@@ -281,13 +281,14 @@ class Worker:
             intake = self.intake.progress.to_commit()
             forwarded, self._routed_sends = self._routed_sends, []
         try:
-            for partition, chunks in deltas.items():
-                for delta in chunks:
-                    sent = await self.state_topic.send(value=delta, partition=partition,
-                                                       headers=[(UPTO_HEADER, str(routed[partition]).encode())])
-                    await sent  # durable before the offset it covers is committed
-            await asyncio.gather(*outputs)
-            await asyncio.gather(*forwarded)
+            # A delta's records name disjoint keys, so they may land in any order: all are handed to
+            # the producer at once and awaited together with the outputs, durable before the offsets
+            # they cover are committed. Awaited one by one, each record cost a producer round trip
+            # behind the agents' turns: after a burst a commit of ~200 records took 25-60 s.
+            sent = [await self.state_topic.send(value=delta, partition=partition,
+                                                headers=[(UPTO_HEADER, str(routed[partition]).encode())])
+                    for partition, chunks in deltas.items() for delta in chunks]
+            await asyncio.gather(*sent, *outputs, *forwarded)
         except Exception as error:
             if self.app.should_stop:
                 # Stopping (SIGTERM): the producer closed under this timer. Nothing past the last
