@@ -31,11 +31,12 @@ def size_with(beneficiaries: int) -> Size:
 
 
 def key_of(event: dict | bytes) -> str | None:
-    """The Kafka key of an event (ledger.events.partition_key), None if it is not a valid event."""
-    from ledger.events import InvalidEvent, parse_event, partition_key
+    """The Kafka key of an event (ledger.registry.subject_of), None if it is not a valid event."""
+    from ledger.events import InvalidEvent, parse_event
+    from ledger.registry import subject_of
 
     try:
-        return partition_key(parse_event(event if isinstance(event, bytes) else json.dumps(event).encode()))
+        return subject_of(parse_event(event if isinstance(event, bytes) else json.dumps(event).encode()))
     except InvalidEvent:
         return None
 

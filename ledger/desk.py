@@ -691,7 +691,7 @@ class Desk:
             return claim
         contract_id = getattr(event, "contract_id", None)
         if event.type == "timesheet.corrected" and contract_id not in self.book.contracts:
-            # Like a timesheet: its contract may travel on another partition and arrive later.
+            # Like a timesheet: its contract is reference data decided under its own key, maybe later.
             return self._park(event, raw, origin, Reason.UNKNOWN_CONTRACT, f"contract:{contract_id}")
         if contract_id is not None:
             holder = self.book.contracts.get(contract_id)

@@ -605,14 +605,3 @@ def json_schemas() -> dict[str, dict]:
     schemas = {name: model.model_json_schema(mode="validation") for name, model in EVENT_TYPES.items()}
     schemas["event"] = _EVENT.json_schema(mode="validation")
     return schemas
-
-
-def partition_key(event: Event) -> str:
-    """The Kafka key: everything about one beneficiary shares one, so one worker sees it in order."""
-    if isinstance(event, (BeneficiaryEnrolled, _Hours, TimesheetRetracted, ClaimResolved, BeneficiaryOutcome)):
-        return event.beneficiary_id
-    if isinstance(event, (ContractRegistered, SiaeInvoice)):
-        return event.contract_id
-    if isinstance(event, PoolingAgreed):
-        return event.agreement_id
-    return event.programme_id

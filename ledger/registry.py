@@ -46,7 +46,7 @@ class EventKind:
     type: str
     model: type
     scope: Scope
-    key_field: str  # the field whose value keys the event (its state's partition)
+    key_field: str  # the field naming whose state the event changes: its subject
     handler: str  # the Desk method that decides it
     record: str | None  # the record it is stored as (reference data, a decision), None for hours (entries) only
     posted_by: frozenset[Role]
@@ -89,6 +89,13 @@ def key_of(item: dict) -> str | None:
         return None
     value = item.get(kind.key_field)
     return f"{kind.scope.value}:{value}" if isinstance(value, str) and value else None
+
+
+def subject_of(event) -> str:
+    """Whom a validated event is about (the beneficiary, the contract, the agreement or the
+    programme): contractor systems key their messages by it, so that one subject's events keep
+    their order; the worker routes by it whatever key came with them."""
+    return getattr(event, kind_of(event.type).key_field)
 
 
 def posted_by(event_type: str) -> frozenset[Role]:

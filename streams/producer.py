@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
-from ledger.events import InvalidEvent, parse_event, partition_key
+from ledger.events import InvalidEvent, parse_event
+from ledger.registry import subject_of
 from streams.settings import Settings
 
 # CSV cells are text: these columns are converted to JSON values before validation. A cell that
@@ -208,7 +209,7 @@ def post_lines(producer: ContractorProducer, lines: Iterable[tuple[int, str | Cs
             continue
         raw = text.encode()
         try:
-            key = partition_key(parse_event(raw))
+            key = subject_of(parse_event(raw))
         except InvalidEvent as invalid:
             if validate:
                 report.refused.append(Refusal(number, invalid.reason, invalid.detail))

@@ -1,7 +1,7 @@
 """The gateway's producer: validated events to the intake topic, answered once Kafka acknowledged.
 
 kafka-python with acks=all and idempotence, like `streams.producer.ContractorProducer`, keyed by
-`ledger.events.partition_key`, with two headers for provenance (`ledger-token`: the token id,
+`ledger.registry.subject_of`, with two headers for provenance (`ledger-token`: the token id,
 `ledger-principal`: role:subject). A request has one deadline, `kafka_timeout_seconds` from its
 arrival, for all its waits on Kafka (metadata, connection, acknowledgements), so a request never
 hangs on a broker that is gone: it gets 503 by then. No lock is held across a network call, so one
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient, KafkaProducer
 
-from ledger.events import partition_key
+from ledger.registry import subject_of
 from streams.gateway.config import GatewaySettings
 from streams.gateway.parsing import Line
 from streams.producer import PRODUCER_BATCH_BYTES
@@ -165,7 +165,7 @@ class IntakeProducer:
                 if time.monotonic() >= deadline:
                     raise TimeoutError("the request's deadline passed")
                 futures.append((line, producer.send(self.topic, value=line.value,
-                                                    key=partition_key(line.event).encode(), headers=headers)))
+                                                    key=subject_of(line.event).encode(), headers=headers)))
             except Exception as error:  # buffer full, deadline: this one and the rest unsent
                 if not futures:
                     raise KafkaUnavailable(f"Kafka refused the first event: {error}") from None

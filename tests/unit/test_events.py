@@ -23,10 +23,10 @@ from ledger.events import (
     TimesheetSubmitted,
     json_schemas,
     parse_event,
-    partition_key,
     target_hours_from_amount,
 )
 from ledger.rulebook import Rulebook
+from ledger.registry import subject_of
 
 PARTNER_MODES = ["temp_agency_etti", "siae_placement_ai", "siae_subcontract", "geiq"]
 OWN_MODES = ["direct_hire", "training"]
@@ -481,13 +481,13 @@ def test_hours_schema_is_numeric_only():
     ("invoice", "gpe-c001"),  # no person: with the contract
     ("pooling", "gpe-pool-1"),
 ])
-def test_partition_key(ev, kind, expected):
-    assert partition_key(parse_event(ev.raw(build(ev, kind, {})))) == expected
+def test_subject_of_each_event_type(ev, kind, expected):
+    assert subject_of(parse_event(ev.raw(build(ev, kind, {})))) == expected
 
 
-def test_partition_key_of_timesheet_is_the_beneficiary_not_the_contract(ev):
+def test_a_timesheets_subject_is_the_beneficiary_not_the_contract(ev):
     event = parse_event(ev.raw(ev.timesheet(contract_id="gpe-c777", beneficiary_id="b-000000aaaa")))
-    assert partition_key(event) == "b-000000aaaa"
+    assert subject_of(event) == "b-000000aaaa"
 
 
 @pytest.mark.parametrize("kind", KINDS)
