@@ -298,6 +298,7 @@ class Desk:
         self._cause = (event_id, _submitted(event))
         digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
+        memo = None if memo is None else Memo(memo)
         if memo is not None and memo.origin != origin and memo.retryable:
             memo = None  # posted again, as the rejection asked: decided afresh
         if memo is not None:
@@ -898,7 +899,7 @@ class Desk:
         outcome.pending = record
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
         self.book.put("memos", parked.event_id,
-                      Memo.of(parked.origin, self.book.memos[parked.event_id].digest, retryable))
+                      Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
         return [outcome]
 
 

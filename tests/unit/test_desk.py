@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import entries as model
-from ledger.book import Book
+from ledger.book import Book, Memo
 from ledger.desk import MAX_KEPT_PAYLOAD, BooksUnavailable, Desk, Outcome, failed, rejection_id
 from ledger.entries import RETRYABLE, EntryKind, EntryStatus, PendingState, Reason
 from streams.worker import records
@@ -91,8 +91,8 @@ def test_reference_events_are_accepted_and_kept():
     assert desk.book.contracts["gpe-c001"].buyer_id == "buyer-sgp"
     assert desk.book.enrolments["b-3f9a1c2e7d"].eligible_from == dt.date(2024, 3, 15).toordinal()
     assert desk.book.enrolments["b-3f9a1c2e7d"].facilitator_id == "fac-01"
-    assert desk.book.memos[c["event_id"]].origin == "intake/0@0#0"
-    assert desk.book.memos[e["event_id"]].origin == "intake/0@1#0"
+    assert Memo(desk.book.memos[c["event_id"]]).origin == "intake/0@0#0"
+    assert Memo(desk.book.memos[e["event_id"]]).origin == "intake/0@1#0"
     # The records the store keeps hold the effective values (defaults applied).
     assert first.reference["record"] == "contract" and first.reference["target_hours"] == "833.33"
     assert second.reference["record"] == "beneficiary" and second.reference["eligible_until"] == "2026-03-14"
@@ -109,7 +109,7 @@ def test_other_reference_events_are_accepted_without_entries(ev, kind, record, l
     assert outcome.accepted and outcome.entries == [] and outcome.rejection is None
     assert outcome.event_id == event["event_id"] and outcome.reference["record"] == record
     assert (outcome.learned is not None) is learned
-    assert desk.book.memos[event["event_id"]].origin == "intake/0@0#0"
+    assert Memo(desk.book.memos[event["event_id"]]).origin == "intake/0@0#0"
 
 
 def test_reference_data_learned_from_another_partition_releases_what_waited():
@@ -227,7 +227,7 @@ def test_an_event_id_reused_for_other_content_is_a_conflict_that_shadows_nothing
     assert changed.rejection.detail == ("event_id already used at intake/0@3#0 for other content: post this event "
                                         "under a new event_id")
     # The first stands, and stays the one its id names: a third posting of it is a duplicate.
-    assert ledger.book.memos[sheet["event_id"]].origin == "intake/0@3#0"
+    assert Memo(ledger.book.memos[sheet["event_id"]]).origin == "intake/0@3#0"
     assert ledger.one(sheet).rejection.reason is Reason.DUPLICATE_EVENT
     assert ledger.counted() == Decimal(7) and [e.hours for e in ledger.entries] == [Decimal(7)]
 
@@ -279,7 +279,7 @@ def test_a_retryable_rejection_frees_the_event_id():
     again = ledger.one(fix)
     assert again.rejection.reason is Reason.ORIGINAL_NOT_FOUND and again.rejection.position == ledger.at(4)
     assert again.rejection.rejection_id == records.rejection_id(ledger.at(4)) != first.rejection.rejection_id
-    assert ledger.book.memos[fix["event_id"]].origin == "intake/0@4#0"
+    assert Memo(ledger.book.memos[fix["event_id"]]).origin == "intake/0@4#0"
     # The same delivery routed again: decided already, nothing new.
     assert ledger.post(fix, offset=4) == []
     assert ledger.one(original).accepted
@@ -468,7 +468,7 @@ def test_enrolment_after_timesheet_releases_it():
     (entry,) = released.entries
     assert entry.status is EntryStatus.COUNTED and entry.source_event_id == UUID(sheet["event_id"])
     # Released, it waits no more; its delivery routed again is decided already.
-    assert ledger.parked() == [] and ledger.book.memos[sheet["event_id"]].origin == "intake/0@1#0"
+    assert ledger.parked() == [] and Memo(ledger.book.memos[sheet["event_id"]]).origin == "intake/0@1#0"
     assert ledger.post(sheet, offset=1) == []
     assert ledger.accounting() == Counter(accepted=3)
 
