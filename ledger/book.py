@@ -127,7 +127,7 @@ _DECODE = {
     "enrolments": lambda v: Enrolment(*v),
     "programmes": lambda v: v,
     "claims": lambda v: Claim(*_tuples(v)),
-    "days": tuple,
+    "days": lambda v: v if isinstance(v, str) else tuple(v),
     "training": tuple,
     "people": tuple,
     "parked": lambda v: Parked(*v),
@@ -145,7 +145,8 @@ class Book:
         self.enrolments: dict[str, Enrolment] = {}
         self.programmes: dict[str, str | None] = {}  # programme -> its buyer
         self.claims: dict[str, Claim] = {}
-        self.days: dict[str, tuple[str, ...]] = {}  # "beneficiary|ordinal" -> claims that day
+        # "beneficiary|ordinal" -> the claims of that day: the id alone when it is the only one
+        self.days: dict[str, str | tuple[str, ...]] = {}
         self.training: dict[str, tuple[str, ...]] = {}  # beneficiary -> standing training claims
         self.people: dict[str, tuple[int, ...]] = {}  # beneficiary -> (first, last) day (ordinals) of its claims
         self.parked: dict[str, Parked] = {}

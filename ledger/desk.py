@@ -87,6 +87,10 @@ def hundredths(value: Decimal) -> int:
     return int(value * 100)
 
 
+def _day_value(ids: tuple[str, ...]) -> str | tuple[str, ...]:
+    return ids[0] if len(ids) == 1 else ids
+
+
 def _submitted(event) -> str | None:
     """An event's submitted_at as entries carry it (None for events without one: a facilitator's
     decision, an enrolment; their entries keep their claim's)."""
@@ -471,7 +475,7 @@ class Desk:
         _, status, rule, reason = parts[0]
         credit = self._entry(claim, entry_id(event_id, "credit"), "credit", hours, status, reason, rule, event_id,
                              sheet.type, under, None)
-        book.put("days", key, (event_id,))
+        book.put("days", key, event_id)  # a day's only claim: its id alone (see _on_day)
         self._worked_on(person, day)
         book.put("claims", event_id, claim)
         return Outcome(origin, event_id, sheet.type, "accepted", [credit])
@@ -517,6 +521,12 @@ class Desk:
         elif len(span) != 2 or not span[0] <= day <= span[1]:
             self.book.put("people", person, (min(*span, day), max(*span, day)))
 
+    def _on_day(self, key: str) -> tuple[str, ...]:
+        """The claims of a person's day. The book keeps a day's only claim as its id alone: nearly
+        every day has one, and a tuple of one costs 48 bytes more per timesheet."""
+        ids = self.book.days.get(key, ())
+        return (ids,) if type(ids) is str else ids
+
     def _days_worked(self, person: str) -> range:
         span = self.book.people.get(person)
         return range(min(span), max(span) + 1) if span else range(0)
@@ -524,9 +534,9 @@ class Desk:
     def _index(self, claim: Claim) -> None:
         book, person, day = self.book, claim.beneficiary_id, claim.work_date
         key = self._day_key(person, day)
-        ids = book.days.get(key, ())
+        ids = self._on_day(key)
         if claim.event_id not in ids:
-            book.put("days", key, (*ids, claim.event_id))
+            book.put("days", key, _day_value((*ids, claim.event_id)))
             if not ids:
                 self._worked_on(person, day)
         if claim.mode == TRAINING:
@@ -541,7 +551,7 @@ class Desk:
         book = self.book
         scope: dict[str, Claim] = {}
         for day in sorted(days):
-            for claim_id in book.days.get(self._day_key(beneficiary_id, day), ()):
+            for claim_id in self._on_day(self._day_key(beneficiary_id, day)):
                 claim = new if new is not None and claim_id == new.event_id else book.claims.get(claim_id)
                 if claim is not None:
                     scope[claim_id] = claim
@@ -662,7 +672,7 @@ class Desk:
         """Reverse a claim and take it off its day and the person's training."""
         reversals = self._reverse(claim, cause_id, cause_type)
         key = self._day_key(claim.beneficiary_id, claim.work_date)
-        self.book.put("days", key, tuple(i for i in self.book.days.get(key, ()) if i != claim.event_id))
+        self.book.put("days", key, _day_value(tuple(i for i in self._on_day(key) if i != claim.event_id)))
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
@@ -740,7 +750,7 @@ class Desk:
         conflict, and a decision on it still applies (recorded, it holds if the day changes again).
         Two decisions on one conflict ("refuse a", "count b") then give the same ledger in either
         order: refusing a first ends the conflict before b's decision arrives."""
-        for other_id in self.book.days.get(self._day_key(claim.beneficiary_id, claim.work_date), ()):
+        for other_id in self._on_day(self._day_key(claim.beneficiary_id, claim.work_date)):
             other = self.book.claims.get(other_id) if other_id != claim.event_id else None
             if other is not None and other.resolution is not None:
                 return True
@@ -751,7 +761,7 @@ class Desk:
         each whose verdict changes is reversed and recorded again, as of this enrolment."""
         days = set()
         for day in self._days_worked(enrolment.beneficiary_id):
-            for claim_id in self.book.days.get(self._day_key(enrolment.beneficiary_id, day), ()):
+            for claim_id in self._on_day(self._day_key(enrolment.beneficiary_id, day)):
                 claim = self.book.claims.get(claim_id)
                 if claim is None or not claim.parts:
                     continue

@@ -39,8 +39,10 @@ def check_types(book: Book) -> None:
         assert claim.credited_by is None or type(claim.credited_by) is str
         assert claim.withheld is None or type(claim.withheld) is tuple
         assert claim.credited is None or type(claim.credited) is tuple
-    for name in ("days", "training", "people"):
+    for name in ("training", "people"):
         assert all(type(v) is tuple for v in getattr(book, name).values()), name
+    # A day's only claim is kept as its id alone; two or more as a tuple, never a tuple of one.
+    assert all(type(v) is str or (type(v) is tuple and len(v) != 1) for v in book.days.values()), "days"
 
 
 def run(seed: int) -> tuple[Ledger, list[bytes]]:
@@ -191,6 +193,31 @@ def test_a_person_s_days_are_a_span_and_a_list_from_state_written_before_still_c
         assert reversed_days == days[:2], legacy
         desk.decide(ev.raw(ev.timesheet(work_date="2024-06-10")), "intake/0@9#0", 100.0)
         assert desk.book.people["b-3f9a1c2e7d"] == (ordinals[0], dt.date(2024, 6, 10).toordinal())
+
+
+def test_a_day_s_only_claim_is_its_id_and_a_list_from_state_written_before_still_counts(ev):
+    """book.days keeps a day's only claim as its id alone (a tuple of one cost 48 bytes per
+    timesheet); state written before holds a list of one. Either way a second claim of the day
+    meets the first (both hold its hours: flagged) and a retraction takes its claim off the day."""
+    for legacy in (False, True):
+        desk = Desk(Book(), Rulebook())
+        first = ev.timesheet()
+        for n, event in enumerate([ev.programme(), ev.contract(), ev.enrolment(), first]):
+            desk.decide(ev.raw(event), f"intake/0@{n}#0", 100.0)
+        (key,) = desk.book.days
+        assert desk.book.days[key] == first["event_id"]
+        if legacy:
+            state = orjson.loads(desk.book.snapshot())
+            state["days"][key] = [first["event_id"]]
+            desk = Desk(Book(), Rulebook())
+            desk.book.apply(orjson.dumps(state))
+            assert desk.book.days[key] == (first["event_id"],)
+        other = ev.timesheet(contract_id=first["contract_id"], hours=first["hours"])
+        (out,) = desk.decide(ev.raw(other), "intake/0@8#0", 100.0)
+        assert len(desk.book.days[key]) == 2 and other["event_id"] in desk.book.days[key], legacy
+        assert out.entries and out.entries[-1]["status"] == "flagged", legacy
+        desk.decide(ev.raw(ev.retraction(other)), "intake/0@9#0", 100.0)
+        assert desk.book.days[key] == first["event_id"], legacy
 
 
 def test_a_repeat_changes_nothing_in_the_book(ev):
