@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, compare, messages,  # noqa: E402
+from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, compare, key_of, messages,  # noqa: E402
                            start_worker, wait_workers_assigned)
 from streams.demo import stop_process  # noqa: E402
 from bench.storeproc import peak_rss_mb  # noqa: E402
@@ -137,8 +137,6 @@ def paced(producer, events: list[dict], rate: float, linger: float) -> float:
     """Send `events` at `rate` per second. Each is stamped submitted_at = the moment it is due (as
     if a contractor system created it then); the producer sends what is due every `linger` seconds,
     so its batching delay counts in the freshness measured."""
-    from bench.harness import key_of
-
     started = time.time()
     sent = 0
     while sent < len(events):
@@ -293,8 +291,6 @@ def release_burst(producer, store, enrolments: list[dict], procs, timeout: float
     until the last of their entries was loaded."""
     started = time.time()
     since = dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="milliseconds")
-    from bench.harness import key_of
-
     post(producer, [(json.dumps(e, separators=(",", ":")).encode(), key_of(e)) for e in enrolments])
     deadline = time.monotonic() + timeout
     while True:
