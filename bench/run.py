@@ -30,6 +30,7 @@ Writes bench/results/pipeline.json (or --out) and prints a table. Figures:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import datetime as dt
 import json
@@ -218,7 +219,7 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
             pids = {"producer (bench)": os.getpid(), "loader": store.pid, "broker": args.broker_pid,
                     **{f"worker-{n}": p.pid for n, p in enumerate(procs)}}
             cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
-            state_before = topic_records(cfg, cfg.state_topic)
+            state_before = records_written(cfg, cfg.state_topic)
             spy = None
             if profile:
                 spy_out = run_dir / "worker.pyspy.txt"
@@ -234,7 +235,7 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
                    if cpu_before[k] is not None and cpu_seconds(p) is not None}
             # The workers' state log: records per intake event (a Faust table wrote ~2 per event).
             time.sleep(2 * cfg.worker_commit_seconds)  # the last commit's delta
-            result["state_records"] = topic_records(cfg, cfg.state_topic) - state_before
+            result["state_records"] = records_written(cfg, cfg.state_topic) - state_before
             result["state_records_per_event"] = round(result["state_records"] / events, 5)
             result["cpu_us_per_event"] = {k: round(v * 1e6 / events, 1) for k, v in cpu.items()}
             result.update({
@@ -273,6 +274,7 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
         result["totals"] = {"accepted": totals["accepted"], "rejected": totals["rejected"], "hours": totals["hours"],
                             "equal_to_expected": not problems, "problems": problems[:10]}
         result["peak_rss_mb"] = {f"worker-{n}": peak_rss_mb(p.pid) for n, p in enumerate(procs)}
+        result["state_restore"] = state_restore(cfg)
     finally:
         for p in procs:
             stop_process(p)
@@ -310,19 +312,42 @@ def release_burst(producer, store, enrolments: list[dict], procs, timeout: float
             "released_per_second": round(b["released"] / seconds) if seconds else None}
 
 
-def topic_records(cfg, topic: str) -> int:
-    """Records a topic holds (end offsets less start offsets, over its partitions)."""
+def records_written(cfg, topic: str) -> int:
+    """Records ever written to a topic (its partitions' end offsets: the state log's start moves
+    when a snapshot lets the history before it go)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            return 0
-        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
-        return sum(ends[tp] - starts[tp] for tp in tps)
+        return sum(consumer.end_offsets(tps).values()) if tps else 0
     finally:
         consumer.close()
+
+
+def state_restore(cfg, partition: int = 0) -> dict:
+    """What a worker taking a routed partition over does: read its state log (from the last
+    committed snapshot) up to the group's committed offset, timed in this process."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    from streams.worker.state import restore
+
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
+    try:
+        tp = TopicPartition(cfg.routed_topic, partition)
+        committed = admin.list_consumer_group_offsets(cfg.worker_id, partitions=[tp])[tp].offset
+        state = TopicPartition(cfg.state_topic, partition)
+        start, end = consumer.beginning_offsets([state])[state], consumer.end_offsets([state])[state]
+    finally:
+        admin.close()
+        consumer.close()
+    started, cpu = time.monotonic(), time.process_time()
+    restored = asyncio.run(restore(cfg.bootstrap_servers, cfg.state_topic, partition, committed))
+    return {"partition": partition, "seconds": round(time.monotonic() - started, 2),
+            "cpu_seconds": round(time.process_time() - cpu, 2), "log_records_written": end,
+            "log_records_kept": end - start, "records_read": restored.read, "mb_read": round(restored.bytes / 2**20, 1),
+            "from_snapshot": restored.from_snapshot, "keys": sum(restored.book.size().values())}
 
 
 def allow_settling(cfg) -> None:
@@ -511,6 +536,12 @@ def table(results: dict) -> str:
                          ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_event"].items())))
             rows.append((f"state records per event, {w} worker(s)",
                          f"{r['state_records_per_event']} ({r['state_records']:,} records)"))
+        if "state_restore" in r:
+            sr = r["state_restore"]
+            rows.append((f"state restore, routed partition {sr['partition']}",
+                         f"{sr['seconds']} s ({sr['cpu_seconds']} CPU s): {sr['records_read']:,} records, "
+                         f"{sr['mb_read']} MB read {'from a snapshot' if sr['from_snapshot'] else 'from the beginning'} "
+                         f"(the log keeps {sr['log_records_kept']:,} of the {sr['log_records_written']:,} written)"))
         rows.append((f"totals, {w} worker(s)", "equal to the generator's, to the hour" if r["totals"]["equal_to_expected"]
                      else f"MISMATCH {r['totals']['problems']}"))
     if "replay" in results:

@@ -227,8 +227,18 @@ class Book:
                 else:
                     values[key] = decode(value)
 
+    def take_snapshot(self, max_bytes: int) -> list[bytes]:
+        """The whole state as records cut like `take_deltas`, with the changes not taken yet
+        (removals included). Applied to an empty book they give this one; applied after the history
+        before them they change nothing: so a restore may start at a snapshot instead of at the
+        beginning of the history (streams/worker/state.py)."""
+        for name in MAPS:
+            self.dirty[name].update(getattr(self, name))
+        return self.take_deltas(max_bytes)
+
     def snapshot(self) -> bytes:
-        """The whole state as one delta (applied to an empty book, it gives this one)."""
+        """The whole state as one record, leaving the changes marked (applied to an empty book, it
+        gives this one)."""
         return orjson.dumps({name: getattr(self, name) for name in MAPS}, default=tuple)
 
     def size(self) -> dict[str, int]:

@@ -27,6 +27,9 @@ LOADER_CONSUMERS_RENEWED = Counter("ledger_loader_consumers_renewed_total",
 INTAKE_REREADS = Counter("ledger_worker_intake_rereads_total",
                          "Times an intake partition was read again from the next undecided offset, because Faust "
                          "delivered a later one (messages lost on the way at a rebalance)")
+STATE_SNAPSHOTS = Counter("ledger_worker_state_snapshots_total",
+                          "Snapshots of a routed partition's whole state written to the state log (the log before "
+                          "a committed one is deleted: streams/worker/state.py)")
 FRESHNESS = Histogram("ledger_freshness_seconds", "From a ledger message's timestamp to its write in ClickHouse",
                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 

@@ -184,11 +184,16 @@ class IntakeOffsets:
         """The partition's committed offset, once each time it has moved on (or None)."""
         return self.progress.newly_committed(partition)
 
-    async def _start_offset(self, tp: TP) -> int:
+    async def admin(self) -> AIOKafkaAdminClient:
+        """This worker's admin client (started once)."""
         if self._admin is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-            await self._admin.start()
-        committed = await self._admin.list_consumer_group_offsets(
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            await admin.start()
+            self._admin = admin
+        return self._admin
+
+    async def _start_offset(self, tp: TP) -> int:
+        committed = await (await self.admin()).list_consumer_group_offsets(
             self.group_id, partitions=[TopicPartition(tp.topic, tp.partition)])
         found = committed.get(TopicPartition(tp.topic, tp.partition))
         if found is not None and found.offset >= 0:
@@ -208,19 +213,21 @@ class IntakeOffsets:
             await self.app.producer.flush()
             self.progress.forget({tp.partition for tp in partitions if tp.topic == self.topic})
 
-    async def commit(self, offsets: dict[int, int] | None = None, flush: bool = True) -> None:
+    async def commit(self, offsets: dict[int, int] | None = None, flush: bool = True) -> bool:
         """Commit what was decided (or `offsets`, taken from `progress.to_commit()` by the caller),
         once every output sent before is acknowledged (by a flush of the producer, unless the
-        caller waited for those outputs itself: `flush=False`)."""
+        caller waited for those outputs itself: `flush=False`). True when they were committed."""
         if self.app.rebalancing:
-            return  # the partitions are changing hands: the next owner starts from the last commit
+            return False  # the partitions are changing hands: the next owner starts from the last commit
         offsets = self.progress.to_commit() if offsets is None else offsets
         if not offsets:
-            return
+            return False
         if flush:
             await self.app.producer.flush()
         if self.app.rebalancing:
-            return
+            return False
         # Faust's own commit path (assignment check, then the consumer thread's commit).
         if await self.app.consumer._commit({TP(self.topic, p): o for p, o in offsets.items()}):
             self.progress.committed(offsets)
+            return True
+        return False

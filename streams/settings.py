@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     worker_stream_buffer: int = Field(
         256, ge=8, description="messages a worker's stream buffers per partition before it pauses fetching "
         "(Faust's default, 4096, bounds 500-event intake messages at ~600 MB per partition)")
+    worker_snapshot_min_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="state deltas a routed partition writes before its next checkpoint may "
+        "be a snapshot (then the deltas must also weigh as much as the last snapshot: streams/worker/state.py)")
     metrics_port: int = Field(0, description="Prometheus /metrics port; 0 = no endpoint")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)")
     log_level: str = Field("warning", description="worker log level (debug, info, warning, error); -v sets info")

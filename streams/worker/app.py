@@ -32,7 +32,7 @@ from streams.offsets import Admission, IntakeOffsets
 from streams.settings import Settings, load_rulebook
 from streams.worker.processor import Outputs, PartitionProcessor
 from streams.worker.routing import EVENTS, KIND_HEADER, LEARN, TICK, route
-from streams.worker.state import UPTO_HEADER, restore
+from streams.worker.state import SNAPSHOT_HEADER, UPTO_HEADER, Snapshots, forget_before_snapshots, restore
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class Worker:
         self.cfg = cfg
         self.rulebook = rulebook or load_rulebook(cfg)
         self.processors: dict[int, PartitionProcessor] = {}
+        self.snapshots: dict[int, Snapshots] = {}  # per routed partition: when its state log gets a snapshot
         # What was sent since the last commit (delivery futures): a commit waits for these, not for
         # the producer to be idle, which it never is while the agents go on.
         self._routed_sends: list = []
@@ -250,12 +251,16 @@ class Worker:
     async def _restore(self, partition: int, committed: int) -> None:
         """The partition is decided here from its committed offset: its book as of that offset."""
         started = time.monotonic()
-        book, applied = await restore(self.cfg.bootstrap_servers, self.cfg.state_topic, partition, committed)
+        restored = await restore(self.cfg.bootstrap_servers, self.cfg.state_topic, partition, committed)
+        book = restored.book
         self.processors[partition] = PartitionProcessor(self.rulebook, book, sources=self.cfg.partitions)
+        # The bytes read count as deltas since a snapshot: a long log gets one at the next checkpoints.
+        self.snapshots[partition] = Snapshots(self.cfg.worker_snapshot_min_bytes, since=restored.bytes)
         gc.collect()
         gc.freeze()  # the restored state is long-lived: the collector need not look at it again
-        log.info("routed partition %d restored at offset %d from %d deltas in %.1fs: %s", partition, committed,
-                 applied, time.monotonic() - started, book.size())
+        log.info("routed partition %d restored at offset %d in %.1fs from %d of %d state records (%d bytes, %s): %s",
+                 partition, committed, time.monotonic() - started, restored.applied, restored.read, restored.bytes,
+                 "from a snapshot" if restored.from_snapshot else "from the beginning", book.size())
 
     async def _on_revoked(self, app, revoked, **kwargs) -> None:
         await self.intake.revoked(revoked)
@@ -264,6 +269,7 @@ class Worker:
             if tp.topic == self.cfg.routed_topic:
                 # Its next owner restores it from the last commit and decides the rest again.
                 self.processors.pop(tp.partition, None)
+                self.snapshots.pop(tp.partition, None)
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -274,8 +280,15 @@ class Worker:
             return
         async with self.routed.lock:
             routed = self.routed.progress.to_commit()
-            deltas = {p: self.processors[p].book.take_deltas(STATE_RECORD_BYTES) for p in routed
-                      if p in self.processors}
+            deltas, snapshotting = {}, set()
+            for p in routed:
+                if p in self.processors:
+                    book = self.processors[p].book
+                    policy = self.snapshots.setdefault(p, Snapshots(self.cfg.worker_snapshot_min_bytes))
+                    if policy.due():
+                        snapshotting.add(p)
+                    deltas[p] = (book.take_snapshot if p in snapshotting else book.take_deltas)(STATE_RECORD_BYTES)
+                    policy.wrote(deltas[p], p in snapshotting)
             outputs, self._output_sends = self._output_sends, []
         async with self.intake.lock:
             intake = self.intake.progress.to_commit()
@@ -285,10 +298,18 @@ class Worker:
             # the producer at once and awaited together with the outputs, durable before the offsets
             # they cover are committed. Awaited one by one, each record cost a producer round trip
             # behind the agents' turns: after a burst a commit of ~200 records took 25-60 s.
-            sent = [await self.state_topic.send(value=delta, partition=partition,
-                                                headers=[(UPTO_HEADER, str(routed[partition]).encode())])
-                    for partition, chunks in deltas.items() for delta in chunks]
+            sent, snapshot_starts = [], {}
+            for partition, chunks in deltas.items():
+                headers = [(UPTO_HEADER, str(routed[partition]).encode())]
+                if partition in snapshotting:
+                    headers.append((SNAPSHOT_HEADER, b"1"))
+                for delta in chunks:
+                    sent.append(await self.state_topic.send(value=delta, partition=partition, headers=headers))
+                    if partition in snapshotting:
+                        snapshot_starts.setdefault(partition, sent[-1])
             await asyncio.gather(*sent, *outputs, *forwarded)
+            if snapshot_starts:
+                metrics.STATE_SNAPSHOTS.inc(len(snapshot_starts))
         except Exception as error:
             if self.app.should_stop:
                 # Stopping (SIGTERM): the producer closed under this timer. Nothing past the last
@@ -299,10 +320,22 @@ class Worker:
             # The deltas' changes are no longer marked, or an output was lost: the worker must not
             # go on; a restart decides again from the last commit.
             await self._stop("cannot write the state log or the outputs", error)
-        if routed:
-            await self.routed.commit(routed, flush=False)
+        if routed and await self.routed.commit(routed, flush=False) and snapshot_starts:
+            await self._forget_before_snapshots(
+                {p: ((await sent).offset, routed[p]) for p, sent in snapshot_starts.items()})
         if intake:
             await self.intake.commit(intake, flush=False)
+
+    async def _forget_before_snapshots(self, snapshots: dict[int, tuple[int, int]]) -> None:
+        """A committed snapshot makes the state log before it useless to any restore: delete it. A
+        failure only leaves the log longer (a restore reads it and the snapshot, the same book)."""
+        try:
+            deleted = await forget_before_snapshots(await self.routed.admin(), self.cfg.worker_id,
+                                                    self.cfg.routed_topic, self.cfg.state_topic, snapshots)
+            log.info("state log snapshots at %s; deleted before them in partitions %s", snapshots, sorted(deleted))
+        except Exception:
+            log.warning("cannot delete the state log before the snapshots at %s: a restore reads from further back",
+                        snapshots, exc_info=True)
 
     async def tick(self) -> None:
         """A tick through each intake partition this worker routes: queued behind what was posted

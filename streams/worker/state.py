@@ -12,20 +12,63 @@ partition's committed offset. A delta above it was written by a worker that died
 the new owner decides those messages again from the commit, and the desk decides deterministically
 (same book, same messages, same outputs and ids), so its own next delta covers the same keys with
 the same values; applying the orphan as well, once a later commit covers it, changes nothing.
+
+Snapshots bound what a restore reads. The deltas of a busy partition add up to several times its
+state (every second rewrites the keys it touched), and the log is kept forever: at the Grand Paris
+size a partition's log passed 200 MB in a run. So once the deltas written since the last snapshot
+reach the size of that snapshot (and at least `LEDGER_WORKER_SNAPSHOT_MIN_BYTES`), a checkpoint
+writes the whole book instead of its delta (`Book.take_snapshot`, cut in records like a delta and
+tagged `ledger-snapshot`), and once the offset it covers is committed, the records before it are
+deleted from the log (Kafka's DeleteRecords). A restore then reads at most about twice the state,
+and the snapshots cost at most as many bytes as the deltas. Nothing before a snapshot is deleted
+until its offset is committed: a worker killed in between leaves a snapshot above the committed
+offset, which a restore skips like any orphan delta, with the whole history before it still there.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from ledger.book import Book
 
 log = logging.getLogger(__name__)
 
 UPTO_HEADER = "ledger-upto"
+SNAPSHOT_HEADER = "ledger-snapshot"
+
+
+class Snapshots:
+    """When one partition's next checkpoint writes a snapshot instead of a delta: once the deltas
+    since the last snapshot (or those a restore read) weigh as much as it, and at least `min_bytes`."""
+
+    def __init__(self, min_bytes: int, since: int = 0) -> None:
+        self.min_bytes = min_bytes
+        self.since = since  # bytes of deltas written since the last snapshot
+        self.last = 0  # bytes of the last snapshot
+
+    def due(self) -> bool:
+        return self.since >= max(self.min_bytes, self.last)
+
+    def wrote(self, records: list[bytes], snapshot: bool) -> None:
+        size = sum(map(len, records))
+        if snapshot:
+            self.last, self.since = size, 0
+        else:
+            self.since += size
+
+
+@dataclass
+class Restored:
+    book: Book
+    applied: int = 0  # records applied
+    read: int = 0  # records read
+    bytes: int = 0  # bytes read
+    from_snapshot: bool = False  # the log began with a snapshot (the history before it deleted)
 
 
 def upto_of(headers) -> int | None:
@@ -47,16 +90,54 @@ def restore_from(records, committed: int, book: Book | None = None) -> tuple[Boo
     return book, applied
 
 
+def is_snapshot(headers) -> bool:
+    return any(key == SNAPSHOT_HEADER for key, _ in headers or ())
+
+
 async def restore(bootstrap_servers, topic: str, partition: int, committed: int,
-                  timeout: float = 120.0) -> tuple[Book, int]:
+                  timeout: float = 120.0) -> Restored:
     """The partition's Book as of the committed offset, each fetched batch of the state log applied
-    as it comes: the log is never held whole beside the book it builds (at the Grand Paris size it is
-    hundreds of MB of deltas)."""
-    book, applied = Book(), 0
-    async for records in read_state(bootstrap_servers, topic, partition, timeout):
-        book, n = restore_from(records, committed, book)
-        applied += n
-    return book, applied
+    as it comes: the log is never held whole beside the book it builds. The log starts at the last
+    snapshot whose offset was committed, or at the beginning of the history."""
+    for attempt in range(3):
+        restored = Restored(Book())
+        try:
+            async for records in read_state(bootstrap_servers, topic, partition, timeout):
+                if not restored.read:
+                    restored.from_snapshot = is_snapshot(records[0][1])
+                _, n = restore_from(records, committed, restored.book)
+                restored.applied += n
+                restored.read += len(records)
+                restored.bytes += sum(len(value or b"") for value, _ in records)
+            return restored
+        except LogTruncated:
+            # The previous owner deleted the log before its last snapshot while this read it, and
+            # the read jumped over records (a removal among them would be missed). Read from the new
+            # start again: a log read whole and in order is right however its start moves after.
+            log.warning("state log %s[%d] truncated while it was read: reading it again", topic, partition)
+    raise LogTruncated(f"state log {topic}[{partition}] kept moving its start while it was read")
+
+
+class LogTruncated(Exception):
+    """The state log's start moved past records not read yet while it was read."""
+
+
+async def forget_before_snapshots(admin: AIOKafkaAdminClient, group: str, routed_topic: str, state_topic: str,
+                                  snapshots: dict[int, tuple[int, int]]) -> dict[int, int]:
+    """Delete each partition's state log before its snapshot ({partition: (first offset of the
+    snapshot, the routed offset it covers)}), where the group's committed routed offset, read back
+    from the broker, covers the snapshot: a restore then starts at it. Returns what was deleted."""
+    committed = await admin.list_consumer_group_offsets(
+        group, partitions=[TopicPartition(routed_topic, p) for p in snapshots])
+    covered = {}
+    for partition, (first, upto) in snapshots.items():
+        found = committed.get(TopicPartition(routed_topic, partition))
+        if found is not None and found.offset >= upto:
+            covered[partition] = first
+    if covered:
+        await admin.delete_records({TopicPartition(state_topic, p): RecordsToDelete(first)
+                                    for p, first in covered.items()})
+    return covered
 
 
 async def read_state(bootstrap_servers, topic: str, partition: int, timeout: float = 120.0):
@@ -76,8 +157,10 @@ async def read_state(bootstrap_servers, topic: str, partition: int, timeout: flo
         while position < end:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic}[{partition}]: nothing for {timeout:.0f} s at offset {position}")
-            records = [(r.value, tuple(r.headers or ())) for r in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
-                       if r.offset < end]
+            fetched = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+            if fetched and fetched[0].offset > position:
+                raise LogTruncated(f"{topic}[{partition}]: offset {fetched[0].offset} read after {position}")
+            records = [(r.value, tuple(r.headers or ())) for r in fetched if r.offset < end]
             if records:
                 deadline = time.monotonic() + timeout
                 yield records

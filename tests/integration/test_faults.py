@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import (PENDING_TIMEOUT, StoreProcess, compare, messages, settle_pending,
                            size_with, start_worker)
@@ -137,10 +138,12 @@ def rigs(kafka_dsn, tmp_path):
 
 def test_worker_sigkilled_at_random_points_while_100k_events_flow(rigs):
     """SIGKILL the worker 3 times at random moments while >= 100k events are posted and
-    processed; each time a new worker takes over (tables recovered from their changelogs,
-    uncommitted messages decided again, identically). Seed: LEDGER_FAULT_SEED."""
+    processed; each time a new worker takes over (its partitions' state restored from the state
+    log, uncommitted messages decided again, identically). Snapshots are written every ~1 MB of
+    deltas, and the log before each committed one deleted, so the restores start at snapshots
+    while the kills fall anywhere around them. Seed: LEDGER_FAULT_SEED."""
     rng = random.Random(SEED)
-    rig = rigs(beneficiaries(1200))
+    rig = rigs(beneficiaries(1200), worker_snapshot_min_bytes=1_000_000, log_level="info")
     assert len(rig.msgs.activity) >= 100_000 * min(1.0, SCALE), len(rig.msgs.activity)
     worker = rig.start_worker()
     rig.post(rig.msgs.reference)
@@ -166,6 +169,22 @@ def test_worker_sigkilled_at_random_points_while_100k_events_flow(rigs):
     print(f"seed {SEED}: {len(activity)} activity events, killed at {kills} rows visible")
     rig.assert_exact()
     assert len(kills) == 3
+    starts = log_starts(rig.cfg, rig.cfg.state_topic)
+    print(f"state log starts (records deleted before the last committed snapshot): {starts}")
+    assert any(starts.values()), starts
+    restores = [line for n in range(1, rig.started_workers)
+                for line in (rig.workdir / f"worker-{n}.log").read_text(errors="replace").splitlines()
+                if "restored at offset" in line]
+    assert any("from a snapshot" in line for line in restores), restores
+
+
+def log_starts(cfg, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return {tp.partition: offset for tp, offset in consumer.beginning_offsets(tps).items()}
+    finally:
+        consumer.close()
 
 
 def test_loader_sigkilled_between_clickhouse_write_and_offset_commit(rigs):

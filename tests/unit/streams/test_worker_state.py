@@ -1,12 +1,13 @@
 """The worker's state log read back (streams.worker.state.restore_from): deltas applied in log order
-up to the committed offset, batch after batch into one book."""
+up to the committed offset, batch after batch into one book; and when a checkpoint writes a
+snapshot instead of a delta (streams.worker.state.Snapshots)."""
 
 from __future__ import annotations
 
 import orjson
 
 from ledger.book import Book
-from streams.worker.state import UPTO_HEADER, restore_from
+from streams.worker.state import SNAPSHOT_HEADER, UPTO_HEADER, Snapshots, is_snapshot, restore_from
 
 
 def record(delta: dict, upto: int | None) -> tuple[bytes, tuple]:
@@ -42,3 +43,28 @@ def test_batches_applied_one_after_another_give_the_whole_log():
         total += applied
     assert total == 4 and book.snapshot() == whole.snapshot()
     assert book.clock == {"now": 2.5}  # the last delta in log order wins, whatever its upto
+
+
+def test_a_snapshot_is_due_once_the_deltas_since_the_last_weigh_as_much_as_it():
+    policy = Snapshots(min_bytes=100)
+    policy.wrote([b"x" * 60], snapshot=False)
+    assert not policy.due()  # under the minimum
+    policy.wrote([b"x" * 40], snapshot=False)
+    assert policy.due()
+    policy.wrote([b"x" * 300, b"x" * 200], snapshot=True)  # the whole state, in two records
+    assert (policy.last, policy.since) == (500, 0) and not policy.due()
+    policy.wrote([b"x" * 499], snapshot=False)
+    assert not policy.due()  # past the minimum, not yet the snapshot's weight
+    policy.wrote([b"x"], snapshot=False)
+    assert policy.due()
+
+
+def test_a_restored_log_counts_as_deltas_since_a_snapshot():
+    """A worker that restored a long log writes a snapshot at its next checkpoints."""
+    assert Snapshots(min_bytes=100, since=150).due()
+    assert not Snapshots(min_bytes=100, since=50).due()
+
+
+def test_a_snapshot_record_is_told_by_its_header():
+    assert is_snapshot(((UPTO_HEADER, b"10"), (SNAPSHOT_HEADER, b"1")))
+    assert not is_snapshot(((UPTO_HEADER, b"10"),)) and not is_snapshot(None)
