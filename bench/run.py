@@ -328,19 +328,17 @@ def records_written(cfg, topic: str) -> int:
 def state_restore(cfg, partition: int = 0) -> dict:
     """What a worker taking a routed partition over does: read its state log (from the last
     committed snapshot) up to the group's committed offset, timed in this process."""
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer, TopicPartition
 
     from streams.worker.state import restore
 
-    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
-    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
+    # In the workers' group only to read its committed offset: it subscribes to nothing, joins nothing.
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=cfg.worker_id, enable_auto_commit=False)
     try:
-        tp = TopicPartition(cfg.routed_topic, partition)
-        committed = admin.list_consumer_group_offsets(cfg.worker_id, partitions=[tp])[tp].offset
+        committed = consumer.committed(TopicPartition(cfg.routed_topic, partition))
         state = TopicPartition(cfg.state_topic, partition)
         start, end = consumer.beginning_offsets([state])[state], consumer.end_offsets([state])[state]
     finally:
-        admin.close()
         consumer.close()
     started, cpu = time.monotonic(), time.process_time()
     restored = asyncio.run(restore(cfg.bootstrap_servers, cfg.state_topic, partition, committed))
