@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TAKE, TAKE_WITHIN = 100, 0.05
 ROUTED_MESSAGE_BYTES = 900_000  # under the broker's default 1 MB message limit
 STATE_RECORD_BYTES = 900_000  # the same for the state log's records
+SNAPSHOT_RECORDS_IN_FLIGHT = 16  # a snapshot's records sent before the next are cut (~14 MB)
 # A full producer buffer is let drain to a quarter of LEDGER_WORKER_BUFFERED_WRITES before the agents
 # go on (not to empty: the sender keeps sending while the agents decide), looked at every 2 ms.
 DRAIN_DOWN_TO = 4
@@ -278,38 +279,28 @@ class Worker:
         once what was sent for the messages before it is acknowledged."""
         if self.app.rebalancing:
             return
-        async with self.routed.lock:
-            routed = self.routed.progress.to_commit()
-            deltas, snapshotting = {}, set()
-            for p in routed:
-                if p in self.processors:
-                    book = self.processors[p].book
-                    policy = self.snapshots.setdefault(p, Snapshots(self.cfg.worker_snapshot_min_bytes))
-                    if policy.due():
-                        snapshotting.add(p)
-                    deltas[p] = (book.take_snapshot if p in snapshotting else book.take_deltas)(STATE_RECORD_BYTES)
-                    policy.wrote(deltas[p], p in snapshotting)
-            outputs, self._output_sends = self._output_sends, []
-        async with self.intake.lock:
-            intake = self.intake.progress.to_commit()
-            forwarded, self._routed_sends = self._routed_sends, []
+        routed, intake, snapshot_of, snapshot_start = {}, {}, None, None
         try:
             # A delta's records name disjoint keys, so they may land in any order: all are handed to
             # the producer at once and awaited together with the outputs, durable before the offsets
             # they cover are committed. Awaited one by one, each record cost a producer round trip
             # behind the agents' turns: after a burst a commit of ~200 records took 25-60 s.
-            sent, snapshot_starts = [], {}
-            for partition, chunks in deltas.items():
-                headers = [(UPTO_HEADER, str(routed[partition]).encode())]
-                if partition in snapshotting:
-                    headers.append((SNAPSHOT_HEADER, b"1"))
-                for delta in chunks:
-                    sent.append(await self.state_topic.send(value=delta, partition=partition, headers=headers))
-                    if partition in snapshotting:
-                        snapshot_starts.setdefault(partition, sent[-1])
+            sent: list = []
+            async with self.routed.lock:
+                routed = self.routed.progress.to_commit()
+                snapshot_of = self._snapshot_due(routed)
+                for p in routed:
+                    if p in self.processors and p != snapshot_of:
+                        records = self.processors[p].book.take_deltas(STATE_RECORD_BYTES)
+                        self.snapshots[p].wrote(sum(map(len, records)), snapshot=False)
+                        sent += [await self._send_state(record, p, routed[p]) for record in records]
+                if snapshot_of is not None:
+                    snapshot_start = await self._write_snapshot(snapshot_of, routed[snapshot_of], sent)
+                outputs, self._output_sends = self._output_sends, []
+            async with self.intake.lock:
+                intake = self.intake.progress.to_commit()
+                forwarded, self._routed_sends = self._routed_sends, []
             await asyncio.gather(*sent, *outputs, *forwarded)
-            if snapshot_starts:
-                metrics.STATE_SNAPSHOTS.inc(len(snapshot_starts))
         except Exception as error:
             if self.app.should_stop:
                 # Stopping (SIGTERM): the producer closed under this timer. Nothing past the last
@@ -320,11 +311,43 @@ class Worker:
             # The deltas' changes are no longer marked, or an output was lost: the worker must not
             # go on; a restart decides again from the last commit.
             await self._stop("cannot write the state log or the outputs", error)
-        if routed and await self.routed.commit(routed, flush=False) and snapshot_starts:
-            await self._forget_before_snapshots(
-                {p: ((await sent).offset, routed[p]) for p, sent in snapshot_starts.items()})
+        if routed and await self.routed.commit(routed, flush=False) and snapshot_start is not None:
+            await self._forget_before_snapshots({snapshot_of: ((await snapshot_start).offset, routed[snapshot_of])})
         if intake:
             await self.intake.commit(intake, flush=False)
+
+    def _snapshot_due(self, routed: dict[int, int]) -> int | None:
+        """The partition whose state log gets a snapshot at this commit, if any: one at a time, so
+        that a commit never cuts several partitions' whole state at once."""
+        due = None
+        for p in routed:
+            if p in self.processors:
+                policy = self.snapshots.setdefault(p, Snapshots(self.cfg.worker_snapshot_min_bytes))
+                if due is None and policy.due():
+                    due = p
+        return due
+
+    async def _send_state(self, record: bytes, partition: int, upto: int, snapshot: bool = False):
+        headers = [(UPTO_HEADER, str(upto).encode())] + ([(SNAPSHOT_HEADER, b"1")] if snapshot else [])
+        return await self.state_topic.send(value=record, partition=partition, headers=headers)
+
+    async def _write_snapshot(self, partition: int, upto: int, sent: list):
+        """The partition's whole book to its state log, cut as it is sent (under the routed lock: the
+        book must not change meanwhile), SNAPSHOT_RECORDS_IN_FLIGHT records acknowledged before the
+        next are cut, so that no more than that is held. The first record's delivery, or None."""
+        first, size, window = None, 0, []
+        for record in self.processors[partition].book.snapshot_records(STATE_RECORD_BYTES):
+            future = await self._send_state(record, partition, upto, snapshot=True)
+            first = future if first is None else first
+            size += len(record)
+            sent.append(future)
+            window.append(future)
+            if len(window) >= SNAPSHOT_RECORDS_IN_FLIGHT:
+                await asyncio.gather(*window)
+                window = []
+        self.snapshots[partition].wrote(size, snapshot=True)
+        metrics.STATE_SNAPSHOTS.inc()
+        return first
 
     async def _forget_before_snapshots(self, snapshots: dict[int, tuple[int, int]]) -> None:
         """A committed snapshot makes the state log before it useless to any restore: delete it. A

@@ -17,9 +17,10 @@ Snapshots bound what a restore reads. The deltas of a busy partition add up to s
 state (every second rewrites the keys it touched), and the log is kept forever: at the Grand Paris
 size a partition's log passed 200 MB in a run. So once the deltas written since the last snapshot
 reach the size of that snapshot (and at least `LEDGER_WORKER_SNAPSHOT_MIN_BYTES`), a checkpoint
-writes the whole book instead of its delta (`Book.take_snapshot`, cut in records like a delta and
-tagged `ledger-snapshot`), and once the offset it covers is committed, the records before it are
-deleted from the log (Kafka's DeleteRecords). A restore then reads at most about twice the state,
+writes the whole book instead of its delta (`Book.snapshot_records`, cut in records like a delta
+and tagged `ledger-snapshot`; one partition per checkpoint, sent as it is cut), and once the
+offset it covers is committed, the records before it are deleted from the log (Kafka's
+DeleteRecords). A restore then reads at most about twice the state,
 and the snapshots cost at most as many bytes as the deltas. Nothing before a snapshot is deleted
 until its offset is committed: a worker killed in between leaves a snapshot above the committed
 offset, which a restore skips like any orphan delta, with the whole history before it still there.
@@ -54,8 +55,8 @@ class Snapshots:
     def due(self) -> bool:
         return self.since >= max(self.min_bytes, self.last)
 
-    def wrote(self, records: list[bytes], snapshot: bool) -> None:
-        size = sum(map(len, records))
+    def wrote(self, size: int, snapshot: bool) -> None:
+        """`size` bytes of deltas, or a snapshot of that size, were written."""
         if snapshot:
             self.last, self.since = size, 0
         else:

@@ -136,7 +136,7 @@ def test_deltas_cut_to_a_size_rebuild_the_book_in_any_order(seed, max_bytes, rng
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1), st.integers(300, 6000), st.data())
 def test_a_log_read_from_its_last_snapshot_rebuilds_the_book(seed, max_bytes, data):
-    """The worker's state log with snapshots (Book.take_snapshot at some checkpoints instead of
+    """The worker's state log with snapshots (Book.snapshot_records at some checkpoints instead of
     take_deltas): read from the start or from any snapshot's first record, it rebuilds the book;
     a snapshot's records are cut to max_bytes like deltas, and it leaves no change untaken."""
     prog = generate(seed, SMALL)
@@ -147,7 +147,7 @@ def test_a_log_read_from_its_last_snapshot_rebuilds_the_book(seed, max_bytes, da
         if n % 7 == 6 or n == len(lines) - 1:
             if data.draw(st.booleans(), label="snapshot"):
                 snapshots.append(len(log))
-                records = ledger.book.take_snapshot(max_bytes)
+                records = list(ledger.book.snapshot_records(max_bytes))
                 assert not ledger.book.changed
                 assert all(len(r) <= max_bytes or sum(map(len, orjson.loads(r).values())) == 1 for r in records)
             else:

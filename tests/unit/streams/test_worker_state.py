@@ -47,15 +47,15 @@ def test_batches_applied_one_after_another_give_the_whole_log():
 
 def test_a_snapshot_is_due_once_the_deltas_since_the_last_weigh_as_much_as_it():
     policy = Snapshots(min_bytes=100)
-    policy.wrote([b"x" * 60], snapshot=False)
+    policy.wrote(60, snapshot=False)
     assert not policy.due()  # under the minimum
-    policy.wrote([b"x" * 40], snapshot=False)
+    policy.wrote(40, snapshot=False)
     assert policy.due()
-    policy.wrote([b"x" * 300, b"x" * 200], snapshot=True)  # the whole state, in two records
+    policy.wrote(500, snapshot=True)  # the whole state
     assert (policy.last, policy.since) == (500, 0) and not policy.due()
-    policy.wrote([b"x" * 499], snapshot=False)
+    policy.wrote(499, snapshot=False)
     assert not policy.due()  # past the minimum, not yet the snapshot's weight
-    policy.wrote([b"x"], snapshot=False)
+    policy.wrote(1, snapshot=False)
     assert policy.due()
 
 
