@@ -255,8 +255,9 @@ class Worker:
         restored = await restore(self.cfg.bootstrap_servers, self.cfg.state_topic, partition, committed)
         book = restored.book
         self.processors[partition] = PartitionProcessor(self.rulebook, book, sources=self.cfg.partitions)
-        # The bytes read count as deltas since a snapshot: a long log gets one at the next checkpoints.
-        self.snapshots[partition] = Snapshots(self.cfg.worker_snapshot_min_bytes, since=restored.bytes)
+        # As the log stands: a long log without a snapshot gets one at the next commit.
+        self.snapshots[partition] = Snapshots(self.cfg.worker_snapshot_min_bytes, since=restored.since_snapshot,
+                                              last=restored.snapshot_bytes)
         gc.collect()
         gc.freeze()  # the restored state is long-lived: the collector need not look at it again
         log.info("routed partition %d restored at offset %d in %.1fs from %d of %d state records (%d bytes, %s): %s",

@@ -47,10 +47,10 @@ class Snapshots:
     """When one partition's next checkpoint writes a snapshot instead of a delta: once the deltas
     since the last snapshot (or those a restore read) weigh as much as it, and at least `min_bytes`."""
 
-    def __init__(self, min_bytes: int, since: int = 0) -> None:
+    def __init__(self, min_bytes: int, since: int = 0, last: int = 0) -> None:
         self.min_bytes = min_bytes
         self.since = since  # bytes of deltas written since the last snapshot
-        self.last = 0  # bytes of the last snapshot
+        self.last = last  # bytes of the last snapshot
 
     def due(self) -> bool:
         return self.since >= max(self.min_bytes, self.last)
@@ -70,6 +70,20 @@ class Restored:
     read: int = 0  # records read
     bytes: int = 0  # bytes read
     from_snapshot: bool = False  # the log began with a snapshot (the history before it deleted)
+    snapshot_bytes: int = 0  # of the last snapshot read
+    since_snapshot: int = 0  # bytes of deltas read after it (all of them, without a snapshot)
+
+    def count(self, records) -> None:
+        for value, headers in records:
+            size = len(value or b"")
+            if is_snapshot(headers):
+                if self.since_snapshot or not self.snapshot_bytes:  # a later snapshot begins
+                    self.snapshot_bytes, self.since_snapshot = 0, 0
+                self.snapshot_bytes += size
+            else:
+                self.since_snapshot += size
+            self.bytes += size
+            self.read += 1
 
 
 def upto_of(headers) -> int | None:
@@ -108,8 +122,7 @@ async def restore(bootstrap_servers, topic: str, partition: int, committed: int,
                     restored.from_snapshot = is_snapshot(records[0][1])
                 _, n = restore_from(records, committed, restored.book)
                 restored.applied += n
-                restored.read += len(records)
-                restored.bytes += sum(len(value or b"") for value, _ in records)
+                restored.count(records)
             return restored
         except LogTruncated:
             # The previous owner deleted the log before its last snapshot while this read it, and

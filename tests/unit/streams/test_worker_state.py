@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 
 from ledger.book import Book
-from streams.worker.state import SNAPSHOT_HEADER, UPTO_HEADER, Snapshots, is_snapshot, restore_from
+from streams.worker.state import SNAPSHOT_HEADER, UPTO_HEADER, Restored, Snapshots, is_snapshot, restore_from
 
 
 def record(delta: dict, upto: int | None) -> tuple[bytes, tuple]:
@@ -68,3 +68,21 @@ def test_a_restored_log_counts_as_deltas_since_a_snapshot():
 def test_a_snapshot_record_is_told_by_its_header():
     assert is_snapshot(((UPTO_HEADER, b"10"), (SNAPSHOT_HEADER, b"1")))
     assert not is_snapshot(((UPTO_HEADER, b"10"),)) and not is_snapshot(None)
+
+
+def test_a_restore_counts_the_last_snapshot_and_the_deltas_after_it():
+    """So that a worker which restored from a snapshot waits for as many deltas before the next
+    (not a snapshot at its first commit), and one that read a long log without any writes one."""
+    delta = ((UPTO_HEADER, b"1"),)
+    snapshot = ((UPTO_HEADER, b"1"), (SNAPSHOT_HEADER, b"1"))
+    restored = Restored(Book())
+    restored.count([(b"x" * 7, delta), (b"x" * 50, snapshot), (b"x" * 40, snapshot), (b"x" * 5, delta)])
+    restored.count([(b"x" * 3, delta)])
+    assert (restored.snapshot_bytes, restored.since_snapshot, restored.bytes, restored.read) == (90, 8, 105, 5)
+    restored.count([(b"x" * 30, snapshot), (b"x", delta)])  # a later snapshot
+    assert (restored.snapshot_bytes, restored.since_snapshot) == (30, 1)
+    assert not Snapshots(100, since=restored.since_snapshot, last=restored.snapshot_bytes).due()
+    without = Restored(Book())
+    without.count([(b"x" * 150, delta)])
+    assert (without.snapshot_bytes, without.since_snapshot) == (0, 150)
+    assert Snapshots(100, since=without.since_snapshot, last=without.snapshot_bytes).due()
