@@ -23,7 +23,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import (PENDING_TIMEOUT, StoreProcess, compare, messages, settle_pending,
                            size_with, start_worker)
@@ -32,6 +31,7 @@ from streams.localkafka import LocalKafka, free_port
 from streams.producer import ContractorProducer
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tests.support.kafka import log_starts
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +169,7 @@ def test_worker_sigkilled_at_random_points_while_100k_events_flow(rigs):
     print(f"seed {SEED}: {len(activity)} activity events, killed at {kills} rows visible")
     rig.assert_exact()
     assert len(kills) == 3
-    starts = log_starts(rig.cfg, rig.cfg.state_topic)
+    starts = log_starts(rig.cfg.bootstrap_servers, rig.cfg.state_topic)
     print(f"state log starts (records deleted before the last committed snapshot): {starts}")
     assert any(starts.values()), starts
     restores = [line for n in range(1, rig.started_workers)
@@ -177,14 +177,6 @@ def test_worker_sigkilled_at_random_points_while_100k_events_flow(rigs):
                 if "restored at offset" in line]
     assert any("from a snapshot" in line for line in restores), restores
 
-
-def log_starts(cfg, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return {tp.partition: offset for tp, offset in consumer.beginning_offsets(tps).items()}
-    finally:
-        consumer.close()
 
 
 def test_loader_sigkilled_between_clickhouse_write_and_offset_commit(rigs):

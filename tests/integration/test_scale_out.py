@@ -17,6 +17,7 @@ from bench.harness import wait_workers_assigned
 from ledger.synthetic import Size, generate
 from streams.demo import check, start_worker, stop_process
 from tests.integration.events import contract, enrolment, timesheet
+from tests.support.kafka import log_starts
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,9 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
     # the activity (the generator's late enrolments) must still be waiting for it. What still
     # waits once everything is posted expires when the test moves stream time on (let_time_pass),
     # not after a wall-clock wait.
-    pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 0.5})
+    # Snapshots every ~20 kB of deltas: the partitions change hands with their state logs cut
+    # before snapshots, by the worker that leaves and by the one that stays.
+    pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 0.5, "worker_snapshot_min_bytes": 20_000})
     cfg = pipeline.cfg
     assert cfg.partitions >= 2, "the intake topic must have partitions to share"
     pipeline.start_worker()
@@ -83,6 +86,10 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
         assert check(pipeline.store, prog, pipeline.posted, accounting), "see MISMATCH lines above"
         assert accounting["accepted"] == prog.expected.accepted
         assert accounting["accepted"] + accounting["rejected"] == pipeline.posted
+        assert any(log_starts(cfg.bootstrap_servers, cfg.state_topic).values())
+        taken_over = [line for line in (tmp_path / "worker-b.log").read_text(errors="replace").splitlines()
+                      if "restored at offset" in line]
+        assert any("from a snapshot" in line for line in taken_over), taken_over
     finally:
         if second is not None:
             stop_process(second)
