@@ -35,7 +35,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     "rejections_topic": KEEP_FOREVER,
     # The workers' own topics: the intake's events by the partition of their key, which the workers
     # decide from (a replay of the routed log decides the same), and each partition's state deltas,
-    # which a restore reads from the start (streams/worker/state.py).
+    # which a restore reads from the start: no retention deletes them, but the workers delete the
+    # records before each committed snapshot themselves (streams/worker/state.py).
     "routed_topic": KEEP_FOREVER,
     "state_topic": KEEP_FOREVER,
 }
