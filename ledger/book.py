@@ -234,9 +234,9 @@ class Book:
         its own), with the changes not taken yet, removals included. Applied to an empty book they
         give this one; applied after the history before them they change nothing: so a restore may
         start at a snapshot instead of at the beginning of the history (streams/worker/state.py).
-        Generated a part at a time, so that the state is never copied whole (four partitions' worth
-        of copies at once added 800 MB to the worker's peak at the Grand Paris size): the book must
-        not change until the last record is taken."""
+        Generated a part at a time, so that the state is never copied whole (whole copies of four
+        books at once added 800 MB to the worker's peak at the Grand Paris size): the book must not
+        change until the last record is taken."""
         limit = _fragment_limit(max_bytes)
         for name in MAPS:
             values, label = getattr(self, name), b'{"' + name.encode() + b'":'

@@ -20,10 +20,10 @@ reach the size of that snapshot (and at least `LEDGER_WORKER_SNAPSHOT_MIN_BYTES`
 writes the whole book instead of its delta (`Book.snapshot_records`, cut in records like a delta
 and tagged `ledger-snapshot`; one partition per checkpoint, sent as it is cut), and once the
 offset it covers is committed, the records before it are deleted from the log (Kafka's
-DeleteRecords). A restore then reads at most about twice the state,
-and the snapshots cost at most as many bytes as the deltas. Nothing before a snapshot is deleted
-until its offset is committed: a worker killed in between leaves a snapshot above the committed
-offset, which a restore skips like any orphan delta, with the whole history before it still there.
+DeleteRecords). A restore then reads at most about twice the state, and the snapshots cost at
+most as many bytes as the deltas. Nothing before a snapshot is deleted until its offset is
+committed: a worker killed in between leaves a snapshot above the committed offset, which a
+restore skips like any orphan delta, with the whole history before it still there.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class Restored:
     def count(self, records) -> None:
         for value, headers in records:
             size = len(value or b"")
+            if not self.read:
+                self.from_snapshot = is_snapshot(headers)
             if is_snapshot(headers):
                 if self.since_snapshot or not self.snapshot_bytes:  # a later snapshot begins
                     self.snapshot_bytes, self.since_snapshot = 0, 0
@@ -118,8 +120,6 @@ async def restore(bootstrap_servers, topic: str, partition: int, committed: int,
         restored = Restored(Book())
         try:
             async for records in read_state(bootstrap_servers, topic, partition, timeout):
-                if not restored.read:
-                    restored.from_snapshot = is_snapshot(records[0][1])
                 _, n = restore_from(records, committed, restored.book)
                 restored.applied += n
                 restored.count(records)
