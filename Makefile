@@ -10,14 +10,19 @@ STAMP := $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/ledger demo
 
+# The integration tests mostly wait on brokers, workers and loaders: two or three pytest processes
+# (pytest-xdist, each with a broker of its own) halve the run on two cores. TEST_WORKERS=0 runs in
+# one process.
+TEST_WORKERS ?= 3
+
 test: setup
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 unit: setup
 	$(VENV)/bin/python -m pytest tests/unit
 
 integration: setup
-	$(VENV)/bin/python -m pytest tests/integration
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist worksteal tests/integration
 
 setup: check-tools $(STAMP)
 
