@@ -6,7 +6,7 @@ programme. `fast_sheet` accepts a strict subset of the contract with plain check
 (canonical lower-case UUID, ISO days and RFC 3339 date-times, numbers as JSON numbers, no repeated
 key) and nothing else. Whatever it does not accept goes to pydantic, which accepts or names the
 error as before. So the contract stays pydantic's: the fast path can only say "valid, with these
-values" where pydantic says the same, which tests/unit/test_sheets.py checks on generated input.
+values" where pydantic says the same, which tests/unit/ledger/test_sheets.py checks on generated input.
 """
 
 from __future__ import annotations

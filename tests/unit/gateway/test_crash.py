@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 
-from tests.unit.gateway.kit import CONTRACTOR_A, Client, FakeBroker, contract, programme, retraction, timesheet
+from tests.support.gateway import CONTRACTOR_A, Client, FakeBroker, contract, programme, retraction, timesheet
 
 SETTINGS = dict(kafka_timeout_seconds=1, in_flight_seconds=1)  # a key in flight is stale after 1 + 5 s
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.gateway.kit import (CONTRACTOR_A, CONTRACTOR_B, Client, contract, correction, enrolment, programme,
+from tests.support.gateway import (CONTRACTOR_A, CONTRACTOR_B, Client, contract, correction, enrolment, programme,
                                     reasons, retraction, timesheet)
 
 

@@ -28,7 +28,7 @@ from ledger.entries import EntryKind, EntryStatus
 from ledger.rulebook import Rulebook
 from ledger.rulebook import add_months
 from ledger.synthetic import Size, generate
-from tests.unit.kit import Ledger, encode
+from tests.support.kit import Ledger, encode
 
 SMALL = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
              months=6, malformed_lines=3, duplicate_rate=0.1, unknown_contract_rate=0.05,

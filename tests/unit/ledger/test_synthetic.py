@@ -17,9 +17,9 @@ from ledger.rulebook import Rulebook
 from ledger.siret import is_valid_siret
 from ledger.synthetic import Size, generate
 from ledger.trajectory import contract_status, expected_to_date
-from tests.unit.kit import Ledger
+from tests.support.kit import Ledger
 
-RULES = Path(__file__).resolve().parents[2] / "rules" / "2026.1.toml"
+RULES = Path(__file__).resolve().parents[3] / "rules" / "2026.1.toml"
 
 SMALL = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
              months=3, malformed_lines=6)

@@ -12,7 +12,7 @@ from ledger.events import parse_event
 from ledger.rulebook import PARAMETERS, Rulebook
 
 D = dt.date.fromisoformat
-RULES = Path(__file__).resolve().parents[2] / "rules" / "2026.1.toml"
+RULES = Path(__file__).resolve().parents[3] / "rules" / "2026.1.toml"
 
 
 @pytest.fixture(scope="module")

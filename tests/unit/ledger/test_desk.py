@@ -1,7 +1,7 @@
 """The desk (ledger.desk): one decision per delivery, deterministic ids, duplicates, malformed bytes,
 pending timesheets, and who may act on what.
 
-Most tests drive the worker's PartitionProcessor through the unit kit (tests.unit.kit.Ledger: topic
+Most tests drive the worker's PartitionProcessor through the unit kit (tests.support.kit.Ledger: topic
 "intake", partition 0, one offset per message); those about the desk's own contract (its Outcome,
 its Book, a restart) call `Desk.decide` directly with opaque origins.
 """
@@ -25,7 +25,7 @@ from ledger.entries import RETRYABLE, EntryKind, EntryStatus, PendingState, Reas
 from streams.worker import records
 from streams.worker.records import Position
 from ledger.rulebook import Rulebook
-from tests.unit.conftest import (
+from tests.support.builders import (
     CONTRACTOR_SIRET,
     OTHER_CONTRACTOR_SIRET,
     contract,
@@ -36,7 +36,7 @@ from tests.unit.conftest import (
     retraction,
     timesheet,
 )
-from tests.unit.kit import T0, Decision, Ledger
+from tests.support.kit import T0, Decision, Ledger
 
 RULEBOOK = Rulebook()
 NOW = T0.timestamp()
@@ -305,7 +305,7 @@ def test_a_resolution_before_its_claim_can_be_posted_again():
 
 
 def _resolution(flagged: dict, decision: str = "count", **changes) -> dict:
-    from tests.unit.conftest import resolution
+    from tests.support.builders import resolution
     return resolution(flagged, decision, **changes)
 
 
@@ -647,7 +647,7 @@ def test_an_array_item_repeating_a_key_is_refused():
 def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch):
     """`Desk._first_of_its_day` decides nearly every timesheet without the general path's calls: the
     same sequence through both gives the same outcomes, the same ids and the same book."""
-    from tests.unit.conftest import PARTNER_SIRET
+    from tests.support.builders import PARTNER_SIRET
 
     day1 = {"work_date": "2024-06-03"}
     sheets = [
@@ -876,7 +876,7 @@ def test_a_re_enrolment_by_another_facilitator_is_not_yours():
 
 
 def test_an_outcome_by_another_facilitator_is_not_yours():
-    from tests.unit.conftest import outcome
+    from tests.support.builders import outcome
     ledger = loaded()
     assert ledger.one(outcome(facilitator_id="fac-02")).rejection.reason is Reason.BENEFICIARY_NOT_YOURS
     assert ledger.one(outcome()).accepted

@@ -24,7 +24,7 @@ from streams.worker.routing import (
     partition_of,
     route,
 )
-from tests.unit.conftest import contract, enrolment, programme, raw, timesheet
+from tests.support.builders import contract, enrolment, programme, raw, timesheet
 
 STAMP_MS = 1_717_437_600_123
 

@@ -15,7 +15,7 @@ from ledger.rulebook import Rulebook
 from streams.gateway.parsing import CSV, NDJSON, BodyError, parse
 from streams.worker.processor import PartitionProcessor
 from streams.worker.routing import EVENTS, events_of, route
-from tests.unit import conftest
+from tests.support import builders
 
 FIELDS = ["type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours", "mode",
           "submitted_at", "siae_siret", "hire_type", "hire_date", "original_event_id", "reason", "criteria",
@@ -28,8 +28,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.f
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=5),
                            max_leaves=12)
-BUILDERS = [conftest.timesheet, conftest.enrolment, conftest.contract, conftest.invoice, conftest.outcome,
-            conftest.programme, conftest.pooling]
+BUILDERS = [builders.timesheet, builders.enrolment, builders.contract, builders.invoice, builders.outcome,
+            builders.programme, builders.pooling]
 
 
 @st.composite
@@ -62,7 +62,7 @@ def csv_body(rows: list[dict], header: list[str]) -> bytes:
 
 def worker() -> PartitionProcessor:
     processor = PartitionProcessor(Rulebook())
-    for reference in (conftest.contract(), conftest.enrolment()):
+    for reference in (builders.contract(), builders.enrolment()):
         processor.process(EVENTS, bytes(route(json.dumps(reference).encode(), "intake", 0, 0, None, 1)[0]), None)
     return processor
 

@@ -23,7 +23,7 @@ import pytest
 
 from ledger.entries import EntryKind, EntryStatus, PendingState, entry_id
 from ledger.rulebook import Rulebook
-from tests.unit.conftest import (
+from tests.support.builders import (
     CONTRACTOR_SIRET,
     OTHER_CONTRACTOR_SIRET,
     PARTNER_SIRET,
@@ -38,7 +38,7 @@ from tests.unit.conftest import (
     retraction,
     timesheet,
 )
-from tests.unit.kit import T0, Ledger
+from tests.support.kit import T0, Ledger
 
 
 

@@ -17,7 +17,7 @@ from ledger.desk import Desk, hours_text, uuid5
 from ledger.entries import LEDGER_NAMESPACE
 from ledger.rulebook import Rulebook
 from ledger.synthetic import Size, generate
-from tests.unit.kit import Ledger, encode
+from tests.support.kit import Ledger, encode
 
 SMALL = Size(operations=2, contracts=5, contractors=2, partners=3, beneficiaries=8, days_per_beneficiary=6,
              months=6, malformed_lines=3, duplicate_rate=0.1, unknown_contract_rate=0.05, ineligible_rate=0.05,

@@ -7,7 +7,7 @@ import pytest
 from ledger.desk import Desk
 from ledger.events import _MODELS, EVENT_TYPES, parse_event
 from ledger.registry import KINDS, Role, Scope, key_of, kind_of, posted_by
-from tests.unit import conftest
+from tests.support import builders
 
 
 def test_every_event_model_has_a_row():
@@ -29,16 +29,16 @@ def test_every_key_field_is_a_required_string_field_of_its_model():
 
 
 EXAMPLES = {  # a valid event of each type, and the key it is decided under
-    "programme.defined": (conftest.programme, "reference:gpe"),
-    "contract.registered": (conftest.contract, "reference:gpe-c001"),
-    "pooling.agreed": (conftest.pooling, "contract:gpe-pool-1"),
-    "beneficiary.enrolled": (conftest.enrolment, "person:b-3f9a1c2e7d"),
-    "beneficiary.outcome": (conftest.outcome, "person:b-3f9a1c2e7d"),
-    "claim.resolved": (lambda: conftest.resolution(conftest.timesheet()), "person:b-3f9a1c2e7d"),
-    "timesheet.submitted": (conftest.timesheet, "person:b-3f9a1c2e7d"),
-    "timesheet.corrected": (lambda: conftest.correction(conftest.timesheet()), "person:b-3f9a1c2e7d"),
-    "timesheet.retracted": (lambda: conftest.retraction(conftest.timesheet()), "person:b-3f9a1c2e7d"),
-    "siae.invoice": (conftest.invoice, "contract:gpe-c001"),
+    "programme.defined": (builders.programme, "reference:gpe"),
+    "contract.registered": (builders.contract, "reference:gpe-c001"),
+    "pooling.agreed": (builders.pooling, "contract:gpe-pool-1"),
+    "beneficiary.enrolled": (builders.enrolment, "person:b-3f9a1c2e7d"),
+    "beneficiary.outcome": (builders.outcome, "person:b-3f9a1c2e7d"),
+    "claim.resolved": (lambda: builders.resolution(builders.timesheet()), "person:b-3f9a1c2e7d"),
+    "timesheet.submitted": (builders.timesheet, "person:b-3f9a1c2e7d"),
+    "timesheet.corrected": (lambda: builders.correction(builders.timesheet()), "person:b-3f9a1c2e7d"),
+    "timesheet.retracted": (lambda: builders.retraction(builders.timesheet()), "person:b-3f9a1c2e7d"),
+    "siae.invoice": (builders.invoice, "contract:gpe-c001"),
 }
 
 
@@ -50,7 +50,7 @@ def test_the_examples_cover_every_type():
 def test_key_of(event_type):
     build, key = EXAMPLES[event_type]
     event = build()
-    assert parse_event(conftest.raw(event)).type == event_type  # a valid event of that type
+    assert parse_event(builders.raw(event)).type == event_type  # a valid event of that type
     assert key_of(event) == key
     kind = kind_of(event_type)
     assert key == f"{kind.scope.value}:{event[kind.key_field]}"

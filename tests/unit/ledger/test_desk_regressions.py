@@ -11,9 +11,9 @@ from ledger.book import Book
 from ledger.desk import Desk
 from ledger.rulebook import Rulebook
 from ledger.siret import with_check_digit
-from tests.unit.conftest import contract, enrolment, raw, resolution, timesheet
-from tests.unit.kit import Ledger
-from tests.unit.test_desk import NOW
+from tests.support.builders import contract, enrolment, raw, resolution, timesheet
+from tests.support.kit import Ledger
+from tests.unit.ledger.test_desk import NOW
 
 
 def test_timesheets_parked_at_the_same_stream_time_are_released_in_delivery_order():
@@ -87,7 +87,7 @@ from decimal import Decimal  # noqa: E402
 
 from streams.worker.processor import PartitionProcessor  # noqa: E402
 from streams.worker.routing import EVENTS, LEARN, partition_of  # noqa: E402
-from tests.unit.conftest import OTHER_CONTRACTOR_SIRET, programme  # noqa: E402
+from tests.support.builders import OTHER_CONTRACTOR_SIRET, programme  # noqa: E402
 
 
 class Partitions:
@@ -156,7 +156,7 @@ def test_a_correction_of_a_timesheet_that_waits_waits_for_it():
     """Seen with the loader-kill fault test (reference and activity posted at once): a correction,
     retraction or resolution that came while its original waited for its contract was rejected
     `original_not_found`. It now waits for its original, and is decided once the original is."""
-    from tests.unit.conftest import correction, retraction
+    from tests.support.builders import correction, retraction
 
     ledger = Ledger()
     ledger.post(enrolment())
@@ -172,7 +172,7 @@ def test_a_correction_of_a_timesheet_that_waits_waits_for_it():
 
 
 def test_a_correction_waiting_for_an_original_that_expires_is_rejected_for_it():
-    from tests.unit.conftest import correction
+    from tests.support.builders import correction
 
     ledger = Ledger()
     ledger.post_all([contract(), enrolment()])
@@ -187,7 +187,7 @@ def test_a_correction_waiting_for_an_original_that_expires_is_rejected_for_it():
 def test_a_resolution_waits_for_the_timesheet_that_will_flag_its_claim():
     """Seen with the loader-kill fault test: a facilitator's resolution came after the claim but
     before the other contractor's timesheet that flags it, which waited for its contract."""
-    from tests.unit.conftest import OTHER_CONTRACTOR_SIRET, resolution
+    from tests.support.builders import OTHER_CONTRACTOR_SIRET, resolution
 
     ledger = Ledger()
     ledger.post_all([contract(), enrolment()])

@@ -815,7 +815,7 @@ def json_texts(draw) -> bytes:
 
 
 class SimpleEv:  # the conftest's builders, outside a fixture (hypothesis draws many examples per test)
-    from tests.unit.conftest import (contract as contract, correction as correction, enrolment as enrolment,  # noqa
+    from tests.support.builders import (contract as contract, correction as correction, enrolment as enrolment,  # noqa
                                      invoice as invoice, outcome as outcome, pooling as pooling,
                                      programme as programme, resolution as resolution, retraction as retraction,
                                      timesheet as timesheet)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from streams.gateway.parsing import JSON, NDJSON, parse
-from tests.unit.conftest import enrolment, timesheet
+from tests.support.builders import enrolment, timesheet
 
 MESSAGE = 'duplicate key "{}" in a JSON object: each key must appear once'
 
