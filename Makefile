@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e ".[dev]"
-	$(VENV)/bin/python -m streams.localkafka
+	$(VENV)/bin/python -m streams.kafka.localkafka
 	touch $(STAMP)
 
 check-tools:

@@ -108,7 +108,7 @@ def settle_pending(cfg: Settings) -> None:
     """Stream time jumps past every pending deadline (cfg's timeout): what still waits is rejected."""
     import datetime as dt
 
-    from streams.producer import let_time_pass
+    from streams.contractor.producer import let_time_pass
 
     if cfg.pending_timeout_hours is None:
         raise ValueError("settle_pending needs the workers' pending_timeout_hours in the settings")

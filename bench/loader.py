@@ -6,7 +6,7 @@
 For each store size, a fresh database is filled inside ClickHouse with the synthetic history of
 bench/dashboard_queries.py (1M-row blocks, through the analytics' materialized views), merges are
 let settle, then the loader's own write path (Store.insert_json_rows: JSONEachRow bytes as the
-worker encodes them, streams.codec.encode_ledger, one insert per batch with its deduplication
+worker encodes them, streams.kafka.codec.encode_ledger, one insert per batch with its deduplication
 token) inserts new entries, on the last days of the history as a live loader does:
   * REPEATS batches of 5,000 rows and of 100,000 rows, each timed (wall ms, process CPU ms: chDB
     runs in this process, so CPU time is the engine's work plus ours);
@@ -39,7 +39,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.dashboard_queries import AS_OF, CONTRACTS, GPE_CONTRACTS, OPERATIONS, _chdb_version, _siret, build  # noqa: E402
-from streams.codec import encode_ledger  # noqa: E402
+from streams.kafka.codec import encode_ledger  # noqa: E402
 from streams.store import Store  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "loader.json"

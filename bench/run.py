@@ -72,7 +72,7 @@ def cpu_seconds(pid: int) -> float | None:
 def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
     """The worker's own path without Kafka: intake messages of `batch` events routed and decided by
     one PartitionProcessor (every partition's state in one book), then their outputs encoded."""
-    from streams.codec import encode_ledger, encode_rejection
+    from streams.kafka.codec import encode_ledger, encode_rejection
     from streams.settings import Settings, load_rulebook
     from streams.worker.app import tune_collector
     from streams.worker.processor import PartitionProcessor
@@ -190,8 +190,8 @@ def _frame(frame: str) -> str:
 
 
 def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers: int, profile: bool) -> dict:
-    from streams.producer import ContractorProducer
-    from streams.topics import ensure_topics
+    from streams.contractor.producer import ContractorProducer
+    from streams.kafka.topics import ensure_topics
 
     name = f"bench-{int(time.time())}-w{workers}"
     run_dir = workdir / name
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.ERROR)
     from kafka.record import util as kafka_record_util
 
-    from streams.localkafka import LocalKafka
+    from streams.kafka.localkafka import LocalKafka
     from streams.settings import Settings
 
     size = SIZES[args.size]

@@ -111,7 +111,7 @@ def inject_faults(loader, store) -> None:
             consumer.commit = commit_or_die
             return consumer
 
-        # Every consumer of the loader's: it replaces one left without partitions (streams/loader.py).
+        # Every consumer of the loader's: it replaces one left without partitions (streams/loader/app.py).
         armed(loader.consumer)
         new_consumer = loader._new_consumer
         loader._new_consumer = lambda: armed(new_consumer())
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.ERROR)
 
-    from streams.loader import Loader, run_in_thread
+    from streams.loader.app import Loader, run_in_thread
     from streams.settings import Settings
     from streams.store import Store
 

@@ -104,7 +104,7 @@ def _demo(args) -> int:
 
 def _worker(args) -> int:
     from streams import metrics
-    from streams.topics import check_retention, ensure_topics
+    from streams.kafka.topics import check_retention, ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
@@ -128,9 +128,9 @@ def faust_worker(app, loglevel: str):
 
 def _loader(args) -> int:
     from streams import metrics
-    from streams.loader import Loader
+    from streams.loader.app import Loader
     from streams.store import Store
-    from streams.topics import check_retention, ensure_topics
+    from streams.kafka.topics import check_retention, ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
@@ -160,7 +160,7 @@ def _loader(args) -> int:
 
 
 def _topics(args) -> int:
-    from streams.topics import ensure_topics
+    from streams.kafka.topics import ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
@@ -170,7 +170,7 @@ def _topics(args) -> int:
 
 def _progress(args) -> int:
     from streams.live.access import live_client
-    from streams.report import progress_tables, render_progress
+    from streams.audit.report import progress_tables, render_progress
     from streams.store import Store
 
     cfg = settings()
@@ -191,7 +191,7 @@ def _progress(args) -> int:
 def _post(args) -> int:
     from tqdm import tqdm
 
-    from streams.producer import ContractorProducer, post_lines, read_lines
+    from streams.contractor.producer import ContractorProducer, post_lines, read_lines
 
     if not args.file.exists():
         print(f"ledger post: no such file {args.file}", file=sys.stderr)
@@ -228,8 +228,8 @@ def _generate(args) -> int:
 
 def _replay(args) -> int:
     from ledger.rulebook import Rulebook
-    from streams.report import table
-    from streams.replay import compare, replay, total
+    from streams.audit.report import table
+    from streams.audit.replay import compare, replay, total
     from streams.store import Store
 
     cfg = settings()
@@ -247,7 +247,7 @@ def _replay(args) -> int:
 
 
 def _kafka(args) -> int:
-    from streams.localkafka import LocalKafka
+    from streams.kafka.localkafka import LocalKafka
 
     cfg = settings()
     broker = LocalKafka(args.data_dir, cfg.kafka_version, cfg.kafka_cache, port=args.port)
@@ -264,7 +264,7 @@ def _kafka(args) -> int:
 
 def _retention_ok(cfg, command: str) -> bool:
     """False (and why, on stderr) if a topic of record would delete history: the command refuses to run."""
-    from streams.topics import RetentionError, check_retention
+    from streams.kafka.topics import RetentionError, check_retention
 
     try:
         check_retention(cfg)
@@ -275,7 +275,7 @@ def _retention_ok(cfg, command: str) -> bool:
 
 
 def _reconcile(args) -> int:
-    from streams.audit import open_store, reconcile
+    from streams.audit.tools import open_store, reconcile
 
     cfg = settings()
     if not _retention_ok(cfg, "reconcile"):  # it reads the ledger topics from offset 0
@@ -292,8 +292,8 @@ def _reconcile(args) -> int:
 def _sql(args) -> int:
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    from streams.audit import SqlRefused, check_read_only, open_store, read_only_query, render_csv, render_table
-    from streams.report import printable
+    from streams.audit.tools import SqlRefused, check_read_only, open_store, read_only_query, render_csv, render_table
+    from streams.audit.report import printable
 
     try:
         check_read_only(args.query)  # refused before the store is even opened
@@ -339,14 +339,14 @@ def _date(text: str):
 
 
 def _report(args) -> int:
-    from streams.audit import open_store
+    from streams.audit.tools import open_store
     from streams.live.access import live_client
-    from streams.report_html import write_report
+    from streams.audit.report_html import write_report
 
     cfg = settings()
     remote = live_client(cfg)  # the loader's live view when it owns the embedded store
     if remote is not None:
-        from streams.report_html import write_report_data
+        from streams.audit.report_html import write_report_data
 
         written = write_report_data(remote.report_data(), args.html, csv_path=args.csv) \
             if args.html or args.csv else []
@@ -361,7 +361,7 @@ def _report(args) -> int:
     try:
         written = write_report(store, args.html, csv_path=args.csv) if args.html or args.csv else []
         if args.xlsx:
-            from streams.workbook import write_workbook
+            from streams.audit.workbook import write_workbook
 
             written.append(write_workbook(store, args.xlsx, programme=args.programme, date_from=args.date_from,
                                           date_to=args.date_to))
@@ -373,8 +373,8 @@ def _report(args) -> int:
 
 
 def _export(args) -> int:
-    from streams.audit import open_store
-    from streams.open_data import write_open_data
+    from streams.audit.tools import open_store
+    from streams.audit.open_data import write_open_data
 
     store = open_store(settings())
     try:

@@ -22,13 +22,13 @@ from pydantic import SecretStr
 
 from ledger.synthetic import Size, SyntheticProgramme, generate
 from ledger.trajectory import STATUSES
-from streams.loader import Loader, run_in_thread
-from streams.localkafka import LocalKafka
-from streams.producer import ContractorProducer, post_lines
-from streams.report import progress_tables, render_progress
+from streams.loader.app import Loader, run_in_thread
+from streams.kafka.localkafka import LocalKafka
+from streams.contractor.producer import ContractorProducer, post_lines
+from streams.audit.report import progress_tables, render_progress
 from streams.settings import Settings, settings
 from streams.store import Store
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 ACCOUNTED_TIMEOUT_S = 600
 DEMO_PENDING_TIMEOUT_S = 30
@@ -138,12 +138,12 @@ def run_demo(workdir: Path, seed: int = 2015, beneficiaries: int | None = None) 
         ok = check(store, prog, posted, accounting)
         loader.stop()
         loader_thread.join(timeout=30)
-        from streams.report_html import write_report
+        from streams.audit.report_html import write_report
 
         ok = check_statuses(store, prog) and ok
         print(f"HTML report (progress against the trajectories): {write_report(store, workdir / 'report.html')[0]}")
-        from streams.open_data import write_open_data
-        from streams.workbook import write_workbook
+        from streams.audit.open_data import write_open_data
+        from streams.audit.workbook import write_workbook
 
         print(f"Buyer's workbook (xlsx): {write_workbook(store, workdir / 'workbook.xlsx')}")
         print(f"Open data (Frictionless Data Package): {write_open_data(store, workdir / 'open-data')[0]}")

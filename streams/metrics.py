@@ -23,7 +23,7 @@ LOADER_COMMIT_FAILURES = Counter("ledger_loader_commit_failures_total",
                                  "Kafka offset commits that failed (broker or group unavailable) and were retried")
 LOADER_CONSUMERS_RENEWED = Counter("ledger_loader_consumers_renewed_total",
                                    "Times the loader replaced its Kafka consumer, left without partitions by a "
-                                   "group join that did not end (streams/loader.py)")
+                                   "group join that did not end (streams/loader/app.py)")
 INTAKE_REREADS = Counter("ledger_worker_intake_rereads_total",
                          "Times an intake partition was read again from the next undecided offset, because Faust "
                          "delivered a later one (messages lost on the way at a rebalance)")

@@ -63,7 +63,7 @@ def _gateway(args) -> int:
     from streams.gateway.app import create_app
     from streams.gateway.config import GatewaySettings
     from streams.settings import settings
-    from streams.topics import RetentionError, check_retention, ensure_topics
+    from streams.kafka.topics import RetentionError, check_retention, ensure_topics
 
     cfg, gw = settings(), GatewaySettings()
     if not args.verbose:  # a broker that is down is reported by /readyz and 503s, not by a log flood

@@ -1,6 +1,6 @@
 """The gateway's producer: validated events to the intake topic, answered once Kafka acknowledged.
 
-kafka-python with acks=all and idempotence, like `streams.producer.ContractorProducer`, keyed by
+kafka-python with acks=all and idempotence, like `streams.contractor.producer.ContractorProducer`, keyed by
 `ledger.registry.subject_of`, with two headers for provenance (`ledger-token`: the token id,
 `ledger-principal`: role:subject). A request has one deadline, `kafka_timeout_seconds` from its
 arrival, for all its waits on Kafka (metadata, connection, acknowledgements), so a request never
@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from ledger.registry import subject_of
 from streams.gateway.config import GatewaySettings
 from streams.gateway.parsing import Line
-from streams.producer import PRODUCER_BATCH_BYTES
+from streams.contractor.producer import PRODUCER_BATCH_BYTES
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

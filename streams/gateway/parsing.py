@@ -3,7 +3,7 @@
 Bodies: one JSON object (POST /v1/events); a JSON array, JSONL (`application/x-ndjson`) or CSV
 (`text/csv`, a header row of field names, `criteria` separated by `|`) for POST /v1/batches. Each
 event is validated with `ledger.events.parse_event`, the model the worker applies; CSV rows are
-converted by `streams.producer.csv_events`, as `ledger post` does.
+converted by `streams.contractor.producer.csv_events`, as `ledger post` does.
 
 A JSON object that repeats a key, at any depth, is refused on its line (`invalid_json`), as the
 worker would refuse it: re-serialising it would otherwise keep one of the values without telling
@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ledger.events import Event, InvalidEvent, parse_event, problems
-from streams.producer import CsvLineError, csv_events
+from streams.contractor.producer import CsvLineError, csv_events
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"

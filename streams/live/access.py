@@ -133,7 +133,7 @@ class LiveClient:
                     generated_at=from_json(document["generated_at"], "datetime"))
 
     def sql(self, query: str):
-        from streams.audit import QueryResult
+        from streams.audit.tools import QueryResult
 
         columns, rows = decode_result(self._json("/api/v1/sql", {"query": query}))
         return QueryResult(columns, rows)

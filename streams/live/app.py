@@ -34,8 +34,8 @@ from streams.gateway.auth import Principal, Role, TokenStore
 from streams.live import page
 from streams.live.snapshot import Snapshots
 from streams.live.wire import encode_result, encode_rows, to_json
-from streams.report import progress_tables
-from streams.report_html import report_data
+from streams.audit.report import progress_tables
+from streams.audit.report_html import report_data
 from streams.settings import Settings
 from streams.store import Store
 
@@ -364,7 +364,7 @@ def create_app(cfg: Settings, store: Store, tokens: TokenStore | None = None,
     async def workbook(programme: str | None = Query(None, description="this programme only"),
                        date_from: dt.date | None = Query(None, alias="from", description="first work date"),
                        date_to: dt.date | None = Query(None, alias="to", description="last work date"), _=reader):
-        from streams.workbook import write_workbook
+        from streams.audit.workbook import write_workbook
 
         def build() -> bytes:
             with tempfile.TemporaryDirectory(prefix="ledger-live-") as tmp:
@@ -387,12 +387,12 @@ def create_app(cfg: Settings, store: Store, tokens: TokenStore | None = None,
                                             "result is larger than the row limit"),
                          **READ_ERRORS})
     async def sql(body: SqlQuery, _=auditor):
-        """The statement guard of `ledger sql` (streams/sql_guard.py), then the engine with
+        """The statement guard of `ledger sql` (streams/audit/sql_guard.py), then the engine with
         `readonly = 1`, `max_execution_time` and `max_result_rows` (LEDGER_LIVE_SQL_TIMEOUT_SECONDS,
         LEDGER_LIVE_SQL_MAX_ROWS)."""
         from clickhouse_connect.driver.exceptions import ClickHouseError
 
-        from streams.audit import SqlRefused, read_only_query
+        from streams.audit.tools import SqlRefused, read_only_query
 
         limits = {"max_execution_time": cfg.live_sql_timeout_seconds, "max_result_rows": cfg.live_sql_max_rows,
                   "result_overflow_mode": "throw"}

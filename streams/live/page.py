@@ -1,4 +1,4 @@
-"""The live page: the HTML report's look and sections (streams/report_html.py), a panel of what is
+"""The live page: the HTML report's look and sections (streams/audit/report_html.py), a panel of what is
 live (freshness, intake accounting, Kafka lag, contracts by status), contracts at risk first.
 
 The page is complete when served (it reads without script); `live.js` then fetches
@@ -14,7 +14,7 @@ import datetime as dt
 from importlib import resources
 from typing import Any
 
-from streams.report_html import CSS, document_head, e, fmt, render_sections, report_header, status_class
+from streams.audit.report_html import CSS, document_head, e, fmt, render_sections, report_header, status_class
 
 TITLE = "Insertion hours: live"
 

@@ -1,6 +1,6 @@
 """The live view's figures, read through the owner's Store with the report's own functions.
 
-One snapshot holds the HTML report's data (`streams.report_html.report_data`: programmes,
+One snapshot holds the HTML report's data (`streams.audit.report_html.report_data`: programmes,
 operations, contracts against their trajectories, daily counted hours), the intake accounting
 (deploy/clickhouse/queries/accounting.sql), the freshness (live_freshness.sql) and the Kafka lag
 (streams/live/lag.py). `Snapshots` reads at most one every `min_age` seconds whatever the number
@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-from streams.report_html import report_data
+from streams.audit.report_html import report_data
 from streams.store import Store
 
 # Contracts on the live page: the ones that need attention first.

@@ -7,7 +7,7 @@
   partitions to learn (a contract decided here must reach every person's partition).
 - The commit timer writes each partition's state delta (state.py), waits for it and for every
   output sent before, then commits the routed offsets, then the intake offsets (once their routed
-  messages are durable). Offsets are committed by the worker itself (streams.offsets), never past a
+  messages are durable). Offsets are committed by the worker itself (streams.kafka.offsets), never past a
   message it has not handled: faust-streaming 0.15 can ack messages it skipped at a rebalance.
 - The tick timer sends a tick through each intake partition this worker routes, so that stream
   time passes (pending timesheets expire) on a quiet partition; routed on to every routed
@@ -27,8 +27,9 @@ import time
 import faust
 
 from ledger.desk import BooksUnavailable
-from streams import codec, metrics
-from streams.offsets import Admission, IntakeOffsets
+from streams import metrics
+from streams.kafka import codec
+from streams.kafka.offsets import Admission, IntakeOffsets
 from streams.settings import Settings, load_rulebook
 from streams.worker.processor import Outputs, PartitionProcessor
 from streams.worker.routing import EVENTS, KIND_HEADER, LEARN, TICK, route
@@ -102,7 +103,7 @@ class Worker:
             autodiscover=False,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        # acks=False: offsets are committed by streams.offsets, not from Faust's acks.
+        # acks=False: offsets are committed by streams.kafka.offsets, not from Faust's acks.
         self.intake_topic = app.topic(cfg.intake_topic, key_type=bytes, value_type=bytes, acks=False, **raw)
         self.routed_topic = app.topic(cfg.routed_topic, key_type=bytes, value_type=bytes, acks=False, **raw)
         self.ledger_topic = app.topic(cfg.ledger_topic, **raw)
@@ -154,7 +155,7 @@ class Worker:
         for message in messages:
             stamp = int(message.timestamp * 1000) if message.timestamp else None
             if is_tick(message.value, message.headers):
-                # The clock of `ledger`'s tools (streams.producer.let_time_pass): every partition's
+                # The clock of `ledger`'s tools (streams.contractor.producer.let_time_pass): every partition's
                 # time. It travels in the value: Kafka refuses a record timestamp over an hour ahead.
                 await self._flush_routed(batches)
                 tick = f"{message.partition}:{stamp or 0}".encode()

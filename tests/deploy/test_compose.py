@@ -534,7 +534,7 @@ def test_kafka_keeps_the_topics_of_record_forever(services):
 
 
 def test_topics_of_record_are_created_and_checked_to_keep_their_history():
-    from streams.topics import KEEP_FOREVER, TOPIC_CONFIGS
+    from streams.kafka.topics import KEEP_FOREVER, TOPIC_CONFIGS
 
     assert {"intake_topic", "ledger_topic", "rejections_topic"} <= set(TOPIC_CONFIGS)
     for configs in TOPIC_CONFIGS.values():

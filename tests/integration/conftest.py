@@ -21,12 +21,12 @@ import pytest
 from kafka import KafkaConsumer
 
 from streams.demo import settings_env, start_worker, stop_process, wait_accounted, wait_settled
-from streams.loader import Loader, run_in_thread
-from streams.localkafka import LocalKafka
-from streams.producer import ContractorProducer, let_time_pass, post_lines
+from streams.loader.app import Loader, run_in_thread
+from streams.kafka.localkafka import LocalKafka
+from streams.contractor.producer import ContractorProducer, let_time_pass, post_lines
 from streams.settings import Settings
 from streams.store import Store
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 _names = itertools.count(1)
 PENDING_TIMEOUT_S = 20  # long enough that a slow, loaded machine still sees them pending

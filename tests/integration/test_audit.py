@@ -19,9 +19,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams import cli
-from streams.audit import NotOneStatement, one_statement, read_only_query
-from streams.topics import read_topic
-from streams.codec import decode_records
+from streams.audit.tools import NotOneStatement, one_statement, read_only_query
+from streams.kafka.topics import read_topic
+from streams.kafka.codec import decode_records
 from streams.settings import REPO_ROOT, settings
 from ledger.siret import with_check_digit
 from tests.integration.conftest import ledger_in_process
@@ -67,7 +67,7 @@ def topics_visible(cfg, timeout: float = 30) -> None:
 
     A loader whose consumer joins its group before its own metadata of freshly created topics
     arrived is assigned no partition, and stays idle until its next metadata refresh (5 minutes):
-    a race in streams.loader (kafka-python subscribes in the constructor), which these tests work
+    a race in streams.loader.app (kafka-python subscribes in the constructor), which these tests work
     around: topics first, then the loader, started again if it got nothing.
     """
     consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None)
@@ -523,7 +523,7 @@ def test_topics_of_record_are_created_to_keep_their_history_forever(idle):
             assert configs[key]["value"] == value, (topic, key, configs[key])
         # Set on the topic itself, not inherited from whatever the broker's default is.
         assert configs["retention.ms"]["config_source"] == "DYNAMIC_TOPIC_CONFIG", configs["retention.ms"]
-    from streams.topics import check_retention
+    from streams.kafka.topics import check_retention
 
     check_retention(cfg)  # passes
 
@@ -534,7 +534,7 @@ def test_check_retention_refuses_topics_that_delete_history_and_reconcile_and_re
     from kafka.admin import NewTopic
 
     from streams.settings import Settings
-    from streams.topics import RetentionError, check_retention
+    from streams.kafka.topics import RetentionError, check_retention
 
     name = f"retention-{uuid.uuid4().hex[:8]}"
     cfg = Settings(kafka_dsn=kafka_dsn, clickhouse_dsn=f"chdb://{chdb_path}", clickhouse_database="db_retention",

@@ -30,9 +30,9 @@ from kafka.errors import MessageSizeTooLargeError
 from bench.harness import PENDING_TIMEOUT, StoreProcess, settle_pending, start_worker
 from ledger.siret import with_check_digit
 from streams.demo import stop_process
-from streams.producer import ContractorProducer
+from streams.contractor.producer import ContractorProducer
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 

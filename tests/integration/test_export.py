@@ -259,7 +259,7 @@ SHEET_KEYS = {"Programme": ["Programme"], "Operations": ["Programme", "Operation
 
 
 def read_sheet(wb, title: str) -> tuple[list[str], dict[tuple, dict]]:
-    from streams.workbook import SHEETS
+    from streams.audit.workbook import SHEETS
     fields = {header: field for t, _, cols in SHEETS if t == title for field, header, _ in cols}
     ws = wb[title]
     rows = list(ws.iter_rows(values_only=True))
@@ -349,7 +349,7 @@ def test_report_writes_any_combination(store, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def package(store, tmp_path_factory):
-    from streams.open_data import write_open_data
+    from streams.audit.open_data import write_open_data
 
     directory = tmp_path_factory.mktemp("open-data")
     written = write_open_data(store, directory)

@@ -27,10 +27,10 @@ import pytest
 from bench.harness import (PENDING_TIMEOUT, StoreProcess, compare, messages, settle_pending,
                            size_with, start_worker)
 from streams.demo import stop_process
-from streams.localkafka import LocalKafka, free_port
-from streams.producer import ContractorProducer
+from streams.kafka.localkafka import LocalKafka, free_port
+from streams.contractor.producer import ContractorProducer
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 from tests.support.kafka import log_starts
 
 pytestmark = pytest.mark.integration

@@ -31,9 +31,9 @@ from streams.gateway.app import create_app, openapi_document
 from streams.gateway.config import GatewaySettings
 from streams.gateway.intake import Produced
 from streams.gateway.server import serve_in_thread
-from streams.localkafka import LocalKafka, free_port
+from streams.kafka.localkafka import LocalKafka, free_port
 from streams.settings import REPO_ROOT, Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 from tests.integration.conftest import run_cli
 from tests.integration.events import CONTRACTOR, ETTI, contract, enrolment, programme, timesheet
 

@@ -27,7 +27,7 @@ from streams.gateway.app import create_app, openapi_document
 from streams.gateway.config import GatewaySettings
 from streams.gateway.server import serve_in_thread
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 from tests.integration.events import CONTRACTOR
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from decimal import Decimal
 import pytest
 
 from streams.live.server import LiveConfigError, LiveServer
-from streams.report import progress_tables
-from streams.report_html import fmt
+from streams.audit.report import progress_tables
+from streams.audit.report_html import fmt
 from tests.integration.chromium import Browser
 from tests.integration.conftest import run_cli
 from tests.integration.events import contract, enrolment, programme, timesheet
@@ -232,7 +232,7 @@ def test_progress_through_the_live_view_prints_what_the_store_gives(pipeline):
         for args in (["progress", "--json"], ["progress"]):
             done = run_cli(*args, env=env)
             assert done.returncode == 0, done.stderr
-            from streams.report import render_progress
+            from streams.audit.report import render_progress
             tables = progress_tables(pipeline.store)
             local = json.dumps(tables, default=str, indent=2) if "--json" in args else render_progress(tables)
             assert done.stdout == local + "\n"

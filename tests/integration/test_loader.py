@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams.codec import encode_ledger, encode_rejection
-from streams.loader import Loader, run_in_thread
+from streams.kafka.codec import encode_ledger, encode_rejection
+from streams.loader.app import Loader, run_in_thread
 
 CONTRACTS = ["c-a", "c-b", "c-c"]
 
@@ -190,7 +190,7 @@ def test_a_loader_starting_on_new_topics_joins_its_group_once(pipeline_factory):
     """kafka-python 3.0.12 made its first assignment from an empty metadata snapshot, so a start was
     often followed by a second join, and that join could lose its result (a loader with no
     partitions for ever, ~1 start in 10 here, most often beside a starting worker): see
-    streams/loader.py. Subscribed to known metadata, the loader joins once and keeps what it got."""
+    streams/loader/app.py. Subscribed to known metadata, the loader joins once and keeps what it got."""
     pipeline = pipeline_factory()  # a worker starting, then the loader, as in every pipeline test
     loader = pipeline.loader
     wait_for(lambda: loader.consumer.assignment(), 30, "partitions")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.report_html import fmt
+from streams.audit.report_html import fmt
 from tests.integration.test_audit import ledger_cli, load_dataset, running  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration

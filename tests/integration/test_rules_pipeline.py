@@ -8,7 +8,7 @@ import pytest
 
 from ledger.rulebook import Rulebook
 from ledger.siret import with_check_digit
-from streams.replay import compare, replay
+from streams.audit.replay import compare, replay
 from streams.settings import REPO_ROOT
 from tests.integration.events import ETTI, contract, enrolment, event, programme, timesheet
 

@@ -65,7 +65,7 @@ def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(
                 # The first worker leaves (SIGTERM) in the middle of the stream, right after the
                 # join's rebalance: the second takes over its partitions, their tables restored
                 # from the changelogs, and the rest of the stream follows. (Faust 0.15 itself can
-                # lose messages in flight at a rebalance; streams.offsets reads them again.)
+                # lose messages in flight at a rebalance; streams.kafka.offsets reads them again.)
                 wait_workers_assigned(cfg, [first, second])
                 stop_process(first)
                 assert first.returncode is not None

@@ -15,7 +15,7 @@ from aiokafka.structs import OffsetAndMetadata
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.worker.state import SNAPSHOT_HEADER, UPTO_HEADER, forget_before_snapshots, restore
 
 

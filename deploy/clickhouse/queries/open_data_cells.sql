@@ -2,7 +2,7 @@
 -- and month of work dates up to the store's reference date (ledger_as_of), with their counted
 -- hours (net of reversals; an SIAE invoice's hours included) and the people in them: a 64-bit hash
 -- of each beneficiary key with net counted hours > 0 in the cell. The hashes only let the exporter
--- count distinct people of any union of cells (streams/open_data.py); no key and no hash is ever
+-- count distinct people of any union of cells (streams/audit/open_data.py); no key and no hash is ever
 -- written.
 SELECT programme_id, operation_id, contract_id, month, toDecimal64(sum(hours), 2) AS counted_hours,
        groupArrayIf(person, person != 0 AND hours > 0) AS people

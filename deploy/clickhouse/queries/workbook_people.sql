@@ -2,7 +2,7 @@
 -- work dates of the period; an SIAE invoice's hours have no person), broken down by 'all', age band
 -- (year of their first counted work day of the period - birth year), gender and eligibility
 -- criterion (a person with two criteria counts under each). Raw group sizes: the workbook hides
--- every group under 5 people before anything is written (streams/workbook.py: suppress), as the
+-- every group under 5 people before anything is written (streams/audit/workbook.py: suppress), as the
 -- view beneficiary_profile does. Parameters: see workbook_programmes.sql.
 SELECT programme_id, dimension_value.1 AS dimension, dimension_value.2 AS value,
        count() AS people, toDecimal64(sum(hours), 2) AS hours

@@ -9,8 +9,8 @@ import stat
 import pytest
 
 from streams.gateway import metrics
-from streams import producer
-from streams.producer import post_lines, read_lines
+from streams.contractor import producer
+from streams.contractor.producer import post_lines, read_lines
 from tests.support.gateway import CONTRACTOR_A, Client, contract, programme, reasons, timesheet
 
 HEADER = "type,event_id,schema_version,contract_id,beneficiary_id,work_date,hours,mode,submitted_at"

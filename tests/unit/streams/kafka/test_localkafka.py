@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.localkafka import LocalKafka, free_port
+from streams.kafka.localkafka import LocalKafka, free_port
 
 
 def kernel_range() -> tuple[int, int]:
@@ -14,7 +14,7 @@ def kernel_range() -> tuple[int, int]:
 
 
 def test_ephemeral_range_is_the_kernels():
-    from streams.localkafka import ephemeral_range
+    from streams.kafka.localkafka import ephemeral_range
 
     assert ephemeral_range() == kernel_range()
 

@@ -1,6 +1,6 @@
 """The ClickHouse sink of the loader: rows accumulate per table, `flush` writes one insert per table.
 
-Rows arrive as JSONEachRow bytes, as the worker encoded them (streams/codec.py): the sink only
+Rows arrive as JSONEachRow bytes, as the worker encoded them (streams/kafka/codec.py): the sink only
 concatenates them, and each table's insert is the batch's bytes for that table, in one format the
 engine parses natively. Every insert may carry an `insert_deduplication_token` (see the loader):
 writing the same batch again with the same tokens is skipped by the engine; written under other
@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 
 from streams import metrics
-from streams.codec import TABLE_OF_RECORD, VERSIONED_TABLES, encode_record, encode_rejection, loading_order
+from streams.kafka.codec import TABLE_OF_RECORD, VERSIONED_TABLES, encode_record, encode_rejection, loading_order
 from streams.store import Store
 
 __all__ = ["ClickHouseSink", "TABLE_OF_RECORD"]

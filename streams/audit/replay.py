@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.rulebook import Rulebook
-from streams.codec import TICK_HEADER
+from streams.kafka.codec import TICK_HEADER
 from streams.settings import Settings
-from streams.sink import ClickHouseSink
+from streams.loader.sink import ClickHouseSink
 from streams.store import Store
-from streams.topics import read_topic
+from streams.kafka.topics import read_topic
 from streams.worker.processor import PartitionProcessor
 from streams.worker.routing import EVENTS, TICK, route
 

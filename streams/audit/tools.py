@@ -1,6 +1,6 @@
 """Auditors' tools: read-only SQL on the store, and the reconciliation of the store with Kafka.
 
-`ledger sql` runs ONE read-only statement: `streams.sql_guard.check_read_only` first refuses
+`ledger sql` runs ONE read-only statement: `streams.audit.sql_guard.check_read_only` first refuses
 anything but SELECT / WITH / SHOW / DESCRIBE / EXPLAIN, INTO OUTFILE, functions that reach files,
 the network or another process, and settings overrides (chDB writes `INTO OUTFILE` files even with
 readonly=1); the engine then runs it with `readonly=1` as well. Its output is escaped: control
@@ -30,13 +30,13 @@ from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
-from streams.codec import decode_records
-from streams.report import printable, table
+from streams.kafka.codec import decode_records
+from streams.audit.report import printable, table
 from streams.settings import Settings
-from streams.sink import TABLE_OF_RECORD
-from streams.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement  # noqa: F401
+from streams.loader.sink import TABLE_OF_RECORD
+from streams.audit.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement  # noqa: F401
 from streams.store import Store
-from streams.topics import read_topic
+from streams.kafka.topics import read_topic
 
 READ_ONLY = {"readonly": 1}
 # Every other kind of ledger record the loader stores (reference data, pending timesheets...), with

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streams.codec import (
+from streams.kafka.codec import (
     TABLE_HEADER,
     decode_records,
     encode_ledger,
@@ -14,8 +14,8 @@ from streams.codec import (
     ledger_rows,
     rejection_rows,
 )
-from streams.loader import Batcher, Message, batch_id
-from streams.sink import ClickHouseSink
+from streams.loader.app import Batcher, Message, batch_id
+from streams.loader.sink import ClickHouseSink
 
 ENTRY = {"record": "entry", "entry_id": "8f0c7a52-3c1e-4f57-9a43-1d8f0c2b9e61", "kind": "credit", "status": "counted",
          "reason": "", "source_event_id": "0b6f6f2e-3c0a-4c55-9b8f-0d0f4f7f5f11", "contract_id": "gpe-c001",
@@ -38,7 +38,7 @@ def test_encode_ledger_gives_one_table_per_message_with_its_header():
 
 
 def test_long_lists_are_cut_between_lines(monkeypatch):
-    monkeypatch.setattr("streams.codec.MAX_MESSAGE_BYTES", 1000)
+    monkeypatch.setattr("streams.kafka.codec.MAX_MESSAGE_BYTES", 1000)
     records = [dict(ENTRY, entry_id=f"id-{n}") for n in range(20)]
     messages = encode_ledger(records)
     assert len(messages) > 1 and all(len(v) <= 1000 for v, _ in messages)
@@ -203,7 +203,7 @@ def test_empty_messages_give_no_rows(value):
     assert ledger_rows(value, None, version=0) == []
 
 
-# -- the group's membership, as the loader sees it (streams.loader.Membership) ---------------------
+# -- the group's membership, as the loader sees it (streams.loader.app.Membership) ---------------------
 
 class Ticks:
     def __init__(self):
@@ -219,7 +219,7 @@ def tps(*partitions, topic="t.ledger"):
 
 
 def test_membership_hands_over_each_change_once():
-    from streams.loader import Membership
+    from streams.loader.app import Membership
     m = Membership(clock=Ticks())
     m.on_partitions_assigned(tps(0, 1))
     m.on_partitions_revoked(tps(1))
@@ -229,7 +229,7 @@ def test_membership_hands_over_each_change_once():
 
 
 def test_a_member_left_without_an_assignment_is_stalled_after_the_bound():
-    from streams.loader import Membership
+    from streams.loader.app import Membership
     clock = Ticks()
     m = Membership(clock=clock)
     clock.now += 29

@@ -1,6 +1,6 @@
-"""streams.backoff: the waits between attempts at a broker or a store that failed."""
+"""streams.loader.backoff: the waits between attempts at a broker or a store that failed."""
 
-from streams.backoff import Backoff
+from streams.loader.backoff import Backoff
 
 
 def test_waits_double_up_to_the_most_and_start_again_after_a_success():

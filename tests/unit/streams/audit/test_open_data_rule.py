@@ -1,10 +1,10 @@
-"""The open data's small-group rule (streams/open_data.py), on hand-made trees."""
+"""The open data's small-group rule (streams/audit/open_data.py), on hand-made trees."""
 
 import datetime as dt
 from decimal import Decimal
 
-from streams.open_data import build_tree, rows_at, publishable
-from streams.workbook import HIDDEN, UNDER_FIVE, suppress
+from streams.audit.open_data import build_tree, rows_at, publishable
+from streams.audit.workbook import HIDDEN, UNDER_FIVE, suppress
 
 
 def cells(spec):

@@ -1,4 +1,4 @@
-"""The auditor's SQL guard (streams.sql_guard.check_read_only): what it accepts and what it refuses.
+"""The auditor's SQL guard (streams.audit.sql_guard.check_read_only): what it accepts and what it refuses.
 
 Every write form found against chDB with readonly = 1 (INTO OUTFILE ...), every function that
 reaches a file, the network or another process, settings overrides, several statements, and
@@ -12,7 +12,7 @@ import re
 import pytest
 
 from streams.settings import REPO_ROOT
-from streams.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement, tokenize
+from streams.audit.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement, tokenize
 
 ACCEPTED = [
     "SELECT 1",
@@ -68,7 +68,7 @@ def test_every_query_of_the_auditing_guide_and_of_the_report_is_accepted():
     assert len(blocks) >= 6
     for block in blocks:
         check_read_only(block)
-    source = (REPO_ROOT / "streams" / "report_html.py").read_text()
+    source = (REPO_ROOT / "streams" / "audit" / "report_html.py").read_text()
     for query in re.findall(r'"""\s*(SELECT.*?)"""', source, re.S) + re.findall(r'"(SELECT [^"]*)"', source):
         check_read_only(query)
 

@@ -259,7 +259,7 @@ def _reap(pid: int, wait: bool = False) -> None:
         pass  # not our child (started by another command): nothing to reap
 
 
-if __name__ == "__main__":  # `python -m streams.localkafka`: fetch the jars now (used by `make setup`)
+if __name__ == "__main__":  # `python -m streams.kafka.localkafka`: fetch the jars now (used by `make setup`)
     from streams.settings import Settings
 
     logging.basicConfig(level=logging.INFO)

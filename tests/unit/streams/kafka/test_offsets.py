@@ -1,4 +1,4 @@
-"""The worker's intake bookkeeping (streams.offsets.IntakeProgress): it decides each partition's
+"""The worker's intake bookkeeping (streams.kafka.offsets.IntakeProgress): it decides each partition's
 offsets one after the other and never offers to commit past one it has not decided."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.offsets import Admission, IntakeProgress
+from streams.kafka.offsets import Admission, IntakeProgress
 
 
 def test_offsets_are_decided_in_order_from_the_committed_one():

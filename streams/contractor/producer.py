@@ -238,7 +238,7 @@ def let_time_pass(cfg: Settings, until: dt.datetime) -> None:
     write access to the intake topic can send one. Kafka refuses timestamps more than an hour ahead
     (log.message.timestamp.after.max.ms), so `until` must be within that.
     """
-    from streams.codec import TICK, TICK_HEADER
+    from streams.kafka.codec import TICK, TICK_HEADER
 
     producer = KafkaProducer(bootstrap_servers=cfg.bootstrap_servers, acks="all", client_id="ledger-clock")
     try:

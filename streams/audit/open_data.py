@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from streams.audit import csv_cell, csv_writer, read_only_query
+from streams.audit.tools import csv_cell, csv_writer, read_only_query
 from streams.store import Store, query_text
 
 SMALL_GROUP = 5

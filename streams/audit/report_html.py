@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.trajectory import STATUSES
-from streams.audit import csv_cell, csv_writer, read_only_query
+from streams.audit.tools import csv_cell, csv_writer, read_only_query
 from streams.store import Store
 
 CONTRACT_COLUMNS = [

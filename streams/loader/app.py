@@ -1,6 +1,6 @@
 """The loader: ledger and rejection topics into ClickHouse, offsets committed only after the write.
 
-Pass-through: a message's value is already JSONEachRow (streams/codec.py), so the loader routes it
+Pass-through: a message's value is already JSONEachRow (streams/kafka/codec.py), so the loader routes it
 to its table by a header and appends the bytes; nothing is decoded or encoded again per record.
 Batches are bounded by rows (LEDGER_LOADER_BATCH_SIZE, at most 100,000: one block per insert, see
 deploy/clickhouse/schema/004_analytics.sql) and by time (LEDGER_LOADER_BATCH_SECONDS, at most 1 s).
@@ -45,10 +45,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streams import metrics
-from streams.backoff import Backoff
-from streams.codec import ledger_rows, rejection_rows
+from streams.loader.backoff import Backoff
+from streams.kafka.codec import ledger_rows, rejection_rows
 from streams.settings import Settings
-from streams.sink import ClickHouseSink
+from streams.loader.sink import ClickHouseSink
 from streams.store import Store
 
 log = logging.getLogger(__name__)
