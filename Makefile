@@ -11,18 +11,19 @@ demo: setup
 	$(VENV)/bin/ledger demo
 
 # The integration tests mostly wait on brokers, workers and loaders: two or three pytest processes
-# (pytest-xdist, each with a broker of its own) halve the run on two cores. TEST_WORKERS=0 runs in
-# one process.
+# (pytest-xdist, each with a broker of its own) halve the run on two cores. Tests are handed out two
+# at a time, the slow ones first (tests/conftest.py), so that no process is left with several of
+# them at the end. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 3
 
 test: setup
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2
 
 unit: setup
 	$(VENV)/bin/python -m pytest tests/unit
 
 integration: setup
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist worksteal tests/integration
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 tests/integration
 
 setup: check-tools $(STAMP)
 

@@ -28,7 +28,7 @@ from functools import lru_cache
 import orjson
 
 from ledger.book import Book, Claim, Contract, Enrolment, Memo, Parked
-from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason
+from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason, Withheld
 from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
@@ -587,7 +587,7 @@ class Desk:
             if claim.withheld is not None:
                 verdict = ((claim.hours, NOT_COUNTED, *claim.withheld),)
             elif claim.resolution == "refuse":
-                verdict = ((claim.hours, NOT_COUNTED, FACILITATOR_RESOLUTION, "refused_by_facilitator"),)
+                verdict = ((claim.hours, NOT_COUNTED, FACILITATOR_RESOLUTION, Withheld.REFUSED_BY_FACILITATOR.value),)
             elif claim.event_id in elsewhere and claim.status == FLAGGED:
                 verdict = claim.parts
             elif claim.event_id in flags:
@@ -796,7 +796,7 @@ class Desk:
         inside = contract.start <= on and invoice.period_start.toordinal() <= contract.end
         event_id = str(invoice.event_id)
         return [{"record": "entry", "entry_id": entry_id(event_id, "credit"), "kind": "credit",
-                 "status": COUNTED if inside else NOT_COUNTED, "reason": "" if inside else "outside_contract_period",
+                 "status": COUNTED if inside else NOT_COUNTED, "reason": "" if inside else Withheld.OUTSIDE_CONTRACT_PERIOD.value,
                  "source_event_id": event_id, "source_event_type": invoice.type, "reverses_entry_id": None,
                  "programme_id": contract.programme_id, "operation_id": contract.operation_id,
                  "contract_id": contract.contract_id, "lot": contract.lot,

@@ -25,8 +25,6 @@ class Reason(StrEnum):
     DUPLICATE_EVENT = "duplicate_event"
     UNKNOWN_CONTRACT = "unknown_contract"
     UNKNOWN_BENEFICIARY = "unknown_beneficiary"
-    OUTSIDE_CONTRACT_PERIOD = "outside_contract_period"
-    NOT_ELIGIBLE_ON_WORK_DATE = "not_eligible_on_work_date"
     ORIGINAL_NOT_FOUND = "original_not_found"  # retryable: the corrected timesheet has not arrived yet
     ORIGINAL_SUPERSEDED = "original_superseded"  # correct the latest correction, not an older version
     BENEFICIARY_MISMATCH = "beneficiary_mismatch"
@@ -41,6 +39,19 @@ class Reason(StrEnum):
     # The worker failed on this event (a defect, not the sender's fault): kept with its payload so
     # that it can be posted again once fixed, rather than stopping every event behind it.
     PROCESSING_ERROR = "processing_error"
+
+
+class Withheld(StrEnum):
+    """Why recorded hours do not count (`not_counted`) or wait for a facilitator (`flagged`): the
+    `reason` of an entry. Stable codes: dashboards, auditors and the open data group by them."""
+
+    OUTSIDE_CONTRACT_PERIOD = "outside_contract_period"
+    NOT_ELIGIBLE_ON_WORK_DATE = "not_eligible_on_work_date"
+    PERMANENT_HIRE_CAP_REACHED = "permanent_hire_cap_reached"
+    TRAINING_CAP_REACHED = "training_cap_reached"
+    DAILY_MAXIMUM_EXCEEDED = "daily_maximum_exceeded"
+    CLAIMED_BY_TWO_CONTRACTORS = "claimed_by_two_contractors"
+    REFUSED_BY_FACILITATOR = "refused_by_facilitator"
 
 
 # Rejections that say "post this again later": the event id stays free for that second posting.

@@ -10,17 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger.entries import EntryStatus
-from ledger.events import (
-    BeneficiaryEnrolled,
-    ContractRegistered,
-    HireType,
-    Mode,
-    TimesheetCorrected,
-    TimesheetSubmitted,
-    to_hundredths,
-)
-from ledger.rulebook import Rulebook, add_months
+from ledger.entries import EntryStatus, Withheld
+from ledger.events import to_hundredths
+from ledger.rulebook import add_months
 
 # Rule names, as recorded on entries.
 ELIGIBLE_ON_CONTRACT = "eligible_on_contract"
@@ -71,35 +63,21 @@ class TrainingClaim:
     cap: Decimal  # the training cap of the claim's own contract, on that day
 
 
-Timesheet = TimesheetSubmitted | TimesheetCorrected
-
-
-def withheld(timesheet: Timesheet, contract: ContractRegistered, beneficiary: BeneficiaryEnrolled,
-             rulebook: Rulebook) -> Part | None:
-    """The rules on the timesheet alone, in order: why none of its hours can count, or None."""
-    day = timesheet.work_date
-    months = rulebook.for_contract("permanent_hire_months_counted", contract, day) \
-        if timesheet.hire_type is HireType.PERMANENT else None
-    return withheld_on(timesheet.hours, day, (contract.start_date, contract.end_date),
-                       (beneficiary.eligible_from, rulebook.eligible_until(beneficiary)),
-                       timesheet.hire_date if months is not None else None, months)
-
-
 def withheld_on(hours, day, contract_period: tuple, eligible: tuple, permanent_hire_date=None,
                 months_counted: int | None = None) -> Part | None:
     """`withheld` on plain values (dates or date ordinals alike): the one statement of these rules.
     `permanent_hire_date` is given for a permanent hire only, with its `months_counted`."""
     if not contract_period[0] <= day <= contract_period[1]:
-        return hours, EntryStatus.NOT_COUNTED, CONTRACT_PERIOD, "outside_contract_period"
+        return hours, EntryStatus.NOT_COUNTED, CONTRACT_PERIOD, Withheld.OUTSIDE_CONTRACT_PERIOD.value
     if not eligible[0] <= day <= eligible[1]:
-        return hours, EntryStatus.NOT_COUNTED, ELIGIBILITY_WINDOW, "not_eligible_on_work_date"
+        return hours, EntryStatus.NOT_COUNTED, ELIGIBILITY_WINDOW, Withheld.NOT_ELIGIBLE_ON_WORK_DATE.value
     if permanent_hire_date is not None:
         if isinstance(permanent_hire_date, int):
             last = add_months(dt.date.fromordinal(permanent_hire_date), months_counted).toordinal()
         else:
             last = add_months(permanent_hire_date, months_counted)
         if day >= last:
-            return hours, EntryStatus.NOT_COUNTED, PERMANENT_HIRE_CAP, "permanent_hire_cap_reached"
+            return hours, EntryStatus.NOT_COUNTED, PERMANENT_HIRE_CAP, Withheld.PERMANENT_HIRE_CAP_REACHED.value
     return None
 
 
@@ -116,9 +94,9 @@ def cross_check(day: list[DayClaim]) -> dict[str, Part]:
             continue
         if any(o is not claim and o.contractor_siret != claim.contractor_siret and o.hours == claim.hours
                for o in day):
-            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, CLAIMED_TWICE, "claimed_by_two_contractors")
+            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, CLAIMED_TWICE, Withheld.CLAIMED_BY_TWO_CONTRACTORS.value)
         elif total > claim.daily_max:
-            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, DAILY_MAXIMUM, "daily_maximum_exceeded")
+            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, DAILY_MAXIMUM, Withheld.DAILY_MAXIMUM_EXCEEDED.value)
     return flags
 
 
@@ -131,31 +109,12 @@ def share_training_cap(claims: list[TrainingClaim], already: Decimal | int = 0) 
         if claim.hours <= room:
             verdicts[claim.event_id] = Verdict.one(claim.hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
         else:
-            parts = [(claim.hours - room, EntryStatus.NOT_COUNTED, TRAINING_CAP, "training_cap_reached")]
+            parts = [(claim.hours - room, EntryStatus.NOT_COUNTED, TRAINING_CAP, Withheld.TRAINING_CAP_REACHED.value)]
             if room:
                 parts.insert(0, (room, EntryStatus.COUNTED, TRAINING_CAP, ""))
             verdicts[claim.event_id] = Verdict(tuple(parts))
         used += min(claim.hours, room)
     return verdicts
-
-
-def evaluate(timesheet: Timesheet, contract: ContractRegistered, beneficiary: BeneficiaryEnrolled,
-             rulebook: Rulebook, training_counted: Decimal, same_day: list[DayClaim]) -> Verdict:
-    """One timesheet's verdict among the other claims of its day, after `training_counted` hours of
-    training: the timesheet's own rules, then the day's checks, then the training cap."""
-    part = withheld(timesheet, contract, beneficiary, rulebook)
-    if part is not None:
-        return Verdict((part,))
-    day = timesheet.work_date
-    me = DayClaim(str(timesheet.event_id), contract.contractor_siret, timesheet.hours,
-                  rulebook.for_contract("daily_max_hours", contract, day))
-    flag = cross_check([me, *same_day]).get(me.event_id)
-    if flag is not None:
-        return Verdict((flag,))
-    if timesheet.mode is Mode.TRAINING:
-        cap = rulebook.for_contract("training_cap_hours", contract, day)
-        return share_training_cap([TrainingClaim(me.event_id, day, timesheet.hours, cap)], training_counted)[me.event_id]
-    return Verdict.one(timesheet.hours, EntryStatus.COUNTED, ELIGIBLE_ON_CONTRACT)
 
 
 def invoice_hours(amount_eur: Decimal, labour_share: Decimal, hourly_cost_eur: Decimal) -> Decimal:

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID
 
-from ledger.entries import Reason
+from ledger.entries import Reason, Withheld
 from ledger.events import PARTNER_MODES, Criterion, Mode, to_hundredths
 from ledger.siret import with_check_digit
-from ledger.trajectory import contract_status, expected_to_date, fraction_elapsed
+from ledger.trajectory import DAYS_PER_MONTH, contract_status, expected_to_date, fraction_elapsed
 
 # Hours to date as a share of the trajectory's expected hours (in %), in turn per contract with hours: on
 # track, behind (80% or more), at risk. Clear of the thresholds, so that rounding a target cannot move it.
@@ -301,14 +301,14 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
             activity.append(sheet)
             hours = Decimal(str(sheet["hours"]))
             if cap_day is not None and day >= cap_day:
-                expected.not_counted_hours_by_reason["permanent_hire_cap_reached"] += hours
+                expected.not_counted_hours_by_reason[Withheld.PERMANENT_HIRE_CAP_REACHED.value] += hours
             elif mode is Mode.TRAINING:
                 counted = min(hours, training_left)
                 training_left -= counted
                 if counted:
                     expected.count(sheet["contract_id"], counted)
                 if hours > counted:
-                    expected.not_counted_hours_by_reason["training_cap_reached"] += hours - counted
+                    expected.not_counted_hours_by_reason[Withheld.TRAINING_CAP_REACHED.value] += hours - counted
             else:
                 expected.count(sheet["contract_id"], hours)
                 if cap_day is None:
@@ -319,7 +319,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         if explicit and rng.random() < size.ineligible_rate * size.days_per_beneficiary and after <= c_end:
             sheet = timesheet(contract["contract_id"], key, after, mode if mode is not Mode.TRAINING else Mode.GEIQ)
             activity.append(sheet)
-            expected.not_counted_hours_by_reason["not_eligible_on_work_date"] += Decimal(str(sheet["hours"]))
+            expected.not_counted_hours_by_reason[Withheld.NOT_ELIGIBLE_ON_WORK_DATE.value] += Decimal(str(sheet["hours"]))
             expected.accepted_events += 1
 
     regular = len(activity)
@@ -334,7 +334,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         day = c_end + dt.timedelta(days=rng.randrange(1, 30))
         sheet = timesheet(contract["contract_id"], free_beneficiary(day), day, Mode.DIRECT_HIRE)
         activity.append(sheet)
-        expected.not_counted_hours_by_reason["outside_contract_period"] += Decimal(str(sheet["hours"]))
+        expected.not_counted_hours_by_reason[Withheld.OUTSIDE_CONTRACT_PERIOD.value] += Decimal(str(sheet["hours"]))
         expected.accepted_events += 1
     for _ in range(size.invoices):
         period_end = size.start + dt.timedelta(days=rng.randrange(20, 150))
@@ -413,7 +413,7 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
             if decision == "count":
                 expected.count(contract_id, side_hours)
             else:
-                expected.not_counted_hours_by_reason["refused_by_facilitator"] += side_hours
+                expected.not_counted_hours_by_reason[Withheld.REFUSED_BY_FACILITATOR.value] += side_hours
         claims += 1
 
     for key in rng.sample([b[0] for b in beneficiaries], round(size.beneficiaries * size.outcome_rate)):
@@ -481,4 +481,4 @@ def _malformed(ids: _Ids, contract_id: str, key: str, count: int) -> list[tuple[
 
 
 def _add_days_months(day: dt.date, months: int) -> dt.date:
-    return day + dt.timedelta(days=round(months * 30.44))
+    return day + dt.timedelta(days=round(months * DAYS_PER_MONTH))

@@ -16,6 +16,7 @@ import datetime as dt
 from decimal import Decimal
 
 STATUSES = ("on_track", "behind", "at_risk", "not_started")
+DAYS_PER_MONTH = 30.44  # 365.25 / 12: an average month, where a duration is shown or drawn in months
 
 
 def fraction_elapsed(start: dt.date, end: dt.date, as_of: dt.date) -> float:

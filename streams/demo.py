@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from ledger.entries import Withheld
 from ledger.synthetic import Size, SyntheticProgramme, generate
 from ledger.trajectory import STATUSES
 from streams.loader.app import Loader, run_in_thread
@@ -284,7 +285,7 @@ def check(store: Store, prog: SyntheticProgramme, posted: int, accounting: dict)
     withheld = {(r["status"], r["reason"]): r["hours"] for r in store.rows("withheld_hours")}
     want_withheld = {("not_counted", reason): hours for reason, hours in expected.not_counted_hours_by_reason.items()}
     if expected.flagged_hours:
-        want_withheld[("flagged", "claimed_by_two_contractors")] = None  # checked as a total below
+        want_withheld[("flagged", Withheld.CLAIMED_BY_TWO_CONTRACTORS.value)] = None  # checked as a total below
     flagged = sum((h for (status, _), h in withheld.items() if status == "flagged"), Decimal(0))
     if flagged != expected.flagged_hours:
         problems.append(f"flagged hours: {flagged} stored, {expected.flagged_hours} expected")

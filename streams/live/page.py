@@ -14,6 +14,7 @@ import datetime as dt
 from importlib import resources
 from typing import Any
 
+from ledger.trajectory import DAYS_PER_MONTH
 from streams.audit.report_html import CSS, document_head, e, fmt, render_sections, report_header, status_class
 
 TITLE = "Insertion hours: live"
@@ -39,7 +40,7 @@ def duration(seconds: Any) -> str:
         if s < limit:
             value = s / size
             return f"{value:.0f} {unit}" if unit in ("s", "min") or value >= 10 else f"{value:.1f} {unit}"
-    return f"{s / (30.44 * 86400):.1f} mo"
+    return f"{s / (DAYS_PER_MONTH * 86400):.1f} mo"
 
 
 def _figure(field: str, title: str, shown: str, raw: Any = None, unit: str = "") -> str:

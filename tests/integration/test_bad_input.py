@@ -153,6 +153,7 @@ class Stream:
         return json.dumps({**t, "partner": {"siret": "1" * 14}, "mode": "geiq"}).encode()
 
 
+@pytest.mark.slow
 def test_hostile_stream_every_event_decided_and_the_worker_survives(kafka_dsn, tmp_path):
     rng = random.Random(SEED)
     name = f"bad{os.getpid()}-{int(time.time() * 1000) % 10**8}"

@@ -52,6 +52,7 @@ def test_schemas_are_written_for_every_event_type(tmp_path, pipeline):
     assert CONTRACTOR  # fixture data uses a checked SIRET
 
 
+@pytest.mark.slow
 def test_demo_runs_on_the_broker_and_its_last_line_says_the_totals_match(kafka_dsn, tmp_path, pipeline):
     env = dict(pipeline.env(), LEDGER_KAFKA_DSN=kafka_dsn)
     env.pop("LEDGER_CLICKHOUSE_DSN")  # the demo's own embedded store, in its directory

@@ -33,7 +33,7 @@ from streams.settings import Settings
 from streams.kafka.topics import ensure_topics
 from tests.support.kafka import log_starts
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCALE = float(os.environ.get("LEDGER_FAULT_SCALE", "1"))
 # The kill points: fixed, so that a failure is reproduced by running again (printed with the result);

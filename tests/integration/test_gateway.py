@@ -472,6 +472,7 @@ def test_the_documented_curl_examples_post_hours_that_are_counted(gateway, tmp_p
     assert "Idempotent-Replayed: true" in again.stdout.replace("idempotent-replayed", "Idempotent-Replayed")
 
 
+@pytest.mark.slow
 def test_the_simulator_posts_a_synthetic_programme_through_the_gateway_and_the_hours_match(gateway):
     from streams.demo import programme
     from streams.gateway.simulator import simulate

@@ -69,6 +69,7 @@ def _store_figures(pipeline) -> dict:
             "programmes": programmes, "contracts": contracts}
 
 
+@pytest.mark.slow
 def test_the_live_page_moves_in_a_browser_while_events_flow_and_ends_equal_to_clickhouse(pipeline, tmp_path):
     contracts = [f"c-live-{n}" for n in range(4)]
     people = [f"b-{n:010x}" for n in range(0xA0, 0xA0 + 8)]
@@ -164,6 +165,7 @@ def test_the_sql_endpoint_refuses_writes_and_runs_reads(pipeline, tmp_path):
     assert pipeline.rows("SELECT sum(hours) AS h FROM ledger_entries FINAL")[0]["h"] == 6
 
 
+@pytest.mark.slow
 def test_progress_sql_and_report_answer_while_a_loader_process_owns_the_embedded_store(pipeline_factory, tmp_path):
     pipeline = pipeline_factory(start=False)
     pipeline.start_worker()

@@ -26,6 +26,7 @@ SIZE = replace(Size(), operations=2, contracts=6, contractors=3, partners=4, ben
 CHUNKS = 8
 
 
+@pytest.mark.slow
 def test_a_worker_joins_and_another_leaves_mid_stream_and_the_totals_stay_exact(pipeline_factory, tmp_path):
     pipeline = pipeline_factory(start=False)
     # The stream below takes longer than the fixture's few seconds of patience for late reference

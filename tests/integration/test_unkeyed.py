@@ -47,6 +47,7 @@ def post_unkeyed(cfg, lines: list[str], path) -> None:
         producer.close()
 
 
+@pytest.mark.slow
 def test_events_posted_without_a_key_to_two_workers_are_counted_exactly(pipeline_factory, tmp_path):
     pipeline = pipeline_factory(start=False)
     pipeline.cfg = pipeline.cfg.model_copy(update={"pending_timeout_hours": 120 / 3600})

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.entries import EntryKind, EntryStatus
+from ledger.entries import EntryKind, EntryStatus, Withheld
 from ledger.rulebook import Rulebook
 from ledger.rulebook import add_months
 from ledger.synthetic import Size, generate
@@ -117,6 +117,8 @@ def test_synthetic_programme_reconciles_phase_by_phase(seed):
     check_accounting(ledger, delivered, settled=True)  # ...then expire
     check_against_the_generator(ledger, prog)
     assert ledger.rejections() == prog.expected.rejections_by_reason + prog.expected.malformed_by_reason
+    # Every reason an entry carries is one of the codes the dashboards group by.
+    assert {e.reason for e in ledger.entries} - {""} <= set(Withheld)
 
 
 @FAST

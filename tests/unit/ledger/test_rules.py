@@ -1,7 +1,9 @@
 """Counting rules, as a pure function: month arithmetic, eligibility windows, the order of the rules.
 
-`evaluate` is called here directly with hand-made reference data; test_rule_cases.py goes through
-the intake desk. Every expectation is computed by hand in the table.
+The tables state each rule's verdicts, computed by hand. `evaluate` (tests/support/oracle.py)
+composes the rule functions of ledger/rules.py as docs/rules.md states them; the same tables run
+through the desk that production runs (the processor of tests/support/kit.py), so that a change to
+either the rules or the desk's use of them fails here. test_rule_cases.py has the longer stories.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from ledger import rules
 from ledger.entries import EntryStatus
 from ledger.events import parse_event
 from ledger.rulebook import Rulebook, add_months
-from ledger.rules import (DayClaim, TrainingClaim, Verdict, cross_check, evaluate, invoice_hours,
-                          share_training_cap)
+from ledger.rules import DayClaim, TrainingClaim, Verdict, cross_check, invoice_hours, share_training_cap
+from tests.support.kit import Ledger
+from tests.support.oracle import evaluate
 
 D = dt.date.fromisoformat
 COUNTED, NOT_COUNTED, FLAGGED = EntryStatus.COUNTED, EntryStatus.NOT_COUNTED, EntryStatus.FLAGGED
@@ -151,6 +154,25 @@ def test_contract_period_and_eligibility(ev, period, person, work_date, months, 
     assert verdict == Verdict.one(Decimal("7.5"), status, rule, reason)
 
 
+def desk_verdict(ev, rulebook: Rulebook, contract: dict, enrolment: dict, timesheet: dict,
+                 before: tuple[dict, ...] = ()) -> Verdict:
+    """The verdict the desk records for `timesheet` (its credits' hours, status, rule and reason),
+    after the programme, `contract`, `enrolment` and the timesheets `before`."""
+    ledger = Ledger(rulebook)
+    ledger.post_all([ev.programme(), contract, enrolment, *before])
+    assert ledger.one(timesheet).accepted
+    return Verdict(tuple((e.hours, e.status, e.rule, e.reason) for e in ledger.entries_of(timesheet)))
+
+
+@pytest.mark.parametrize("period, person, work_date, months, status, rule, reason", PERIOD_AND_ELIGIBILITY)
+def test_contract_period_and_eligibility_on_the_desk(ev, period, person, work_date, months, status, rule, reason):
+    verdict = desk_verdict(ev, Rulebook().with_overrides(eligibility_window_months=months),
+                           ev.contract(start_date=period[0], end_date=period[1]),
+                           ev.enrolment(eligible_from=person[0], eligible_until=person[1] or ...),
+                           ev.timesheet(work_date=work_date, hours=7.5))
+    assert verdict == Verdict.one(Decimal("7.5"), status, rule, reason)
+
+
 def test_counting_does_not_look_at_mode_or_hours(ev):
     contract, person = agreement(ev), enrolment(ev, "2024-03-15")
     for mode, partner in [("geiq", ev.PARTNER_SIRET), ("training", ...), ("temp_agency_etti", ev.PARTNER_SIRET),
@@ -224,6 +246,19 @@ def test_rules_after_eligibility(ev, changes, overrides, trained, same_day, part
                        Decimal(trained), claims)
     assert verdict == Verdict(tuple((Decimal(h), status, rule, reason) for h, status, rule, reason in parts))
     assert sum(h for h, *_ in verdict.parts) == Decimal(str(changes["hours"]))  # every hour is recorded
+
+
+@pytest.mark.parametrize("changes, overrides, trained, same_day, parts",
+                         [case for case in LATER_RULES if not case[3]])
+def test_rules_after_eligibility_on_the_desk(ev, changes, overrides, trained, same_day, parts):
+    """The cases of one claim on its day; the training counted before is earlier training days."""
+    changes = {"hours": 7.5, **changes}
+    before = []
+    for n, hours in enumerate([8] * (trained // 8) + ([trained % 8] if trained % 8 else [])):
+        before.append(ev.timesheet(mode="training", hours=hours, work_date=f"2024-05-{n + 1:02d}"))
+    verdict = desk_verdict(ev, Rulebook().with_overrides(**overrides), ev.contract(),
+                           ev.enrolment(eligible_from="2024-03-15"), ev.timesheet(**changes), tuple(before))
+    assert verdict == Verdict(tuple((Decimal(h), status, rule, reason) for h, status, rule, reason in parts))
 
 
 def test_a_contract_override_of_the_daily_maximum(ev):
