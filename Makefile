@@ -11,19 +11,21 @@ demo: setup
 	$(VENV)/bin/ledger demo
 
 # The integration tests mostly wait on brokers, workers and loaders: two or three pytest processes
-# (pytest-xdist, each with a broker of its own) halve the run on two cores. Tests are handed out two
-# at a time, the slow ones first (tests/conftest.py), so that no process is left with several of
-# them at the end. TEST_WORKERS=0 runs in one process.
+# (pytest-xdist, each with a broker of its own) halve the run on two cores. A file's tests stay in one
+# process (`--dist loadfile`: their module fixtures are built once, and test_gateway_fuzz's last
+# test reads what its fuzz cases did); files are handed out in the collection's order, where those
+# with slow tests come first (tests/conftest.py), so that none is left to start at the end.
+# TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 3
 
 test: setup
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 unit: setup
 	$(VENV)/bin/python -m pytest tests/unit
 
 integration: setup
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 tests/integration
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/integration
 
 setup: check-tools $(STAMP)
 

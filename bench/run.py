@@ -6,8 +6,8 @@
 Writes bench/results/pipeline.json (or --out) and prints a table. Figures:
 
 - generation: seconds and peak memory of ledger.synthetic.generate at this size;
-- parse_attribute_rate: events/s of bytes -> decide() with MemoryBooks -> entry (and with the
-  worker's output encoding), one process, no I/O: the ceiling of a Python worker;
+- parse_attribute_rate: events/s of intake messages routed and decided by one PartitionProcessor
+  (and with the worker's output encoding), one process, no I/O: the ceiling of a Python worker;
 - pipeline_rate for 1 and 2 workers: events/s from the first send to Kafka until the store accounts
   for every event sent, accepted, rejected or pending (producer -> intake topic -> Faust worker ->
   ledger topic -> loader -> chDB), all on this machine (the producer, the broker, the workers and
@@ -96,7 +96,7 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
             out.append(b"[" + b",".join(packed) + b"]")
         return out
 
-    def decide(values, base: int) -> list:
+    def route_and_process(values, base: int) -> list:
         outs = []
         for n, value in enumerate(messages(values)):
             for routed in route(value, "bench", 0, base + n, None, 1).values():
@@ -105,9 +105,9 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
 
     reference = msgs.reference
     activity = msgs.activity[:limit]
-    decide(reference, 0)
+    route_and_process(reference, 0)
     cpu, started = time.process_time(), time.perf_counter()
-    outs = decide(activity, len(reference))
+    outs = route_and_process(activity, len(reference))
     decide_s, decide_cpu = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
     for out in outs:

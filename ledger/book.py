@@ -91,7 +91,7 @@ class Claim(NamedTuple):
 
     @property
     def status(self) -> str:
-        statuses = {p[1] for p in self.parts}
+        statuses = {status for _, status, _, _ in self.parts}
         for status in ("flagged", "counted"):
             if status in statuses:
                 return status
@@ -205,7 +205,7 @@ class Book:
         second's changes passed the limit: docs/scaling.md). A map's values being alike in size, they are
         cut by count, by the width of the map's last fragments, and a part still too large again."""
         width = self._widths.get(name)
-        step = max(1, limit * 3 // 4 // width) if width else len(changes)
+        step = max(1, _cut(limit) // width) if width else len(changes)
         items = list(changes.items())
         pending = [items[i:i + step] for i in range(0, len(items), step)][::-1]
         out = []
@@ -216,7 +216,7 @@ class Book:
             if len(blob) <= limit or len(part) == 1:
                 out.append(blob)
             else:
-                step = max(1, len(part) * limit // len(blob) * 3 // 4)
+                step = max(1, _cut(len(part) * limit // len(blob)))
                 pending += [part[i:i + step] for i in range(0, len(part), step)][::-1]
         return out
 
@@ -243,7 +243,7 @@ class Book:
             part = dict.fromkeys(k for k in self.dirty[name] if k not in values)  # removed
             items = iter(values.items())
             while True:
-                step = max(1, limit * 3 // 4 // self._widths.get(name, 256))
+                step = max(1, _cut(limit) // self._widths.get(name, _FIRST_WIDTH))
                 part.update(islice(items, max(0, step - len(part))))
                 if not part:
                     break
@@ -259,6 +259,15 @@ class Book:
 
     def size(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in MAPS}
+
+
+_FIRST_WIDTH = 256  # bytes per value of a map whose width no record has measured yet
+
+
+def _cut(n: int) -> int:
+    """Three quarters of `n`: a part is cut to fill that much of its limit, by the width of the map's
+    last values, so that values a little wider than those still fit without a second cut."""
+    return n * 3 // 4
 
 
 def _fragment_limit(max_bytes: int) -> int:

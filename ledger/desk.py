@@ -504,7 +504,10 @@ class Desk:
         months = self._param("permanent_hire_months_counted", claim.contract_id, claim.work_date) if permanent else None
         part = withheld_on(claim.hours, claim.work_date, (contract.start, contract.end), window,
                            claim.hire_date if permanent else None, months)
-        return None if part is None else (part[2], part[3])
+        if part is None:
+            return None
+        _, _, rule, reason = part
+        return rule, reason
 
     def _record(self, sheet: Sheet, cause_id: str, cause_type: str) -> list[dict]:
         """Put a timesheet's hours on the ledger as a standing claim, then settle its day."""

@@ -63,10 +63,10 @@ def _union(nodes: list[Node]) -> frozenset:
     return frozenset().union(*(n.people for n in nodes)) if nodes else frozenset()
 
 
-def decide(node: Node) -> None:
+def merge_small_groups(node: Node) -> None:
     """Totals of every node, and which children each node merges (bottom-up)."""
     for child in node.children.values():
-        decide(child)
+        merge_small_groups(child)
     if node.children:
         node.hours = sum((c.hours for c in node.children.values()), Decimal(0))
         node.people = _union(list(node.children.values()))
@@ -87,7 +87,7 @@ def build_tree(cells: list[dict], contracts: list[dict], programmes: list[dict])
         leaf = (root.child(cell["programme_id"]).child(cell["operation_id"]).child(cell["contract_id"])
                 .child(cell["month"].strftime("%Y-%m")))
         leaf.hours, leaf.people = Decimal(cell["counted_hours"]), frozenset(cell["people"])
-    decide(root)
+    merge_small_groups(root)
     return root
 
 

@@ -246,9 +246,9 @@ class Reconciliation:
     def differences(self) -> list[Difference]:
         found = []
         for c in self.contracts:
-            kh, sh = self.kafka.counted_hours.get(c, Decimal(0)), self.store.counted_hours.get(c, Decimal(0))
-            if kh != sh:
-                found.append(Difference(f"contract {c} counted hours", kh, sh))
+            in_kafka, in_store = self.kafka.counted_hours.get(c, Decimal(0)), self.store.counted_hours.get(c, Decimal(0))
+            if in_kafka != in_store:
+                found.append(Difference(f"contract {c} counted hours", in_kafka, in_store))
             if self.kafka.entries.get(c, 0) != self.store.entries.get(c, 0):
                 found.append(Difference(f"contract {c} entries", self.kafka.entries.get(c, 0),
                                         self.store.entries.get(c, 0)))

@@ -71,7 +71,7 @@ class IdempotencyStore:
             db.execute("PRAGMA busy_timeout=30000")
             yield db
 
-    def begin(self, token_id: str, key: str, print_: str) -> tuple[Outcome, Stored | None]:
+    def begin(self, token_id: str, key: str, body_print: str) -> tuple[Outcome, Stored | None]:
         now = time.time()
         with self._db() as db:
             if now >= self._next_purge:
@@ -81,11 +81,11 @@ class IdempotencyStore:
             try:
                 row = db.execute("SELECT fingerprint, state, status, body, media_type, created_at FROM answers "
                                  "WHERE token_id = ? AND key = ?", (token_id, key)).fetchone()
-                if row is None or (row[1] == "pending" and now - row[5] > self.stale and row[0] == print_):
+                if row is None or (row[1] == "pending" and now - row[5] > self.stale and row[0] == body_print):
                     db.execute("INSERT OR REPLACE INTO answers (token_id, key, fingerprint, state, created_at) "
-                               "VALUES (?, ?, ?, 'pending', ?)", (token_id, key, print_, now))
+                               "VALUES (?, ?, ?, 'pending', ?)", (token_id, key, body_print, now))
                     return Outcome.NEW, None
-                if row[0] != print_:
+                if row[0] != body_print:
                     return Outcome.REUSED, None
                 if row[1] == "pending":
                     return Outcome.IN_FLIGHT, None

@@ -64,6 +64,8 @@ TABLE_OF_RECORD = {
 VERSIONED_TABLES = frozenset({"programme_definitions", "contract_registrations", "beneficiary_enrolments",
                               "pooling_agreements", "beneficiary_outcomes", "claim_resolutions"})
 TABLE_HEADER = "ledger-table"
+# The most bytes of one message the pipeline writes (ledger records, routed events, state records):
+# under the broker's default 1 MB limit (message.max.bytes), with room for its framing and headers.
 MAX_MESSAGE_BYTES = 900_000
 
 # The worker's own clock signal on an intake partition (see streams.worker.app, its tick timer): not an event. Only

@@ -40,8 +40,7 @@ log = logging.getLogger(__name__)
 # Messages an agent takes at once, and how long it waits for them: a routed message can carry
 # thousands of events, and the event loop must come back to the consumer's heartbeat in between.
 TAKE, TAKE_WITHIN = 100, 0.05
-ROUTED_MESSAGE_BYTES = 900_000  # under the broker's default 1 MB message limit
-STATE_RECORD_BYTES = 900_000  # the same for the state log's records
+ROUTED_MESSAGE_BYTES = STATE_RECORD_BYTES = codec.MAX_MESSAGE_BYTES
 SNAPSHOT_RECORDS_IN_FLIGHT = 16  # a snapshot's records sent before the next are cut (~14 MB)
 # A full producer buffer is let drain to a quarter of LEDGER_WORKER_BUFFERED_WRITES before the agents
 # go on (not to empty: the sender keeps sending while the agents decide), looked at every 2 ms.

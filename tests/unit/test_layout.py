@@ -83,3 +83,31 @@ def test_each_process_imports_only_what_sits_below_it(process, may_import):
 def test_only_the_command_line_imports_the_command_line():
     users = {m for m, names in IMPORTS.items() if "streams.cli" in names or any(n == "streams.cli" for n in names)}
     assert users <= {"streams.cli"}, users
+
+
+def test_no_import_cycle_at_module_level():
+    """A cycle makes the import order matter (one side sees the other half-built): none, by the
+    imports at the top of each module (an import inside a function runs later, when both are built)."""
+    graph: dict[str, set[str]] = {}
+    for package in ("ledger", "streams"):
+        for path in (ROOT / package).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            names: set[str] = set()
+            for node in ast.parse(path.read_text(), str(path)).body:
+                if isinstance(node, ast.Import):
+                    names |= {alias.name for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+            graph[module] = names
+    graph = {m: {n for n in names if n in graph and n != m} for m, names in graph.items()}
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        assert module not in path, " -> ".join(path[path.index(module):] + [module])
+        if module not in done:
+            for imported in sorted(graph[module]):
+                visit(imported, path + [module])
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
