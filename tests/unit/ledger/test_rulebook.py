@@ -32,7 +32,7 @@ def test_the_file_loads_with_its_version(book):
     assert set(book.programmes) == {"gpe"}
 
 
-@pytest.mark.parametrize("name, value", [
+DOCUMENTED_DEFAULTS = [
     ("eligibility_window_months", 24),
     ("permanent_hire_months_counted", 12),
     ("training_cap_hours", Decimal(150)),
@@ -41,7 +41,19 @@ def test_the_file_loads_with_its_version(book):
     ("labour_share", Decimal("0.5")),
     ("hourly_cost_eur", Decimal(28)),
     ("clause_rate", Decimal("0.05")),
-])
+]
+
+
+@pytest.mark.parametrize("name, value", DOCUMENTED_DEFAULTS)
+def test_the_built_in_defaults_hold_on_any_day(name, value):
+    rulebook = Rulebook()
+    assert rulebook.version == "2026.1"
+    for day in (D("2015-01-01"), D("2020-10-01"), D("2031-12-31")):
+        assert rulebook.param(name, day) == value
+        assert rulebook.param(name, day, "gpe", "gpe-c001") == value  # no programme or contract values
+
+
+@pytest.mark.parametrize("name, value", DOCUMENTED_DEFAULTS)
 def test_the_file_states_the_documented_defaults(book, name, value):
     assert book.param(name, D("2024-06-03")) == value
     assert book.param(name, D("2024-06-03")) == Rulebook().param(name, D("2024-06-03"))  # the built-in ones

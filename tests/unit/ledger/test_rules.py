@@ -47,24 +47,6 @@ def test_add_months(day, months, expected):
     assert add_months(D(day), months) == D(expected)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("eligibility_window_months", 24),
-    ("permanent_hire_months_counted", 12),
-    ("training_cap_hours", Decimal(150)),
-    ("daily_max_hours", Decimal(10)),
-    ("pending_timeout_hours", Decimal(168)),
-    ("labour_share", Decimal("0.5")),
-    ("hourly_cost_eur", Decimal(28)),
-    ("clause_rate", Decimal("0.05")),
-])
-def test_rulebook_built_in_defaults(name, value):
-    rulebook = Rulebook()
-    assert rulebook.version == "2026.1"
-    for day in (D("2015-01-01"), D("2020-10-01"), D("2031-12-31")):
-        assert rulebook.param(name, day) == value
-        assert rulebook.param(name, day, "gpe", "gpe-c001") == value  # no programme or contract values
-
-
 def enrolment(ev, eligible_from: str, eligible_until: str | None = None, proof_valid_until: str | None = None):
     return parse_event(ev.raw(ev.enrolment(eligible_from=eligible_from,
                                            eligible_until=eligible_until or ...,
