@@ -97,7 +97,7 @@ def build(store: Store, entries: int, chunk: int = 1_000_000) -> dict:
     cmd = store.client.command
 
     t = time.perf_counter()
-    cmd(f"""INSERT INTO programme_definitions (event_id, programme_id, name, target_hours, start_date, end_date, version)
+    cmd("""INSERT INTO programme_definitions (event_id, programme_id, name, target_hours, start_date, end_date, version)
             VALUES (generateUUIDv4(), 'gpe', 'Grand Paris Express (bench)', 14000000, '2017-01-01', '2032-12-31', 1),
                    (generateUUIDv4(), 'anru', 'Renouvellement urbain (bench)', 700000, '2018-01-01', '2030-12-31', 1)""")
     cmd(f"""INSERT INTO contract_registrations (event_id, contract_id, programme_id, operation_id, lot, contractor_siret,

@@ -34,7 +34,7 @@ from streams.kafka.codec import decode_records
 from streams.audit.report import printable, table
 from streams.settings import Settings
 from streams.loader.sink import TABLE_OF_RECORD
-from streams.audit.sql_guard import NotOneStatement, SqlRefused, check_read_only, one_statement  # noqa: F401
+from streams.audit.sql_guard import SqlRefused, check_read_only
 from streams.store import Store
 from streams.kafka.topics import read_topic
 

@@ -45,17 +45,18 @@ def _post(url: str, token: str, path: str, content: str, content_type: str, key:
           attempts: int = 10) -> int:
     """POST with the standard library (the image has no HTTP client package); the status."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type, "Idempotency-Key": key}
+    status = 0
     for _ in range(attempts):
         request = urllib.request.Request(url + path, data=content.encode(), headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
                 return response.status
         except urllib.error.HTTPError as error:
-            retry = error.headers.get("Retry-After")
+            status, retry = error.code, error.headers.get("Retry-After")
             if error.code not in (503, 409) or retry is None:
                 return error.code
             time.sleep(min(30, int(retry)))
-    return error.code
+    return status  # still busy after every attempt: its last answer (the name `error` is gone by now)
 
 
 BUYER_TYPES = {"programme.defined", "contract.registered", "pooling.agreed"}

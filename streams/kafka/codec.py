@@ -35,7 +35,6 @@ import orjson
 from collections.abc import Iterable
 
 from pydantic import BaseModel
-from pydantic_core import to_json
 
 from ledger.events import (
     BeneficiaryEnrolled,

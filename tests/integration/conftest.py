@@ -25,6 +25,7 @@ from streams.loader.app import Loader, run_in_thread
 from streams.kafka.localkafka import LocalKafka
 from streams.contractor.producer import ContractorProducer, let_time_pass, post_lines
 from streams.settings import Settings
+from tests.support.faults import Rig
 from streams.store import Store
 from streams.kafka.topics import ensure_topics
 
@@ -175,6 +176,21 @@ def pipeline_factory(kafka_dsn, chdb_path, tmp_path):
 @pytest.fixture
 def pipeline(pipeline_factory) -> Pipeline:
     return pipeline_factory()
+
+
+@pytest.fixture
+def rigs(kafka_dsn, tmp_path):
+    """Fault-test rigs (tests/support/faults.py), each closed after the test."""
+    made = []
+
+    def make(*args, **kwargs) -> Rig:
+        rig = Rig(kafka_dsn, tmp_path, *args, **kwargs)
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        rig.close()
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:

@@ -19,7 +19,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams import cli
-from streams.audit.tools import NotOneStatement, one_statement, read_only_query
+from streams.audit.sql_guard import NotOneStatement, one_statement
+from streams.audit.tools import read_only_query
 from streams.kafka.topics import read_topic
 from streams.kafka.codec import decode_records
 from streams.settings import REPO_ROOT, settings

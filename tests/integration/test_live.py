@@ -4,7 +4,6 @@ browser while events flow, the CLI asking a running loader, the SQL guard, the t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time

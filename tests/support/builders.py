@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from types import SimpleNamespace
 
 
 # SIRETs with a valid Luhn key (hand-checked in test_siret.py), used across the suite.

@@ -45,7 +45,6 @@ def test_the_items_of_one_array_are_released_in_their_order():
 # generator): JSON nested ~500 deep (1 KB of "[" and "]") -> RecursionError, also from
 # `has_duplicate_keys`, which calls it outside its try.
 
-import pytest  # noqa: E402
 
 from ledger.registry import key_of  # noqa: E402
 from streams.worker.routing import events_of, has_duplicate_keys, route  # noqa: E402

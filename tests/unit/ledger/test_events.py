@@ -637,7 +637,7 @@ BENEFICIARY_KINDS = ["enrolment", "timesheet", "correction", "retraction", "reso
 @pytest.mark.parametrize("kind", BENEFICIARY_KINDS)
 def test_a_beneficiary_key_not_in_the_documented_format_is_refused(ev, kind, key, fragment):
     refused = refusal(ev, kind, {"beneficiary_id": key})
-    assert refused.detail.startswith(f"beneficiary_id: ") and fragment in refused.detail, refused.detail
+    assert refused.detail.startswith("beneficiary_id: ") and fragment in refused.detail, refused.detail
 
 
 @pytest.mark.parametrize("key", ["b-3f9a1c2e7d", "b-9c1d0e7a52f4b831", "fac07-0123456789abcdef",
