@@ -799,7 +799,8 @@ class Desk:
         inside = contract.start <= on and invoice.period_start.toordinal() <= contract.end
         event_id = str(invoice.event_id)
         return [{"record": "entry", "entry_id": entry_id(event_id, "credit"), "kind": "credit",
-                 "status": COUNTED if inside else NOT_COUNTED, "reason": "" if inside else Withheld.OUTSIDE_CONTRACT_PERIOD.value,
+                 "status": COUNTED if inside else NOT_COUNTED,
+                 "reason": "" if inside else Withheld.OUTSIDE_CONTRACT_PERIOD.value,
                  "source_event_id": event_id, "source_event_type": invoice.type, "reverses_entry_id": None,
                  "programme_id": contract.programme_id, "operation_id": contract.operation_id,
                  "contract_id": contract.contract_id, "lot": contract.lot,

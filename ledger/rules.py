@@ -94,9 +94,11 @@ def cross_check(day: list[DayClaim]) -> dict[str, Part]:
             continue
         if any(o is not claim and o.contractor_siret != claim.contractor_siret and o.hours == claim.hours
                for o in day):
-            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, CLAIMED_TWICE, Withheld.CLAIMED_BY_TWO_CONTRACTORS.value)
+            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, CLAIMED_TWICE,
+                                     Withheld.CLAIMED_BY_TWO_CONTRACTORS.value)
         elif total > claim.daily_max:
-            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, DAILY_MAXIMUM, Withheld.DAILY_MAXIMUM_EXCEEDED.value)
+            flags[claim.event_id] = (claim.hours, EntryStatus.FLAGGED, DAILY_MAXIMUM,
+                                     Withheld.DAILY_MAXIMUM_EXCEEDED.value)
     return flags
 
 

@@ -319,7 +319,8 @@ def generate(seed: int = 2015, size: Size = Size(), programme_id: str = "gpe") -
         if explicit and rng.random() < size.ineligible_rate * size.days_per_beneficiary and after <= c_end:
             sheet = timesheet(contract["contract_id"], key, after, mode if mode is not Mode.TRAINING else Mode.GEIQ)
             activity.append(sheet)
-            expected.not_counted_hours_by_reason[Withheld.NOT_ELIGIBLE_ON_WORK_DATE.value] += Decimal(str(sheet["hours"]))
+            ineligible = Withheld.NOT_ELIGIBLE_ON_WORK_DATE.value
+            expected.not_counted_hours_by_reason[ineligible] += Decimal(str(sheet["hours"]))
             expected.accepted_events += 1
 
     regular = len(activity)

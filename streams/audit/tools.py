@@ -246,7 +246,8 @@ class Reconciliation:
     def differences(self) -> list[Difference]:
         found = []
         for c in self.contracts:
-            in_kafka, in_store = self.kafka.counted_hours.get(c, Decimal(0)), self.store.counted_hours.get(c, Decimal(0))
+            in_kafka = self.kafka.counted_hours.get(c, Decimal(0))
+            in_store = self.store.counted_hours.get(c, Decimal(0))
             if in_kafka != in_store:
                 found.append(Difference(f"contract {c} counted hours", in_kafka, in_store))
             if self.kafka.entries.get(c, 0) != self.store.entries.get(c, 0):

@@ -24,13 +24,16 @@ def room(module: str) -> str:
     return module if parts[0] == "streams" else parts[0]
 
 
-def imports() -> dict[str, set[str]]:
-    """Each module of ledger/ and streams/ -> the modules it imports (absolute names)."""
+def imports(top_level_only: bool = False) -> dict[str, set[str]]:
+    """Each module of ledger/ and streams/ -> the modules it imports (absolute names): all of its
+    imports, or with `top_level_only` those run when it is imported (not inside a function)."""
     found: dict[str, set[str]] = defaultdict(set)
     for package in ("ledger", "streams"):
         for path in (ROOT / package).rglob("*.py"):
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            tree = ast.parse(path.read_text(), str(path))
+            found[module]  # a module that imports nothing is a module all the same
+            for node in tree.body if top_level_only else ast.walk(tree):
                 if isinstance(node, ast.Import):
                     found[module] |= {alias.name for alias in node.names}
                 elif isinstance(node, ast.ImportFrom):
@@ -88,18 +91,8 @@ def test_only_the_command_line_imports_the_command_line():
 def test_no_import_cycle_at_module_level():
     """A cycle makes the import order matter (one side sees the other half-built): none, by the
     imports at the top of each module (an import inside a function runs later, when both are built)."""
-    graph: dict[str, set[str]] = {}
-    for package in ("ledger", "streams"):
-        for path in (ROOT / package).rglob("*.py"):
-            module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-            names: set[str] = set()
-            for node in ast.parse(path.read_text(), str(path)).body:
-                if isinstance(node, ast.Import):
-                    names |= {alias.name for alias in node.names}
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-            graph[module] = names
-    graph = {m: {n for n in names if n in graph and n != m} for m, names in graph.items()}
+    top_level = imports(top_level_only=True)
+    graph = {m: {n for n in names if n in top_level and n != m} for m, names in top_level.items()}
     done: set[str] = set()
 
     def visit(module: str, path: list[str]) -> None:

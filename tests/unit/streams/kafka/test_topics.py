@@ -30,6 +30,7 @@ def test_a_retention_a_compaction_or_a_missing_topic_is_named_with_what_it_would
     problems = retention_problems(CFG, describe)
     assert len(problems) == 3
     text = "\n".join(problems)
-    assert f"{CFG.ledger_topic}: retention.ms=604800000 (deletes records older than 7 days); needs retention.ms=-1" in text
+    assert (f"{CFG.ledger_topic}: retention.ms=604800000 (deletes records older than 7 days); "
+            "needs retention.ms=-1") in text
     assert f"{CFG.intake_topic}: cleanup.policy=compact (compaction keeps only the last record of each key)" in text
     assert f"{CFG.rejections_topic}: no such topic, or its configuration cannot be read" in text
