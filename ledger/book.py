@@ -9,7 +9,8 @@ deltas of a history in order, or the same delta twice, gives the same state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import struct
+from collections.abc import Iterator, MutableMapping
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -102,6 +103,293 @@ class Claim(NamedTuple):
         return self.withheld is None and self.resolution != "refuse"
 
 
+# An event id's record once packed (see Records): the length of its memo (0: none), the memo, then
+# its claim if it has one: the indices of the claim's values in the records' table of values
+# (beneficiary, contract, mode, SIAE, hire type, withheld, parts, credited, credited_by,
+# superseded_by, resolution), its day, hours and hire day, and its submission time as text.
+_MEMO = struct.Struct("<H")
+_PACKED = struct.Struct("<11I3i")
+_OWN = 1  # credited_by is the claim's own event: the most common value, held by no table entry
+
+
+class Records:
+    """Every event id's memo and claim, most of them packed together in one bytes value (~110
+    bytes for a timesheet's, where a memo string, a claim tuple and its submission time took ~320
+    and two dict slots: docs/scaling.md, Memory). A programme holds millions of them and reads
+    back few: a memo when an id is posted again, a claim when a correction, a second claim of its
+    day or a new enrolment of its person comes.
+
+    What changed since the last `pack()` stays whole (`memos`, `claims`): the commit that writes it
+    to the state log reads it as it is, and the desk reads back the day it just changed. `pack()`
+    (the book calls it once the delta is taken) moves it into `cold`. A value repeated across
+    claims (a person, a contract, a verdict, the parties credited) is held once in `values` and
+    named by its index there; the table only grows, as the memos do. The book sees two maps,
+    `book.memos` and `book.claims` (`_Part`), whose state records are as before."""
+
+    HOT_LIMIT = 200_000  # ids kept whole at most when no delta is taken (a replay, a benchmark)
+
+    def __init__(self) -> None:
+        self.memos: dict[str, str] = {}
+        self.claims: dict[str, Claim] = {}
+        self.cold: dict[str, bytes] = {}
+        self.values: list = [None, None]  # 0: None; 1: _OWN's place, never looked up
+        self.index = _Table(self.values)
+        self.counts = {"memos": 0, "claims": 0}  # of the cold records that hold one
+
+    # -- one record --------------------------------------------------------------------------
+
+    @staticmethod
+    def has_memo(record: bytes) -> bool:
+        return record[:2] != b"\0\0"
+
+    @staticmethod
+    def has_claim(record: bytes) -> bool:
+        return len(record) > 2 + _MEMO.unpack_from(record)[0]
+
+    @staticmethod
+    def memo_of(record: bytes) -> str | None:
+        n = _MEMO.unpack_from(record)[0]
+        return record[2:2 + n].decode() if n else None
+
+    @staticmethod
+    def claim_part(record: bytes) -> bytes:
+        return record[2 + _MEMO.unpack_from(record)[0]:]
+
+    def claim_of(self, key: str, record: bytes) -> Claim | None:
+        at = 2 + _MEMO.unpack_from(record)[0]
+        if at == len(record):
+            return None
+        (person, contract, mode, siae, hire_type, withheld, parts, credited, by, superseded, resolution,
+         day, hours, hired) = _PACKED.unpack_from(record, at)
+        v = self.values
+        return Claim(key, v[person], v[contract], day, v[mode], hours, v[siae], v[hire_type], hired or None,
+                     record[at + _PACKED.size:].decode(), v[withheld], v[parts], key if by == _OWN else v[by],
+                     v[credited], v[superseded], v[resolution])
+
+    def packed_claim(self, key: str, c: Claim) -> bytes:
+        of = self.index
+        return _PACKED.pack(
+            of[c.beneficiary_id], of[c.contract_id], of[c.mode], of[c.siae_siret], of[c.hire_type],
+            of[c.withheld], of[c.parts], of[c.credited], _OWN if c.credited_by == key else of[c.credited_by],
+            of[c.superseded_by], of[c.resolution], c.work_date, c.hours, c.hire_date or 0,
+        ) + c.submitted_at.encode()
+
+    def store(self, key: str, memo: str | None, claim: bytes) -> None:
+        """Write the cold record of `key` (memo None and claim empty: none), keeping the counts."""
+        old = self.cold.get(key)
+        if old is not None:
+            self.counts["memos"] -= self.has_memo(old)
+            self.counts["claims"] -= self.has_claim(old)
+        if memo is None and not claim:
+            self.cold.pop(key, None)
+            return
+        text = memo.encode() if memo is not None else b""
+        self.cold[key] = _MEMO.pack(len(text)) + text + claim
+        self.counts["memos"] += memo is not None
+        self.counts["claims"] += bool(claim)
+
+    def pack(self) -> None:
+        cold, memos, claims, packed, head = self.cold, self.memos, self.claims, self.packed_claim, _MEMO.pack
+        new_memos = new_claims = 0
+        for key, memo in memos.items():
+            claim = claims.pop(key, None)
+            if key in cold:
+                old = cold[key]
+                self.store(key, memo, self.packed_claim(key, claim) if claim is not None else self.claim_part(old))
+                continue
+            # Nearly every id: new since the last pack, its memo and (a timesheet) its claim.
+            text = memo.encode()
+            if claim is None:
+                cold[key] = head(len(text)) + text
+            else:
+                cold[key] = head(len(text)) + text + packed(key, claim)
+                new_claims += 1
+            new_memos += 1
+        for key, claim in claims.items():  # changed without its memo: a correction, a release
+            old = cold.get(key)
+            self.store(key, None if old is None else self.memo_of(old), self.packed_claim(key, claim))
+        self.counts["memos"] += new_memos
+        self.counts["claims"] += new_claims
+        memos.clear()
+        claims.clear()
+
+
+class _Part(MutableMapping):
+    """One of the two maps a Records holds (`memos` or `claims`), as a mapping."""
+
+    __slots__ = ("_records", "_name", "_hot")
+
+    def __init__(self, records: Records, name: str) -> None:
+        self._records, self._name = records, name
+        self._hot: dict = getattr(records, name)
+
+    def _cold(self, key: str, record: bytes):
+        return self._records.memo_of(record) if self._name == "memos" else self._records.claim_of(key, record)
+
+    def _holds(self, record: bytes) -> bool:
+        return self._records.has_memo(record) if self._name == "memos" else self._records.has_claim(record)
+
+    def changes(self, keys) -> dict:
+        """The values of `keys` (None: removed), for a delta: those changed since the last pack are whole."""
+        hot, get = self._hot, self.get
+        return {k: hot[k] if k in hot else get(k) for k in keys}
+
+    def get(self, key: str, default=None):
+        value = self._hot.get(key)
+        if value is not None:
+            return value
+        record = self._records.cold.get(key)
+        if record is None:
+            return default
+        value = self._cold(key, record)
+        return default if value is None else value
+
+    def __getitem__(self, key: str):
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value) -> None:
+        hot = self._hot
+        hot[key] = value
+        if len(hot) >= Records.HOT_LIMIT:
+            self._records.pack()
+
+    def __delitem__(self, key: str) -> None:
+        records = self._records
+        found = self._hot.pop(key, None) is not None
+        record = records.cold.get(key)
+        if record is not None and self._holds(record):
+            found = True
+            if self._name == "memos":
+                records.store(key, None, records.claim_part(record))
+            else:
+                records.store(key, records.memo_of(record), b"")
+        if not found:
+            raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        if key in self._hot:
+            return True
+        record = self._records.cold.get(key)
+        return record is not None and self._holds(record)
+
+    def __len__(self) -> int:
+        hot, cold = self._hot, self._records.cold
+        return len(hot) + self._records.counts[self._name] - sum(
+            1 for k in hot if k in cold and self._holds(cold[k]))
+
+    def __iter__(self) -> Iterator[str]:
+        # Not copied (a copy of the keys of millions of records would weigh on a snapshot's peak):
+        # like a dict's, the mapping must not change while it is iterated.
+        hot = self._hot
+        yield from hot
+        for key, record in self._records.cold.items():
+            if key not in hot and self._holds(record):
+                yield key
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: {len(self)}>"
+
+
+class _Table(dict):
+    """value -> its index in `values`, a new value appended as it is first asked for."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list) -> None:
+        super().__init__({None: 0})
+        self.values = values
+
+    def __missing__(self, value) -> int:
+        n = self[value] = len(self.values)
+        self.values.append(value)
+        return n
+
+
+class Days(MutableMapping):
+    """"beneficiary|ordinal" -> the claims of that day (the id alone when it is the only one), held
+    per person: {person: {day: ids}}. Keyed flat, a day cost its own 72-byte key string; nested,
+    the day is a shared integer. The desk reads and writes with `of` and `put` (no key to build);
+    the state log keeps the flat keys."""
+
+    __slots__ = ("_people", "_len")
+
+    def __init__(self) -> None:
+        self._people: dict[str, dict[int, str | tuple[str, ...]]] = {}
+        self._len = 0
+
+    def of(self, person: str, day: int, default=None):
+        days = self._people.get(person)
+        return default if days is None else days.get(day, default)
+
+    def put(self, person: str, day: int, ids) -> None:
+        days = self._people.get(person)
+        if days is None:
+            days = self._people[person] = {}
+        if day not in days:
+            self._len += 1
+            day = _DAY.setdefault(day, day)
+        days[day] = ids
+
+    def changes(self, keys) -> dict:
+        """The ids of the days of `keys` (None: no longer held), for a delta."""
+        people, out = self._people, {}
+        for key in keys:
+            person, _, day = key.rpartition("|")
+            days = people.get(person)
+            out[key] = None if days is None else days.get(int(day))
+        return out
+
+    @staticmethod
+    def split(key: str) -> tuple[str, int]:
+        person, _, day = key.rpartition("|")
+        try:
+            return person, int(day)
+        except ValueError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default=None):
+        try:
+            return self.of(*self.split(key), default)
+        except KeyError:
+            return default
+
+    def __getitem__(self, key: str):
+        person, day = self.split(key)
+        return self._people[person][day]
+
+    def __setitem__(self, key: str, ids) -> None:
+        self.put(*self.split(key), ids)
+
+    def __delitem__(self, key: str) -> None:
+        person, day = self.split(key)
+        days = self._people[person]
+        del days[day]
+        self._len -= 1
+        if not days:
+            del self._people[person]
+
+    def __contains__(self, key) -> bool:
+        return type(key) is str and self.get(key, _ABSENT) is not _ABSENT
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[str]:
+        for person, days in self._people.items():
+            for day in days:
+                yield f"{person}|{day}"
+
+    def __repr__(self) -> str:
+        return f"Days({self._len} days of {len(self._people)} people)"
+
+
+_ABSENT = object()
+_DAY: dict[int, int] = {}  # one int object per date ordinal, shared by every person's day
+
+
 class Parked(NamedTuple):
     """A timesheet (or invoice, or correction) waiting for the reference data it names."""
 
@@ -136,19 +424,20 @@ _DECODE = {
     "clock": lambda v: v,
 }
 MAPS = tuple(_DECODE)
+_PACKED_MAPS = frozenset({"memos", "claims", "days"})
 
 
 class Book:
     """One state's maps (the people one desk decides for, or a whole history in a replay)."""
 
     def __init__(self) -> None:
-        self.memos: dict[str, str] = {}  # Memo.of texts
+        self.records = Records()
+        self.memos = _Part(self.records, "memos")  # Memo.of texts
         self.contracts: dict[str, Contract] = {}
         self.enrolments: dict[str, Enrolment] = {}
         self.programmes: dict[str, str | None] = {}  # programme -> its buyer
-        self.claims: dict[str, Claim] = {}
-        # "beneficiary|ordinal" -> the claims of that day: the id alone when it is the only one
-        self.days: dict[str, str | tuple[str, ...]] = {}
+        self.claims = _Part(self.records, "claims")
+        self.days = Days()  # "beneficiary|ordinal" -> the claims of that day (the id alone when only one)
         self.training: dict[str, tuple[str, ...]] = {}  # beneficiary -> standing training claims
         self.people: dict[str, tuple[int, ...]] = {}  # beneficiary -> (first, last) day (ordinals) of its claims
         self.parked: dict[str, Parked] = {}
@@ -159,6 +448,10 @@ class Book:
     def put(self, name: str, key: str, value: Any) -> None:
         getattr(self, name)[key] = value
         self.dirty[name].add(key)
+
+    def put_day(self, person: str, day: int, ids) -> None:
+        self.days.put(person, day, ids)
+        self.dirty["days"].add(f"{person}|{day}")
 
     def drop(self, name: str, key: str) -> None:
         getattr(self, name).pop(key, None)
@@ -183,8 +476,10 @@ class Book:
         for name, keys in self.dirty.items():
             if keys:
                 values = getattr(self, name)
-                fragments += [(name, blob) for blob in self._fragments(name, {k: values.get(k) for k in keys}, limit)]
+                changes = values.changes(keys) if name in _PACKED_MAPS else {k: values.get(k) for k in keys}
+                fragments += [(name, blob) for blob in self._fragments(name, changes, limit)]
                 keys.clear()
+        self.records.pack()
         # Joined into records as they fit: a record's members are fragments of distinct maps.
         records, members, names, size = [], [], set(), 2
         for name, blob in fragments:
@@ -228,6 +523,7 @@ class Book:
                     values.pop(key, None)
                 else:
                     values[key] = decode(value)
+        self.records.pack()
 
     def snapshot_records(self, max_bytes: int) -> Iterator[bytes]:
         """The whole state as records of at most `max_bytes` (a key too large alone is a record of
@@ -251,11 +547,13 @@ class Book:
                     yield label + blob + b"}"
                 part = {}
             self.dirty[name].clear()
+        self.records.pack()
 
     def snapshot(self) -> bytes:
-        """The whole state as one record, leaving the changes marked (applied to an empty book, it
-        gives this one)."""
-        return orjson.dumps({name: getattr(self, name) for name in MAPS}, default=tuple)
+        """The whole state as one record, keys in order, leaving the changes marked (applied to an
+        empty book, it gives this one; two books of the same state give the same bytes)."""
+        return orjson.dumps({name: dict(getattr(self, name)) for name in MAPS}, default=tuple,
+                            option=orjson.OPT_SORT_KEYS)
 
     def size(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in MAPS}

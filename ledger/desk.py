@@ -465,8 +465,7 @@ class Desk:
         if contract is None or enrolment is None or sheet.mode == TRAINING:
             return None
         event_id, person, day, hours = sheet.event_id, sheet.beneficiary_id, sheet.work_date, sheet.hours
-        key = self._day_key(person, day)
-        if book.days.get(key):
+        if book.days.of(person, day):
             return None
         withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
@@ -481,7 +480,7 @@ class Desk:
         _, status, rule, reason = parts[0]
         credit = self._entry(claim, entry_id(event_id, "credit"), "credit", hours, status, reason, rule, event_id,
                              sheet.type, under, None)
-        book.put("days", key, event_id)  # a day's only claim: its id alone (see _on_day)
+        book.put_day(person, day, event_id)  # a day's only claim: its id alone (see _on_day)
         self._worked_on(person, day)
         book.put("claims", event_id, claim)
         return Outcome(origin, event_id, sheet.type, "accepted", [credit])
@@ -516,9 +515,6 @@ class Desk:
         return self._settle(claim.beneficiary_id, cause_id, cause_type, {claim.work_date}, claim.mode == TRAINING,
                             first=claim.event_id, new=claim)
 
-    def _day_key(self, beneficiary_id: str, day: int) -> str:
-        return f"{beneficiary_id}|{day}"
-
     def _worked_on(self, person: str, day: int) -> None:
         """Widen the span of days (first, last) the person has claims on to `day`. A span, not the
         list of days: kept O(1) in the book and in each second's state record, where the list was
@@ -530,10 +526,10 @@ class Desk:
         elif len(span) != 2 or not span[0] <= day <= span[1]:
             self.book.put("people", person, (min(*span, day), max(*span, day)))
 
-    def _on_day(self, key: str) -> tuple[str, ...]:
+    def _on_day(self, person: str, day: int) -> tuple[str, ...]:
         """The claims of a person's day. The book keeps a day's only claim as its id alone: nearly
         every day has one, and a tuple of one costs 48 bytes more per timesheet."""
-        ids = self.book.days.get(key, ())
+        ids = self.book.days.of(person, day, ())
         return (ids,) if type(ids) is str else ids
 
     def _days_worked(self, person: str) -> range:
@@ -542,10 +538,9 @@ class Desk:
 
     def _index(self, claim: Claim) -> None:
         book, person, day = self.book, claim.beneficiary_id, claim.work_date
-        key = self._day_key(person, day)
-        ids = self._on_day(key)
+        ids = self._on_day(person, day)
         if claim.event_id not in ids:
-            book.put("days", key, _day_value((*ids, claim.event_id)))
+            book.put_day(person, day, _day_value((*ids, claim.event_id)))
             if not ids:
                 self._worked_on(person, day)
         if claim.mode == TRAINING:
@@ -560,7 +555,7 @@ class Desk:
         book = self.book
         scope: dict[str, Claim] = {}
         for day in sorted(days):
-            for claim_id in self._on_day(self._day_key(beneficiary_id, day)):
+            for claim_id in self._on_day(beneficiary_id, day):
                 claim = new if new is not None and claim_id == new.event_id else book.claims.get(claim_id)
                 if claim is not None:
                     scope[claim_id] = claim
@@ -681,8 +676,8 @@ class Desk:
     def _withdraw(self, claim: Claim, cause_id: str, cause_type: str) -> list[dict]:
         """Reverse a claim and take it off its day and the person's training."""
         reversals = self._reverse(claim, cause_id, cause_type)
-        key = self._day_key(claim.beneficiary_id, claim.work_date)
-        self.book.put("days", key, _day_value(tuple(i for i in self._on_day(key) if i != claim.event_id)))
+        person, day = claim.beneficiary_id, claim.work_date
+        self.book.put_day(person, day, _day_value(tuple(i for i in self._on_day(person, day) if i != claim.event_id)))
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
@@ -760,7 +755,7 @@ class Desk:
         conflict, and a decision on it still applies (recorded, it holds if the day changes again).
         Two decisions on one conflict ("refuse a", "count b") then give the same ledger in either
         order: refusing a first ends the conflict before b's decision arrives."""
-        for other_id in self._on_day(self._day_key(claim.beneficiary_id, claim.work_date)):
+        for other_id in self._on_day(claim.beneficiary_id, claim.work_date):
             other = self.book.claims.get(other_id) if other_id != claim.event_id else None
             if other is not None and other.resolution is not None:
                 return True
@@ -771,7 +766,7 @@ class Desk:
         each whose verdict changes is reversed and recorded again, as of this enrolment."""
         days = set()
         for day in self._days_worked(enrolment.beneficiary_id):
-            for claim_id in self._on_day(self._day_key(enrolment.beneficiary_id, day)):
+            for claim_id in self._on_day(enrolment.beneficiary_id, day):
                 claim = self.book.claims.get(claim_id)
                 if claim is None or not claim.parts:
                     continue

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.book import MAPS, Book, Claim, Contract, Enrolment, Parked
+from ledger.book import MAPS, Book, Claim, Contract, Days, Enrolment, Parked
 from ledger.desk import Desk, hours_text, uuid5
 from ledger.entries import LEDGER_NAMESPACE
 from ledger.rulebook import Rulebook
@@ -169,12 +169,12 @@ def test_a_delta_holds_the_last_value_of_each_changed_key():
     book.put("clock", "now", 12.5)
     book.put("people", "b-1", (1, 2))
     book.drop("people", "b-1")
-    book.drop("days", "never-there")
+    book.drop("days", "b-1|739000")
     delta = book.take_delta()
     assert book.take_delta() is None  # taken: nothing changed since
     other = Book()
     other.put("people", "b-1", (9,))
-    other.put("days", "never-there", ("x",))
+    other.put("days", "b-1|739000", ("x",))
     other.apply(delta)
     assert other.programmes == {"gpe": "buyer-b"} and other.clock == {"now": 12.5}
     assert other.people == {} and other.days == {}
@@ -255,6 +255,87 @@ def test_a_repeat_changes_nothing_in_the_book(ev):
     desk.book.take_delta()
     assert desk.decide(ev.raw(event), "intake/0@2#0", 100.0)[0].state == "repeated"
     assert desk.book.take_delta() is None
+
+
+# ------------------------------------------------------------------- the packed maps: claims and days
+
+_ids = st.uuids().map(str)
+_maybe_text = st.none() | st.text(st.characters(codec="utf-8"), max_size=20)
+_parts = st.lists(st.tuples(st.integers(-2400, 2400), st.sampled_from(["counted", "not_counted", "flagged"]),
+                            st.text(max_size=30), st.text(max_size=30)), max_size=3).map(tuple)
+_claims = st.builds(
+    lambda event_id, own, **fields: Claim(event_id, credited_by=event_id if own else fields.pop("by"),
+                                          **{k: v for k, v in fields.items() if k != "by"}),
+    _ids, st.booleans(),
+    beneficiary_id=st.text(max_size=40), contract_id=st.text(max_size=64),
+    work_date=st.integers(1, dt.date.max.toordinal()), mode=st.text(max_size=20),
+    hours=st.integers(0, 2400), siae_siret=_maybe_text, hire_type=_maybe_text,
+    hire_date=st.none() | st.integers(1, dt.date.max.toordinal()),
+    submitted_at=st.text(st.characters(codec="utf-8"), max_size=40),
+    withheld=st.none() | st.tuples(st.text(max_size=20), st.text(max_size=20)), parts=_parts,
+    credited=st.none() | st.tuples(*[st.text(max_size=14)] * 4),
+    by=st.none() | _ids | st.lists(_ids, max_size=3).map(tuple),
+    superseded_by=st.none() | _ids, resolution=st.none() | st.sampled_from(["count", "refuse"]),
+)
+
+
+_memos = st.builds(lambda origin, digest, retryable: f"{origin} {digest} {'r' if retryable else '-'}",
+                   st.text(st.characters(codec="utf-8"), min_size=1, max_size=80), st.text("0123456789abcdef", min_size=20, max_size=20),
+                   st.booleans())
+
+
+@given(st.lists(_claims, max_size=20), st.data())
+def test_memos_and_claims_read_back_as_they_were_put_whole_or_packed(claims, data):
+    """Book.records packs an id's memo and claim together once their delta is taken: every field
+    (a legacy credited_by, a claim crediting another event, a memo of any text) reads back equal
+    and of the same types, before and after packing; memos without claims, claims without memos,
+    values replaced and removed in either state included."""
+    book = Book()
+    expected = {"memos": {}, "claims": {}}
+    for claim in claims:
+        if data.draw(st.booleans(), label="memo"):
+            memo = data.draw(_memos, label="memo text")
+            book.memos[claim.event_id] = expected["memos"][claim.event_id] = memo
+        if data.draw(st.booleans(), label="claim"):
+            book.claims[claim.event_id] = expected["claims"][claim.event_id] = claim
+        if data.draw(st.booleans(), label="pack"):
+            book.records.pack()
+    for name in ("memos", "claims"):
+        held = sorted(expected[name])
+        for key in data.draw(st.lists(st.sampled_from(held), max_size=3, unique=True), label=name) if held else []:
+            del getattr(book, name)[key], expected[name][key]
+    for packed in (False, True):
+        if packed:
+            book.records.pack()
+        for name in ("memos", "claims"):
+            held = getattr(book, name)
+            assert dict(held) == expected[name] and len(held) == len(expected[name]), (name, packed)
+            for key, value in expected[name].items():
+                assert key in held and held.get(key) == value and held[key] == value
+                assert type(held[key]) is type(value) and (name == "memos" or list(map(type, held[key])) == list(map(type, value)))
+            assert held.get("absent") is None and "absent" not in held
+            with pytest.raises(KeyError):
+                held["absent"]
+            with pytest.raises(KeyError):
+                del held["absent"]
+
+
+def test_days_are_held_per_person_under_their_flat_keys():
+    days = Days()
+    days["b-1|739000"] = "e1"
+    days.put("b-1", 739001, ("e2", "e3"))
+    days.put("b-2", 739000, ())
+    assert len(days) == 3 and dict(days) == {"b-1|739000": "e1", "b-1|739001": ("e2", "e3"), "b-2|739000": ()}
+    assert days.of("b-1", 739000) == "e1" and days.of("b-9", 739000) is None and days.of("b-1", 1, ()) == ()
+    assert "b-2|739000" in days and "b-2|739001" not in days and "no day" not in days
+    assert days.get("not a day key") is None
+    del days["b-1|739000"]
+    days["b-1|739001"] = "e2"
+    assert dict(days) == {"b-1|739001": "e2", "b-2|739000": ()} and len(days) == 2
+    with pytest.raises(KeyError):
+        del days["b-1|739000"]
+    with pytest.raises(KeyError):
+        days["not a day key"] = "e4"
 
 
 # ---------------------------------------------------------------------------------- ids and hours text
