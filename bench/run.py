@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -204,8 +205,10 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
     store = StoreProcess(cfg, run_dir)
     procs = [start_worker(cfg, run_dir, n) for n in range(workers)]
     result: dict = {"workers": workers, "topic_prefix": name}
+    rss = RssSampler(procs[0].pid)
     try:
         wait_workers_assigned(cfg, procs)
+        rss.start()
         with ContractorProducer(cfg, batch_events=args.batch) as producer:
             started = time.time()
             post(producer, msgs.reference)
@@ -274,14 +277,40 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
         result["totals"] = {"accepted": totals["accepted"], "rejected": totals["rejected"], "hours": totals["hours"],
                             "equal_to_expected": not problems, "problems": problems[:10]}
         result["peak_rss_mb"] = {f"worker-{n}": peak_rss_mb(p.pid) for n, p in enumerate(procs)}
+        result["worker_rss_timeline"] = rss.stop()
         result["state_restore"] = state_restore(cfg)
     finally:
+        rss.stop()
         for p in procs:
             stop_process(p)
         last = store.stop()
     result["peak_rss_mb"] = {**result.get("peak_rss_mb", {}), "loader": last.get("peak_rss_mb")}
     result["cfg"] = cfg
     return result
+
+
+class RssSampler(threading.Thread):
+    """The first worker's resident memory (VmRSS) through a run, every 5 s: where its memory goes
+    up (the book grows with the events; buffers with a burst)."""
+
+    def __init__(self, pid: int, every: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, int]] = []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        started = time.time()
+        while not self._done.wait(self.every):
+            mib = peak_rss_mb(self.pid, "VmRSS")
+            if mib is None:
+                return
+            self.samples.append((round(time.time() - started), round(mib)))
+
+    def stop(self) -> list[tuple[float, int]]:
+        """[seconds since the start, MiB], as sampled so far."""
+        self._done.set()
+        return list(self.samples)
 
 
 def _late_enrolment(event) -> bool:

@@ -24,12 +24,12 @@ import time
 from decimal import Decimal
 
 
-def peak_rss_mb(pid: int | str = "self") -> float | None:
-    """Peak resident set size (VmHWM) of a process, in MiB."""
+def peak_rss_mb(pid: int | str = "self", field: str = "VmHWM") -> float | None:
+    """Peak resident set size (VmHWM) of a process, in MiB (or another field of its status: VmRSS)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None

@@ -110,28 +110,31 @@ class Claim(NamedTuple):
 _MEMO = struct.Struct("<H")
 _PACKED = struct.Struct("<11I3i")
 _OWN = 1  # credited_by is the claim's own event: the most common value, held by no table entry
+# A memo "ORIGIN DIGEST r|-" packed: the index in the table of its text up to its last "/" (the
+# origin's topic: one per intake topic), then the rest of its text.
+_PREFIX = struct.Struct("<I")
 
 
 class Records:
-    """Every event id's memo and claim, most of them packed together in one bytes value (~110
+    """Every event id's memo and claim, most of them packed together in one bytes value (~100
     bytes for a timesheet's, where a memo string, a claim tuple and its submission time took ~320
     and two dict slots: docs/scaling.md, Memory). A programme holds millions of them and reads
     back few: a memo when an id is posted again, a claim when a correction, a second claim of its
     day or a new enrolment of its person comes.
 
-    What changed since the last `pack()` stays whole (`memos`, `claims`): the commit that writes it
-    to the state log reads it as it is, and the desk reads back the day it just changed. `pack()`
-    (the book calls it once the delta is taken) moves it into `cold`. A value repeated across
-    claims (a person, a contract, a verdict, the parties credited) is held once in `values` and
-    named by its index there; the table only grows, as the memos do. The book sees two maps,
-    `book.memos` and `book.claims` (`_Part`), whose state records are as before."""
+    What changed since the last `pack()` stays whole (`memos`, `claims`, by event id): the commit
+    that writes it to the state log reads it as it is, and the desk reads back the day it just
+    changed. `pack()` (the book calls it once the delta is taken) moves it into `cold`. A value repeated across claims (a person, a contract, a verdict,
+    the parties credited, an origin's topic) is held once in `values` and named by its index there;
+    the table only grows, as the memos do. The book sees two maps, `book.memos` and `book.claims`
+    (`_Part`), whose state records are as before."""
 
     HOT_LIMIT = 200_000  # ids kept whole at most when no delta is taken (a replay, a benchmark)
 
     def __init__(self) -> None:
         self.memos: dict[str, str] = {}
         self.claims: dict[str, Claim] = {}
-        self.cold: dict[str, bytes] = {}
+        self.cold: dict[bytes | str, bytes] = {}
         self.values: list = [None, None]  # 0: None; 1: _OWN's place, never looked up
         self.index = _Table(self.values)
         self.counts = {"memos": 0, "claims": 0}  # of the cold records that hold one
@@ -146,13 +149,17 @@ class Records:
     def has_claim(record: bytes) -> bool:
         return len(record) > 2 + _MEMO.unpack_from(record)[0]
 
-    @staticmethod
-    def memo_of(record: bytes) -> str | None:
-        n = _MEMO.unpack_from(record)[0]
-        return record[2:2 + n].decode() if n else None
+    def packed_memo(self, memo: str) -> bytes:
+        cut = memo.rfind("/") + 1
+        return _PREFIX.pack(self.index[memo[:cut]]) + memo[cut:].encode()
 
-    @staticmethod
-    def claim_part(record: bytes) -> bytes:
+    def memo_of(self, record: bytes) -> str | None:
+        n = _MEMO.unpack_from(record)[0]
+        if not n:
+            return None
+        return self.values[_PREFIX.unpack_from(record, 2)[0]] + record[2 + _PREFIX.size:2 + n].decode()
+
+    def claim_part(self, record: bytes) -> bytes:
         return record[2 + _MEMO.unpack_from(record)[0]:]
 
     def claim_of(self, key: str, record: bytes) -> Claim | None:
@@ -174,8 +181,8 @@ class Records:
             of[c.superseded_by], of[c.resolution], c.work_date, c.hours, c.hire_date or 0,
         ) + c.submitted_at.encode()
 
-    def store(self, key: str, memo: str | None, claim: bytes) -> None:
-        """Write the cold record of `key` (memo None and claim empty: none), keeping the counts."""
+    def store(self, key: str, memo: bytes | None, claim: bytes) -> None:
+        """Write the cold record of an id (memo None and claim empty: none), keeping the counts."""
         old = self.cold.get(key)
         if old is not None:
             self.counts["memos"] -= self.has_memo(old)
@@ -183,31 +190,33 @@ class Records:
         if memo is None and not claim:
             self.cold.pop(key, None)
             return
-        text = memo.encode() if memo is not None else b""
-        self.cold[key] = _MEMO.pack(len(text)) + text + claim
-        self.counts["memos"] += memo is not None
+        memo = memo or b""
+        self.cold[key] = _MEMO.pack(len(memo)) + memo + claim
+        self.counts["memos"] += bool(memo)
         self.counts["claims"] += bool(claim)
 
     def pack(self) -> None:
-        cold, memos, claims, packed, head = self.cold, self.memos, self.claims, self.packed_claim, _MEMO.pack
+        cold, memos, claims, head = self.cold, self.memos, self.claims, _MEMO.pack
+        packed_memo, packed_claim = self.packed_memo, self.packed_claim
         new_memos = new_claims = 0
         for key, memo in memos.items():
             claim = claims.pop(key, None)
+            memo_bytes = packed_memo(memo)
             if key in cold:
                 old = cold[key]
-                self.store(key, memo, self.packed_claim(key, claim) if claim is not None else self.claim_part(old))
+                self.store(key, memo_bytes, packed_claim(key, claim) if claim is not None else self.claim_part(old))
                 continue
             # Nearly every id: new since the last pack, its memo and (a timesheet) its claim.
-            text = memo.encode()
             if claim is None:
-                cold[key] = head(len(text)) + text
+                cold[key] = head(len(memo_bytes)) + memo_bytes
             else:
-                cold[key] = head(len(text)) + text + packed(key, claim)
+                cold[key] = head(len(memo_bytes)) + memo_bytes + packed_claim(key, claim)
                 new_claims += 1
             new_memos += 1
         for key, claim in claims.items():  # changed without its memo: a correction, a release
             old = cold.get(key)
-            self.store(key, None if old is None else self.memo_of(old), self.packed_claim(key, claim))
+            memo_bytes = None if old is None or not self.has_memo(old) else old[2:2 + _MEMO.unpack_from(old)[0]]
+            self.store(key, memo_bytes, packed_claim(key, claim))
         self.counts["memos"] += new_memos
         self.counts["claims"] += new_claims
         memos.clear()
@@ -265,7 +274,7 @@ class _Part(MutableMapping):
             if self._name == "memos":
                 records.store(key, None, records.claim_part(record))
             else:
-                records.store(key, records.memo_of(record), b"")
+                records.store(key, record[2:2 + _MEMO.unpack_from(record)[0]] or None, b"")
         if not found:
             raise KeyError(key)
 
@@ -278,7 +287,7 @@ class _Part(MutableMapping):
     def __len__(self) -> int:
         hot, cold = self._hot, self._records.cold
         return len(hot) + self._records.counts[self._name] - sum(
-            1 for k in hot if k in cold and self._holds(cold[k]))
+            1 for k in hot if (r := cold.get(k)) is not None and self._holds(r))
 
     def __iter__(self) -> Iterator[str]:
         # Not copied (a copy of the keys of millions of records would weigh on a snapshot's peak):

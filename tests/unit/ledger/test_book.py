@@ -259,7 +259,10 @@ def test_a_repeat_changes_nothing_in_the_book(ev):
 
 # ------------------------------------------------------------------- the packed maps: claims and days
 
-_ids = st.uuids().map(str)
+# Event ids as the contract has them (canonical UUIDs, packed as 16 bytes) and any other text,
+# kept as it is: an upper-case UUID, one with its dashes elsewhere.
+_ids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper()) | st.text(max_size=40) | st.uuids().map(
+    lambda u: str(u)[:8] + str(u)[9] + "-" + str(u)[10:])
 _maybe_text = st.none() | st.text(st.characters(codec="utf-8"), max_size=20)
 _parts = st.lists(st.tuples(st.integers(-2400, 2400), st.sampled_from(["counted", "not_counted", "flagged"]),
                             st.text(max_size=30), st.text(max_size=30)), max_size=3).map(tuple)
@@ -279,9 +282,11 @@ _claims = st.builds(
 )
 
 
-_memos = st.builds(lambda origin, digest, retryable: f"{origin} {digest} {'r' if retryable else '-'}",
-                   st.text(st.characters(codec="utf-8"), min_size=1, max_size=80), st.text("0123456789abcdef", min_size=20, max_size=20),
-                   st.booleans())
+# As Memo.of writes them (packed), and other texts (kept as they are).
+_memos = st.builds(lambda origin, digest, flag: f"{origin} {digest} {flag}",
+                   st.text(st.characters(codec="utf-8"), min_size=1, max_size=80),
+                   st.text("0123456789abcdef", min_size=20, max_size=20) | st.text("0123456789abcdefABCDEF", max_size=22),
+                   st.sampled_from("r-") | st.text(max_size=2)) | st.text(st.characters(codec="utf-8"), max_size=60)
 
 
 @given(st.lists(_claims, max_size=20), st.data())
