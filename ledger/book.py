@@ -458,6 +458,21 @@ class Book:
         getattr(self, name)[key] = value
         self.dirty[name].add(key)
 
+    def put_memo(self, event_id: str, memo: str) -> None:
+        """put("memos", ...) without its lookups: once for every event decided."""
+        memos = self.records.memos
+        memos[event_id] = memo
+        self.dirty["memos"].add(event_id)
+        if len(memos) >= Records.HOT_LIMIT:
+            self.records.pack()
+
+    def put_claim(self, event_id: str, claim: Claim) -> None:
+        claims = self.records.claims
+        claims[event_id] = claim
+        self.dirty["claims"].add(event_id)
+        if len(claims) >= Records.HOT_LIMIT:
+            self.records.pack()
+
     def put_day(self, person: str, day: int, ids) -> None:
         self.days.put(person, day, ids)
         self.dirty["days"].add(f"{person}|{day}")

@@ -35,8 +35,8 @@ class Settings(BaseSettings):
         2000, description="sends a worker lets wait in its producer buffer before it lets it drain")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     worker_stream_buffer: int = Field(
-        256, ge=8, description="messages a worker's stream buffers per partition before it pauses fetching "
-        "(Faust's default, 4096, bounds 500-event intake messages at ~600 MB per partition)")
+        16, ge=8, description="messages a worker's agents buffer per topic before it pauses fetching (routed "
+        "messages are up to 900 kB: 256 held ~230 MB on a backlog; Faust's default is 4,096)")
     worker_snapshot_min_bytes: int = Field(
         64 * 1024 * 1024, ge=1, description="state deltas a routed partition writes before its next checkpoint may "
         "be a snapshot (then the deltas must also weigh as much as the last snapshot: streams/worker/state.py)")
