@@ -124,10 +124,11 @@ class Records:
 
     What changed since the last `pack()` stays whole (`memos`, `claims`, by event id): the commit
     that writes it to the state log reads it as it is, and the desk reads back the day it just
-    changed. `pack()` (the book calls it once the delta is taken) moves it into `cold`. A value repeated across claims (a person, a contract, a verdict,
-    the parties credited, an origin's topic) is held once in `values` and named by its index there;
-    the table only grows, as the memos do. The book sees two maps, `book.memos` and `book.claims`
-    (`_Part`), whose state records are as before."""
+    changed. `pack()` (the book calls it once the delta is taken) moves it into `cold`. A value
+    repeated across claims (a person, a contract, a verdict, the parties credited) or across memos
+    (an origin's topic) is held once in `values` and named by its index there; the table only
+    grows, as the memos do. The book sees two maps, `book.memos` and `book.claims` (`_Part`),
+    whose state records are as before."""
 
     HOT_LIMIT = 200_000  # ids kept whole at most when no delta is taken (a replay, a benchmark)
 
@@ -344,11 +345,11 @@ class Days(MutableMapping):
 
     def changes(self, keys) -> dict:
         """The ids of the days of `keys` (None: no longer held), for a delta."""
-        people, out = self._people, {}
+        people, out, get = self._people, {}, self.get
         for key in keys:
             person, _, day = key.rpartition("|")
             days = people.get(person)
-            out[key] = None if days is None else days.get(int(day))
+            out[key] = None if days is None else days.get(int(day)) if day.isascii() and day.isdigit() else get(key)
         return out
 
     @staticmethod
@@ -458,19 +459,12 @@ class Book:
         getattr(self, name)[key] = value
         self.dirty[name].add(key)
 
-    def put_memo(self, event_id: str, memo: str) -> None:
-        """put("memos", ...) without its lookups: once for every event decided."""
-        memos = self.records.memos
-        memos[event_id] = memo
-        self.dirty["memos"].add(event_id)
-        if len(memos) >= Records.HOT_LIMIT:
-            self.records.pack()
-
-    def put_claim(self, event_id: str, claim: Claim) -> None:
-        claims = self.records.claims
-        claims[event_id] = claim
-        self.dirty["claims"].add(event_id)
-        if len(claims) >= Records.HOT_LIMIT:
+    def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
+        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
+        held = getattr(self.records, name)
+        held[event_id] = value
+        self.dirty[name].add(event_id)
+        if len(held) >= Records.HOT_LIMIT:
             self.records.pack()
 
     def put_day(self, person: str, day: int, ids) -> None:

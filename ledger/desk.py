@@ -324,7 +324,7 @@ class Desk:
         if outcome is None:
             outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put_memo(event_id, Memo.of(origin, digest, retryable))
+        self.book.put_record("memos", event_id, Memo.of(origin, digest, retryable))
         return outcome
 
     def _accepted(self, event, origin: str, entries: list[dict] | None = None, reference: dict | None = None,
@@ -482,7 +482,7 @@ class Desk:
                              sheet.type, under, None)
         book.put_day(person, day, event_id)  # a day's only claim: its id alone (see _on_day)
         self._worked_on(person, day)
-        book.put_claim(event_id, claim)
+        book.put_record("claims", event_id, claim)
         return Outcome(origin, event_id, sheet.type, "accepted", [credit])
 
     def _claim(self, sheet: Sheet) -> Claim:
@@ -620,7 +620,7 @@ class Desk:
     def _stand(self, claim: Claim, parts: tuple, credited_by: str | None) -> None:
         """The claim as the credits of `credited_by` (None: no credit) leave it on the ledger."""
         # Built whole rather than by _replace, which costs as much again on the hot path.
-        self.book.put_claim(claim.event_id, Claim(
+        self.book.put_record("claims", claim.event_id, Claim(
             *claim[:11], self._share(parts), credited_by, self._credited_under(self.book.contracts[claim.contract_id]),
             claim.superseded_by, claim.resolution))
 
@@ -681,7 +681,8 @@ class Desk:
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
-        self.book.put_claim(claim.event_id, claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
+        self.book.put_record("claims", claim.event_id,
+                             claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
         return reversals
 
     def _original(self, event, raw: bytes, origin: str, original_id: str) -> Claim | Outcome:
@@ -742,7 +743,7 @@ class Desk:
                 return self._park(event, raw, origin, Reason.NOTHING_TO_RESOLVE, f"event:{waiting}")
             return self._refuse(event, raw, origin, Reason.NOTHING_TO_RESOLVE,
                                 f"timesheet {event.flagged_event_id} is not flagged")
-        self.book.put_claim(claim.event_id, claim._replace(resolution=event.decision.value))
+        self.book.put_record("claims", claim.event_id, claim._replace(resolution=event.decision.value))
         entries = self._settle(claim.beneficiary_id, str(event.event_id), event.type, {claim.work_date},
                                claim.mode == TRAINING, first=claim.event_id)
         # The decision is stored as a record of its own: one that changes no verdict (its conflict
@@ -773,7 +774,7 @@ class Desk:
                 days.add(claim.work_date)
                 now = self._withheld(claim)
                 if now != claim.withheld:
-                    self.book.put_claim(claim.event_id, claim._replace(withheld=now))
+                    self.book.put_record("claims", claim.event_id, claim._replace(withheld=now))
         if not days:
             return []
         return self._settle(enrolment.beneficiary_id, str(enrolment.event_id), enrolment.type, days, training=True)
@@ -911,7 +912,7 @@ class Desk:
             return []
         outcome.pending = record
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put_memo(parked.event_id,
+        self.book.put_record("memos", parked.event_id,
                       Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
         return [outcome]
 
