@@ -240,8 +240,11 @@ class _Part(MutableMapping):
         return self._records.has_memo(record) if self._name == "memos" else self._records.has_claim(record)
 
     def changes(self, keys) -> dict:
-        """The values of `keys` (None: removed), for a delta: those changed since the last pack are whole."""
+        """The values of `keys` (None: removed), for a delta: those changed since the last pack are whole
+        (most often exactly the keys changed, then held as they are)."""
         hot, get = self._hot, self.get
+        if len(keys) == len(hot) and keys == hot.keys():
+            return hot
         return {k: hot[k] if k in hot else get(k) for k in keys}
 
     def get(self, key: str, default=None):
@@ -453,11 +456,14 @@ class Book:
         self.parked: dict[str, Parked] = {}
         self.clock: dict[str, float] = {}  # "now": stream time
         self.dirty: dict[str, set[str]] = {name: set() for name in MAPS}
+        self._days_put: dict[str, Any] = {}  # the days of dirty["days"] put by put_day: their ids
         self._widths: dict[str, int] = {}  # bytes per changed key of each map's last delta record
 
     def put(self, name: str, key: str, value: Any) -> None:
         getattr(self, name)[key] = value
         self.dirty[name].add(key)
+        if name == "days":
+            self._days_put.pop(key, None)
 
     def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
         """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
@@ -469,11 +475,15 @@ class Book:
 
     def put_day(self, person: str, day: int, ids) -> None:
         self.days.put(person, day, ids)
-        self.dirty["days"].add(f"{person}|{day}")
+        key = f"{person}|{day}"
+        self.dirty["days"].add(key)
+        self._days_put[key] = ids  # so that the delta need not read each key back (Days.changes)
 
     def drop(self, name: str, key: str) -> None:
         getattr(self, name).pop(key, None)
         self.dirty[name].add(key)
+        if name == "days":
+            self._days_put.pop(key, None)
 
     @property
     def changed(self) -> bool:
@@ -494,9 +504,15 @@ class Book:
         for name, keys in self.dirty.items():
             if keys:
                 values = getattr(self, name)
-                changes = values.changes(keys) if name in _PACKED_MAPS else {k: values.get(k) for k in keys}
+                if name == "days" and len(keys) == len(self._days_put) and keys == self._days_put.keys():
+                    changes = self._days_put
+                elif name in _PACKED_MAPS:
+                    changes = values.changes(keys)
+                else:
+                    changes = {k: values.get(k) for k in keys}
                 fragments += [(name, blob) for blob in self._fragments(name, changes, limit)]
                 keys.clear()
+        self._days_put = {}
         self.records.pack()
         # Joined into records as they fit: a record's members are fragments of distinct maps.
         records, members, names, size = [], [], set(), 2
@@ -565,6 +581,7 @@ class Book:
                     yield label + blob + b"}"
                 part = {}
             self.dirty[name].clear()
+        self._days_put = {}
         self.records.pack()
 
     def snapshot(self) -> bytes:
