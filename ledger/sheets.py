@@ -160,22 +160,18 @@ def _remember(kind: str, value: str) -> str:
     return value
 
 
-def _contract_id(value) -> str | None:
+def _valid(kind: str, value) -> str | None:
+    """`value` as its interned self if it is a valid identifier of `kind`, else None."""
     if type(value) is not str:
         return None
-    known = _VALID["contract"].get(value)
+    known = _VALID[kind].get(value)
     if known is not None:
         return known
-    return _remember("contract", value) if _IDENTIFIER.fullmatch(value) else None
+    return _remember(kind, value) if _CHECKS[kind](value) else None
 
 
-def _beneficiary_key(value) -> str | None:
-    if type(value) is not str:
-        return None
-    known = _VALID["key"].get(value)
-    if known is not None:
-        return known
-    return _remember("key", value) if _KEY.fullmatch(value) and not _NATIONAL_NUMBER.match(value) else None
+_CHECKS = {"contract": _IDENTIFIER.fullmatch,
+           "key": lambda value: _KEY.fullmatch(value) and not _NATIONAL_NUMBER.match(value)}
 
 
 def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
@@ -191,7 +187,7 @@ def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
     version = obj.get("schema_version")
     if type(version) is not int or version != 1:
         return None
-    contract_id, key = _contract_id(obj.get("contract_id")), _beneficiary_key(obj.get("beneficiary_id"))
+    contract_id, key = _valid("contract", obj.get("contract_id")), _valid("key", obj.get("beneficiary_id"))
     if contract_id is None or key is None:
         return None
     work_date = obj.get("work_date")
