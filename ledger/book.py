@@ -160,6 +160,13 @@ class Records:
             return None
         return self.values[_PREFIX.unpack_from(record, 2)[0]] + record[2 + _PREFIX.size:2 + n].decode()
 
+    @staticmethod
+    def memo_part(record: bytes | None) -> bytes | None:
+        """The packed memo of a record, None if it has none (or there is no record)."""
+        if record is None:
+            return None
+        return record[2:2 + _MEMO.unpack_from(record)[0]] or None
+
     def claim_part(self, record: bytes) -> bytes:
         return record[2 + _MEMO.unpack_from(record)[0]:]
 
@@ -215,9 +222,7 @@ class Records:
                 new_claims += 1
             new_memos += 1
         for key, claim in claims.items():  # changed without its memo: a correction, a release
-            old = cold.get(key)
-            memo_bytes = None if old is None or not self.has_memo(old) else old[2:2 + _MEMO.unpack_from(old)[0]]
-            self.store(key, memo_bytes, packed_claim(key, claim))
+            self.store(key, self.memo_part(cold.get(key)), packed_claim(key, claim))
         self.counts["memos"] += new_memos
         self.counts["claims"] += new_claims
         memos.clear()
@@ -278,7 +283,7 @@ class _Part(MutableMapping):
             if self._name == "memos":
                 records.store(key, None, records.claim_part(record))
             else:
-                records.store(key, record[2:2 + _MEMO.unpack_from(record)[0]] or None, b"")
+                records.store(key, records.memo_part(record), b"")
         if not found:
             raise KeyError(key)
 
