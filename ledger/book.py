@@ -110,8 +110,8 @@ class Claim(NamedTuple):
 _MEMO = struct.Struct("<H")
 _PACKED = struct.Struct("<11I3i")
 _OWN = 1  # credited_by is the claim's own event: the most common value, held by no table entry
-# A memo "ORIGIN DIGEST r|-" packed: the index in the table of its text up to its last "/" (the
-# origin's topic: one per intake topic), then the rest of its text.
+# A memo "ORIGIN DIGEST r|-" packed: the index in the table of its text up to its last "/" (an
+# origin's opaque prefix, the same for millions of deliveries), then the rest of its text.
 _PREFIX = struct.Struct("<I")
 
 
@@ -122,13 +122,13 @@ class Records:
     back few: a memo when an id is posted again, a claim when a correction, a second claim of its
     day or a new enrolment of its person comes.
 
-    What changed since the last `pack()` stays whole (`memos`, `claims`, by event id): the commit
-    that writes it to the state log reads it as it is, and the desk reads back the day it just
+    What changed since the last `pack()` stays whole (`memos`, `claims`, by event id): the next
+    delta (`Book.take_deltas`) reads it as it is, and the desk reads back the day it just
     changed. `pack()` (the book calls it once the delta is taken) moves it into `cold`. A value
     repeated across claims (a person, a contract, a verdict, the parties credited) or across memos
-    (an origin's topic) is held once in `values` and named by its index there; the table only
+    (an origin's prefix) is held once in `values` and named by its index there; the table only
     grows, as the memos do. The book sees two maps, `book.memos` and `book.claims` (`_Part`),
-    whose state records are as before."""
+    whose deltas are as before."""
 
     HOT_LIMIT = 200_000  # ids kept whole at most when no delta is taken (a replay, a benchmark)
 
@@ -330,7 +330,7 @@ class Days(MutableMapping):
     """"beneficiary|ordinal" -> the claims of that day (the id alone when it is the only one), held
     per person: {person: {day: ids}}. Keyed flat, a day cost its own 72-byte key string; nested,
     the day is a shared integer. The desk reads and writes with `of` and `put` (no key to build);
-    the state log keeps the flat keys."""
+    the deltas keep the flat keys."""
 
     __slots__ = ("_people", "_len")
 
