@@ -16,8 +16,11 @@
    times the three (bench/loader.py measures the insert cost as the store grows);
 3. checks that every aggregate equals the ledger read with FINAL (exactness, duplicates included);
 4. runs every ClickHouse query of every Grafana dashboard (deploy/grafana/dashboards/*.json, macros
-   rendered as in the tests) and every analytics query file, REPEATS times each, and prints a
-   table of milliseconds (first run, median, max); writes bench/results/dashboard_queries.json.
+   rendered as in the tests), the auditors' analytics query files and what `ledger progress`, the
+   HTML report and the live page read (QUERY_FILES), the live page's whole snapshot, and the
+   exports of a period (workbook sheets, open-data cells: timed apart), REPEATS times each, and
+   prints a table of milliseconds (first run, median, max, CPU); writes
+   bench/results/dashboard_queries.json.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from streams.live.snapshot import read_snapshot  # noqa: E402
 from streams.store import QUERIES_DIR, Store  # noqa: E402
 from tests.integration.analytics_data import clickhouse_targets, load_dashboards, render_sql  # noqa: E402
 
@@ -54,9 +58,22 @@ OPERATIONS = ["L15S", "L15O", "L15E", "L16", "L17", "L18", "L14S", "L14N", "CMR"
 MODES = ["direct_hire", "temp_agency_etti", "siae_placement_ai", "siae_subcontract", "geiq", "training"]
 CRITERIA = ["long_term_job_seeker", "rsa", "ass", "aah", "rqth", "youth_no_qualification", "siae_pathway",
             "epide", "e2c", "facilitator_validation"]
-# Analytics query files of deploy/clickhouse/queries/ measured with the dashboards (the others are
-# the pipeline's and read the ledger directly).
-ANALYTICS_QUERY_FILES = ("analytics_contracts", "analytics_programmes", "analytics_operations")
+# Query files of deploy/clickhouse/queries/ measured with the dashboards: the auditors' analytics
+# queries, and what `ledger progress`, the HTML report and the live page read (with their
+# parameters). The others are the pipeline's own checks (hours_by_contract reads the ledger on
+# purpose), the workbook's and open data's exports of a period (EXPORT_QUERY_FILES, timed apart).
+QUERY_FILES: tuple[tuple[str, dict], ...] = (
+    ("analytics_contracts", {}), ("analytics_programmes", {}), ("analytics_operations", {}),
+    ("programme_progress", {}), ("contract_progress", {}), ("accounting", {}), ("withheld_hours", {}),
+    ("live_freshness", {}), ("daily_counted_hours", {"as_of": AS_OF}))
+# The buyer's workbook (one sheet per query, for a period) and the open-data cells: files made on
+# demand, which read the ledger itself for any period; reported, not held to the dashboards' 100 ms.
+EXPORT_PERIOD = {"date_from": dt.date(2026, 1, 1), "date_to": dt.date(2026, 3, 31), "programme": "gpe"}
+EXPORT_QUERY_FILES: tuple[tuple[str, dict], ...] = tuple(
+    (name, EXPORT_PERIOD) for name in ("workbook_programmes", "workbook_contracts", "workbook_operations",
+                                       "workbook_companies", "workbook_modes", "workbook_siae_partners",
+                                       "workbook_withheld", "workbook_people", "workbook_outcomes")) + (
+    ("open_data_cells", {}),)
 
 
 def sql_array(values: list[str]) -> str:
@@ -233,17 +250,20 @@ def check_exact(store: Store) -> dict:
     return {"differing_keys": differing, "examples": rows[:5], "check_s": round(time.perf_counter() - t, 1)}
 
 
-def queries() -> list[tuple[str, str]]:
+def queries() -> list[tuple[str, str, dict]]:
     found = []
     for path, dashboard in load_dashboards():
         for panel, target in clickhouse_targets(dashboard):
             found.append((f"{path.stem}: {panel['title']}" + (f" [{target['refId']}]" if target.get('refId', 'A') != 'A' else ""),
-                          render_sql(target["rawSql"], programme="gpe")))
-    for name in ANALYTICS_QUERY_FILES:
-        path = QUERIES_DIR / f"{name}.sql"
-        if path.exists():
-            found.append((f"queries/{name}.sql", path.read_text()))
+                          render_sql(target["rawSql"], programme="gpe"), {}))
+    for name, parameters in QUERY_FILES:
+        found.append((f"queries/{name}.sql", (QUERIES_DIR / f"{name}.sql").read_text(), parameters))
     return found
+
+
+def export_queries() -> list[tuple[str, str, dict]]:
+    return [(f"export: queries/{name}.sql", (QUERIES_DIR / f"{name}.sql").read_text(), parameters)
+            for name, parameters in EXPORT_QUERY_FILES]
 
 
 # The parts of the views this version changed, as they were and as they are, timed in the same run
@@ -255,15 +275,23 @@ REFERENCE_QUERIES = [
             FROM (SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS contract_hours, min(first_work_date) AS first_day
                   FROM hours_by_beneficiary_contract WHERE status = 'counted'
                   GROUP BY programme_id, beneficiary_id, contract_id)
-            GROUP BY programme_id, beneficiary_id HAVING hours > 0)"""),
+            GROUP BY programme_id, beneficiary_id HAVING hours > 0)""", {}),
     ("reference: people per programme, now (programme_people)",
-     "SELECT count(), sum(hours), max(first_work_date) FROM programme_people"),
+     "SELECT count(), sum(hours), max(first_work_date) FROM programme_people", {}),
     ("reference: programme's daily hours, before (hours_by_contract_day)",
      "SELECT count(), sum(h) FROM (SELECT programme_id, work_date, sum(hours) AS h FROM hours_by_contract_day "
-     "WHERE status = 'counted' GROUP BY programme_id, work_date)"),
+     "WHERE status = 'counted' GROUP BY programme_id, work_date)", {}),
     ("reference: programme's daily hours, now (hours_by_programme_day)",
      "SELECT count(), sum(h) FROM (SELECT programme_id, work_date, sum(hours) AS h FROM hours_by_programme_day "
-     "WHERE status = 'counted' GROUP BY programme_id, work_date)"),
+     "WHERE status = 'counted' GROUP BY programme_id, work_date)", {}),
+    # The progress views read the ledger with FINAL until 2026-12-05 (`ledger progress`, the live
+    # page's accounting): the contracts' counted hours as they were read, and as they are.
+    ("reference: contracts' counted hours, before (ledger_entries FINAL)",
+     "SELECT count(), sum(h) FROM (SELECT contract_id, sum(hours) AS h FROM ledger_entries FINAL "
+     "WHERE status = 'counted' GROUP BY contract_id)", {}),
+    ("reference: contracts' counted hours, now (hours_by_contract_month)",
+     "SELECT count(), sum(h) FROM (SELECT contract_id, sum(hours) AS h FROM hours_by_contract_month "
+     "WHERE status = 'counted' GROUP BY contract_id)", {}),
 ]
 
 
@@ -271,17 +299,24 @@ def time_queries(store: Store, repeats: int) -> list[dict]:
     """Wall ms (first, median, max) and the process's CPU ms (median: chDB runs in this process, so
     it is the query's work, whatever else the machine runs) of every query."""
     results = []
-    for name, sql in queries() + REFERENCE_QUERIES:
-        runs, cpus = [], []
-        for _ in range(repeats):
-            t, cpu = time.perf_counter(), time.process_time()
-            result = store.query(sql)
-            runs.append((time.perf_counter() - t) * 1000)
-            cpus.append((time.process_time() - cpu) * 1000)
-        results.append({"query": name, "rows": len(result.result_rows), "first_ms": round(runs[0], 1),
-                        "median_ms": round(statistics.median(runs), 1), "max_ms": round(max(runs), 1),
-                        "median_cpu_ms": round(statistics.median(cpus), 1)})
+    for name, sql, parameters in queries() + REFERENCE_QUERIES + export_queries():
+        results.append(_timed(name, lambda: len(store.query(sql, parameters or None).result_rows), repeats))
+    # The live page's whole snapshot (streams/live/snapshot.py: the report's data, the accounting,
+    # the freshness), read at most once a second while facilitators watch it.
+    results.append(_timed("live page: one snapshot (streams.live.snapshot.read_snapshot)",
+                          lambda: len(read_snapshot(store)["contracts"]), repeats))
     return results
+
+
+def _timed(name: str, run, repeats: int) -> dict:
+    runs, cpus = [], []
+    for _ in range(repeats):
+        t, cpu = time.perf_counter(), time.process_time()
+        rows = run()
+        runs.append((time.perf_counter() - t) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    return {"query": name, "rows": rows, "first_ms": round(runs[0], 1), "median_ms": round(statistics.median(runs), 1),
+            "max_ms": round(max(runs), 1), "median_cpu_ms": round(statistics.median(cpus), 1)}
 
 
 def table_sizes(store: Store) -> dict:
@@ -336,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  {r['median_cpu_ms']:>7.1f}")
     load = os.getloadavg()
     print(f"load average during the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} ({os.cpu_count()} CPUs)")
-    dashboard = [r for r in results if not r["query"].startswith("reference:")]
+    dashboard = [r for r in results if not r["query"].startswith(("reference:", "export:", "live page:"))]
     slowest = max(dashboard, key=lambda r: r["median_ms"], default={"median_ms": 0, "query": "-"})
     print(f"\nslowest median: {slowest['median_ms']} ms ({slowest['query']}); {len(dashboard)} queries, "
           f"{ledger_rows:,} ledger entries")

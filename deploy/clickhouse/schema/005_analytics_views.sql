@@ -457,3 +457,158 @@ SELECT loaded_hour, max(max_lag_seconds) AS max_ingest_lag_seconds, max(latest_s
 FROM ledger_freshness
 WHERE source = 'entries'
 GROUP BY loaded_hour;
+
+-- PROGRESS against targets, all entries to date (ledger progress, the live page, the report when a
+-- store has no trajectory views). They read the analytical tables of 004, not ledger_entries
+-- FINAL: at 10 M entries a FINAL read of the ledger took 1.3-3.2 s per view, these take a few ms
+-- (bench/dashboard_queries.py). The tables hold the same sums: analytics_check.sql compares them
+-- with the ledger read with FINAL, and hours_by_contract.sql still reads the ledger itself.
+--   * hours and credit entries: hours_by_contract_month (every month, every status);
+--   * beneficiaries: people_contract_hours holds a row per (programme, beneficiary, contract) of
+--     every counted entry, so its keys are the beneficiaries with a counted entry (an SIAE
+--     invoice's entries have no key and count nobody).
+CREATE OR REPLACE VIEW contract_progress AS
+SELECT
+    c.programme_id                                   AS programme_id,
+    c.operation_id                                   AS operation_id,
+    c.contract_id                                    AS contract_id,
+    c.lot                                            AS lot,
+    c.contractor_siret                               AS contractor_siret,
+    c.start_date                                     AS start_date,
+    c.end_date                                       AS end_date,
+    c.target_hours                                   AS target_hours,
+    toDecimal64(e.hours, 2)                          AS hours_done,
+    if(c.target_hours > 0, round(100 * toFloat64(e.hours) / toFloat64(c.target_hours), 2), NULL) AS pct_done,
+    toUInt64(e.entries)                              AS entries,
+    b.beneficiaries                                  AS beneficiaries
+FROM contracts AS c
+LEFT JOIN
+(
+    SELECT contract_id, sum(hours) AS hours, sum(credits) AS entries
+    FROM hours_by_contract_month
+    WHERE status = 'counted'
+    GROUP BY contract_id
+) AS e ON e.contract_id = c.contract_id
+LEFT JOIN
+(
+    SELECT contract_id, uniqExact(beneficiary_id) AS beneficiaries
+    FROM people_contract_hours
+    WHERE beneficiary_id != ''
+    GROUP BY contract_id
+) AS b ON b.contract_id = c.contract_id;
+
+CREATE OR REPLACE VIEW programme_progress AS
+SELECT
+    p.programme_id                                   AS programme_id,
+    p.name                                           AS name,
+    p.start_date                                     AS start_date,
+    p.end_date                                       AS end_date,
+    p.target_hours                                   AS target_hours,
+    toDecimal64(e.hours, 2)                          AS hours_done,
+    if(p.target_hours > 0, round(100 * toFloat64(e.hours) / toFloat64(p.target_hours), 2), NULL) AS pct_done,
+    c.contracts                                      AS contracts,
+    toDecimal64(c.contract_targets, 2)               AS contract_targets,
+    b.beneficiaries                                  AS beneficiaries
+FROM programmes AS p
+LEFT JOIN
+(
+    SELECT programme_id, sum(hours) AS hours
+    FROM hours_by_programme_day
+    WHERE status = 'counted'
+    GROUP BY programme_id
+) AS e ON e.programme_id = p.programme_id
+LEFT JOIN
+(
+    SELECT programme_id, uniqExact(beneficiary_id) AS beneficiaries
+    FROM people_contract_hours
+    WHERE beneficiary_id != ''
+    GROUP BY programme_id
+) AS b ON b.programme_id = p.programme_id
+LEFT JOIN
+(
+    SELECT programme_id, count() AS contracts, sum(target_hours) AS contract_targets
+    FROM contracts
+    GROUP BY programme_id
+) AS c ON c.programme_id = p.programme_id;
+
+-- Posted = accepted + rejected + pending: every intake event is in exactly one. An accepted
+-- timesheet (or correction, invoice) is the source of entries; reference events and facilitators'
+-- decisions are rows of their tables; a pending one waits in pending_now; a rejected one is a rejection.
+CREATE OR REPLACE VIEW intake_accounting AS
+SELECT
+    -- uniqExact needs no FINAL: the copies of an entry carry its source event's id.
+    (SELECT uniqExact(source_event_id) FROM ledger_entries
+     WHERE source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
+                                 'siae.invoice'))
+      -- Decisions: each has its row in claim_resolutions (a decision that changed nothing has no
+      -- entry); decisions stored before that table existed are known by their entries only.
+      + (SELECT uniqExact(event_id) FROM
+         (SELECT event_id FROM claim_resolutions
+          UNION ALL
+          SELECT source_event_id AS event_id FROM ledger_entries WHERE source_event_type = 'claim.resolved'))
+      + (SELECT count() FROM programme_definitions FINAL)
+      + (SELECT count() FROM contract_registrations FINAL)
+      + (SELECT count() FROM beneficiary_enrolments FINAL)
+      + (SELECT count() FROM pooling_agreements FINAL)
+      + (SELECT count() FROM beneficiary_outcomes FINAL)                 AS accepted,
+    (SELECT count() FROM rejections FINAL)                               AS rejected,
+    (SELECT count() FROM pending_now)                                    AS pending,
+    (SELECT count() FROM rejections FINAL WHERE reason = 'duplicate_event') AS duplicates,
+    (SELECT toDecimal64(sum(hours), 2) FROM hours_by_programme_day WHERE status = 'counted') AS hours;
+
+-- Hours recorded but not counting, and flagged claims awaiting a facilitator, by reason (net of
+-- reversals).
+CREATE OR REPLACE VIEW withheld_hours AS
+SELECT status, reason, toDecimal64(sum(hours), 2) AS hours, sum(credits) - sum(reversals) AS entries
+FROM hours_by_contract_month
+WHERE status != 'counted'
+GROUP BY status, reason
+HAVING hours != 0;
+
+-- Pooling (globalisation): within an agreement, the surplus over target of some contracts covers
+-- the shortfall of the others, in contract order; no hour counts twice (the pool's total is the
+-- sum of its contracts' hours). Contracts outside any agreement keep their own hours.
+CREATE OR REPLACE VIEW contract_progress_pooled AS
+WITH
+    members AS
+    (
+        SELECT agreement_id, arrayJoin(contract_ids) AS contract_id
+        FROM pooling_agreements FINAL
+    ),
+    base AS
+    (
+        SELECT p.contract_id AS contract_id, p.programme_id AS programme_id, p.target_hours AS target_hours,
+               p.hours_done AS hours_done, m.agreement_id AS agreement_id,
+               greatest(p.hours_done - p.target_hours, toDecimal64(0, 2)) AS surplus,
+               greatest(p.target_hours - p.hours_done, toDecimal64(0, 2)) AS shortfall
+        FROM contract_progress AS p
+        LEFT JOIN members AS m ON m.contract_id = p.contract_id
+    ),
+    ranked AS
+    (
+        SELECT *,
+               sum(surplus) OVER (PARTITION BY agreement_id) AS pool_surplus,
+               sum(shortfall) OVER (PARTITION BY agreement_id ORDER BY contract_id
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS shortfall_before
+        FROM base
+    ),
+    received AS
+    (
+        SELECT *,
+               if(agreement_id = '', toDecimal64(0, 2),
+                  least(shortfall, greatest(pool_surplus - shortfall_before, toDecimal64(0, 2)))) AS received
+        FROM ranked
+    ),
+    given AS
+    (
+        SELECT *,
+               sum(received) OVER (PARTITION BY agreement_id) AS pool_received,
+               sum(surplus) OVER (PARTITION BY agreement_id ORDER BY contract_id
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS surplus_before
+        FROM received
+    )
+SELECT contract_id, programme_id, agreement_id, target_hours, hours_done,
+       toDecimal64(received, 2) AS received_hours,
+       toDecimal64(if(agreement_id = '', 0, least(surplus, greatest(pool_received - surplus_before, 0))), 2) AS given_hours,
+       toDecimal64(hours_done + received_hours - given_hours, 2) AS hours_pooled
+FROM given;
