@@ -62,8 +62,15 @@ class Store:
         """Insert JSONEachRow lines: the records' own JSON, without per-field conversion here.
 
         `token`: the insert's deduplication token (tables with a deduplication window skip an
-        insert whose token they already hold, and so do their materialized views)."""
-        settings = {"input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort"}
+        insert whose token they already hold, and so do their materialized views).
+
+        optimize_on_insert=0: the engine does not collapse each inserted block by the table's
+        merge logic (Replacing, Aggregating) for the ledger table and each table its views feed.
+        Nothing relies on it: the ledger is read with FINAL, the dedup stage keeps one row per id
+        itself (LIMIT 1 BY), the aggregates are read with sum() ... GROUP BY. It cost ~14 % of
+        an entry's insert, merges included (bench/insert_settings.py)."""
+        settings = {"input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort",
+                    "optimize_on_insert": 0}
         if token is not None:
             settings["insert_deduplication_token"] = token
         with self._lock:

@@ -1,0 +1,107 @@
+"""The loader's insert with and without an engine setting, paired in one run (chDB, this machine).
+
+    .venv/bin/python bench/insert_settings.py                    # optimize_on_insert 1 against 0
+    .venv/bin/python bench/insert_settings.py --pairs 3 --out /tmp/settings.json
+
+Each arm is a fresh database with the whole schema (the dedup stage, the sums, freshness), into
+which 16 batches of 50,000 ledger entries (bench/loader.py's rows, encoded as the worker encodes
+them) are inserted as the loader does (Store.insert_json_rows); the background merges are then
+let settle, so that the figure is the whole cost of a row: the process's CPU (chDB runs in it) over
+the inserts and merges, per row. Arms alternate (A, B, A, B...) so that the machine's load falls
+on both; the medians and each pair's ratio are printed and written to
+bench/results/insert_settings.json. Checks analytics_check.sql is empty in every arm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.loader import batch_records, body_of, settle  # noqa: E402
+from streams.store import Store  # noqa: E402
+
+OUT = REPO / "bench" / "results" / "insert_settings.json"
+ARMS = {"optimize_on_insert=1 (the engine's default)": {"optimize_on_insert": 1},
+        "optimize_on_insert=0 (the loader's)": {"optimize_on_insert": 0}}
+
+
+def arm(path: Path, settings: dict, bodies: list[bytes], rows: int) -> dict:
+    store = Store(f"chdb://{path}", database=f"arm_{uuid.uuid4().hex[:10]}")
+    try:
+        store.apply_schema()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for body in bodies:
+            with store._lock:
+                store.client.raw_insert("ledger_entries", insert_block=body, fmt="JSONEachRow", settings={
+                    "input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort",
+                    "insert_deduplication_token": f"ledger_entries:{uuid.uuid4()}", **settings})
+        inserts = time.process_time() - cpu
+        settle(store)
+        total = time.process_time() - cpu
+        differing = len(store.rows("analytics_check"))
+        return {"insert_cpu_us_per_row": round(inserts * 1e6 / rows, 2),
+                "cpu_us_per_row_merges_settled": round(total * 1e6 / rows, 2),
+                "wall_us_per_row_inserts": round((time.perf_counter() - wall) * 1e6 / rows, 2),
+                "analytics_check_rows": differing}
+    finally:
+        store.client.command(f"DROP DATABASE IF EXISTS {store.database}")
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=16)
+    parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    bodies = [body_of(batch_records(i * args.batch_rows, args.batch_rows)) for i in range(args.batches)]
+    rows = args.batches * args.batch_rows
+    path = Path(tempfile.mkdtemp(prefix="ledger-settings-"))
+    runs: dict[str, list[dict]] = {name: [] for name in ARMS}
+    try:
+        for pair in range(args.pairs):
+            for name, settings in ARMS.items():
+                result = arm(path, settings, bodies, rows)
+                runs[name].append(result)
+                print(f"pair {pair + 1}: {name:45s} {result['cpu_us_per_row_merges_settled']:6.2f} CPU-µs/row "
+                      f"(inserts {result['insert_cpu_us_per_row']:.2f}), analytics_check {result['analytics_check_rows']}",
+                      flush=True)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+    (a, b) = ARMS
+    ratios = [y["cpu_us_per_row_merges_settled"] / x["cpu_us_per_row_merges_settled"] for x, y in zip(runs[a], runs[b])]
+    summary = {name: {"median_cpu_us_per_row": round(statistics.median(r["cpu_us_per_row_merges_settled"] for r in rs), 2),
+                      "median_wall_us_per_row": round(statistics.median(r["wall_us_per_row_inserts"] for r in rs), 2)}
+               for name, rs in runs.items()}
+    print(f"\nmedians: " + "; ".join(f"{n}: {s['median_cpu_us_per_row']} CPU-µs/row" for n, s in summary.items()))
+    print(f"B / A per pair: {', '.join(f'{r:.3f}' for r in ratios)} (median {statistics.median(ratios):.3f})")
+    report = {"command": "bench/insert_settings.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "rows_per_arm": rows, "batch_rows": args.batch_rows, "cpus": os.cpu_count(),
+              "load_average_after": [round(x, 2) for x in os.getloadavg()],
+              "summary": summary, "ratio_b_over_a": [round(r, 3) for r in ratios], "runs": runs}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    exact = all(r["analytics_check_rows"] == 0 for rs in runs.values() for r in rs)
+    return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
