@@ -1,7 +1,8 @@
-"""The loader's insert with and without an engine setting, paired in one run (chDB, this machine).
+"""The loader's insert under two variants, paired in one run (chDB, this machine).
 
     .venv/bin/python bench/insert_settings.py                    # optimize_on_insert 1 against 0
-    .venv/bin/python bench/insert_settings.py --pairs 3 --out /tmp/settings.json
+    .venv/bin/python bench/insert_settings.py --compare dedup-stage --out bench/results/dedup_stage.json
+                    # the wide dedup stage of 2026-11-27..12-04 (entries_seen) against entry_keys + entries_new
 
 Each arm is a fresh database with the whole schema (the dedup stage, the sums, freshness), into
 which 16 batches of 50,000 ledger entries (bench/loader.py's rows, encoded as the worker encodes
@@ -32,16 +33,25 @@ if str(REPO) not in sys.path:
 
 from bench.loader import batch_records, body_of, settle  # noqa: E402
 from streams.store import Store  # noqa: E402
+from tests.integration.analytics_data import wide_dedup_stage  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "insert_settings.json"
-ARMS = {"optimize_on_insert=1 (the engine's default)": {"optimize_on_insert": 1},
-        "optimize_on_insert=0 (the loader's)": {"optimize_on_insert": 0}}
+LOADER = {"optimize_on_insert": 0}
+# Each comparison: two arms, (engine settings of the inserts, what is done to the fresh store first).
+COMPARISONS = {
+    "optimize_on_insert": {"optimize_on_insert=1 (the engine's default)": ({"optimize_on_insert": 1}, None),
+                           "optimize_on_insert=0 (the loader's)": (LOADER, None)},
+    "dedup-stage": {"wide dedup stage (entries_seen, 2026-11-27 to 12-04)": (LOADER, wide_dedup_stage),
+                    "entry_keys + entries_new (Null)": (LOADER, None)},
+}
 
 
-def arm(path: Path, settings: dict, bodies: list[bytes], rows: int) -> dict:
+def arm(path: Path, settings: dict, prepare, bodies: list[bytes], rows: int) -> dict:
     store = Store(f"chdb://{path}", database=f"arm_{uuid.uuid4().hex[:10]}")
     try:
         store.apply_schema()
+        if prepare is not None:
+            prepare(store)
         cpu, wall = time.process_time(), time.perf_counter()
         for body in bodies:
             with store._lock:
@@ -63,6 +73,7 @@ def arm(path: Path, settings: dict, bodies: list[bytes], rows: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="optimize_on_insert")
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--batches", type=int, default=16)
     parser.add_argument("--batch-rows", type=int, default=50_000)
@@ -72,19 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     bodies = [body_of(batch_records(i * args.batch_rows, args.batch_rows)) for i in range(args.batches)]
     rows = args.batches * args.batch_rows
     path = Path(tempfile.mkdtemp(prefix="ledger-settings-"))
-    runs: dict[str, list[dict]] = {name: [] for name in ARMS}
+    arms = COMPARISONS[args.compare]
+    runs: dict[str, list[dict]] = {name: [] for name in arms}
     try:
         for pair in range(args.pairs):
-            for name, settings in ARMS.items():
-                result = arm(path, settings, bodies, rows)
+            for name, (settings, prepare) in arms.items():
+                result = arm(path, settings, prepare, bodies, rows)
                 runs[name].append(result)
-                print(f"pair {pair + 1}: {name:45s} {result['cpu_us_per_row_merges_settled']:6.2f} CPU-µs/row "
+                print(f"pair {pair + 1}: {name:55s} {result['cpu_us_per_row_merges_settled']:6.2f} CPU-µs/row "
                       f"(inserts {result['insert_cpu_us_per_row']:.2f}), analytics_check {result['analytics_check_rows']}",
                       flush=True)
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
-    (a, b) = ARMS
+    (a, b) = arms
     ratios = [y["cpu_us_per_row_merges_settled"] / x["cpu_us_per_row_merges_settled"] for x, y in zip(runs[a], runs[b])]
     summary = {name: {"median_cpu_us_per_row": round(statistics.median(r["cpu_us_per_row_merges_settled"] for r in rs), 2),
                       "median_wall_us_per_row": round(statistics.median(r["wall_us_per_row_inserts"] for r in rs), 2)}
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"B / A per pair: {', '.join(f'{r:.3f}' for r in ratios)} (median {statistics.median(ratios):.3f})")
     report = {"command": "bench/insert_settings.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "rows_per_arm": rows, "batch_rows": args.batch_rows, "cpus": os.cpu_count(),
+              "comparison": args.compare, "rows_per_arm": rows, "batch_rows": args.batch_rows, "cpus": os.cpu_count(),
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "summary": summary, "ratio_b_over_a": [round(r, 3) for r in ratios], "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -332,3 +332,29 @@ def replay_batches(store, outcomes_too: bool = True) -> None:
     store.insert_json_rows("rejections", _rows(rejections()[:1]), token="replay-5")
     if outcomes_too:
         store.insert_json_rows("beneficiary_outcomes", _rows(outcomes()[:3]))
+
+
+AGGREGATES_OF_NEW_ENTRIES = ("hours_by_contract_day", "hours_by_contract_month", "hours_by_beneficiary_contract",
+                             "people_contract_hours", "hours_by_programme_day")
+
+
+def wide_dedup_stage(store) -> None:
+    """Turn a store of this version into one of 2026-11-27 to 2026-12-04: one wide table,
+    entries_seen, held the keys and every column, and the aggregates' MVs read it. Its statements
+    are this version's own with the names of then (the same SELECTs)."""
+    from streams.store import SCHEMA_DIR, split_statements
+
+    schema = (SCHEMA_DIR / "004_analytics.sql").read_text()
+    statements = {s.split(" AS", 1)[0].split()[-3] if "MATERIALIZED VIEW" in s else s.split()[5]: s
+                  for s in split_statements(schema) if s.startswith("CREATE")}
+    for view in ["entries_new_mv", "entry_keys_mv"] + [f"{t}_from_new_mv" for t in AGGREGATES_OF_NEW_ENTRIES]:
+        store.client.command(f"DROP VIEW {view}")
+    store.client.command("DROP TABLE entry_keys")
+    store.client.command("ALTER TABLE analytics_backfills DELETE WHERE name = 'entry_keys' SETTINGS mutations_sync = 2")
+    store.client.command(statements["entries_new"].replace("entries_new", "entries_seen").replace(
+        "ENGINE = Null", "ENGINE = ReplacingMergeTree ORDER BY (work_date, contract_id, entry_id)"))
+    store.client.command(statements["entries_new_mv"].replace("entries_new_mv TO entries_new", "entries_seen_mv TO entries_seen")
+                         .replace("FROM entry_keys", "FROM entries_seen"))
+    for table in AGGREGATES_OF_NEW_ENTRIES:
+        store.client.command(statements[f"{table}_from_new_mv"].replace(f"{table}_from_new_mv", f"{table}_sum_mv")
+                             .replace("FROM entries_new", "FROM entries_seen"))

@@ -438,6 +438,36 @@ def test_model_is_backfilled_on_a_store_that_predates_it(chdb_path, tmp_path, sh
         store.close()
 
 
+def test_a_store_with_the_wide_dedup_stage_is_upgraded_and_stays_exact(chdb_path, shown):
+    """A store of 2026-11-27 to 2026-12-04 (entries_seen, written with every column): applying this
+    version fills entry_keys from the ledger and moves the aggregates to entries_new; the figures
+    stay the same, copies written afterwards still count once, and entries_seen is no longer written."""
+    store = Store(f"chdb://{chdb_path}", database=f"dash_wide_{uuid.uuid4().hex[:10]}")
+    try:
+        store.apply_schema()
+        data.wide_dedup_stage(store)
+        data.load_ledger(store)
+        data.replay_batches(store, outcomes_too=False)
+        seen = store.query("SELECT count() FROM entries_seen").result_rows[0][0]
+        assert seen == len({e["entry_id"] for e in data.entries()})
+        store.apply_schema()
+        data.load_model_inputs(store)
+        views = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                                           "AND engine = 'MaterializedView'").result_rows}
+        assert "entries_seen_mv" not in views and not any(v.endswith("_sum_mv") and v != "rejections_by_reason_day_sum_mv"
+                                                          for v in views)
+        assert store.query("SELECT count() FROM entry_keys FINAL").result_rows[0][0] == seen
+        rows = data.entries()
+        store.insert_json_rows("ledger_entries", data._rows(rows[:40] + rows[-5:]), token="after-the-upgrade")
+        results = panel_results(store)
+        for title in set(shown) - WRITE_TIME_PANELS:
+            assert results[title] == shown[title], title
+        assert store.rows("analytics_check") == []
+        assert store.query("SELECT count() FROM entries_seen").result_rows[0][0] == seen
+    finally:
+        store.close()
+
+
 def test_a_multi_block_insert_is_repaired(chdb_path, shown):
     """The model is exact for one block per INSERT (the loader's writes). A bulk INSERT cut into
     blocks can leave differences (ClickHouse reuses an MV's subquery sets across the blocks of

@@ -121,7 +121,7 @@ def test_the_same_batch_twice_and_the_same_entries_under_another_token(pipeline_
     assert count(pipeline, "SELECT count() FROM ledger_entries") == 600  # stored twice...
     assert count(pipeline, "SELECT count() FROM ledger_entries FINAL") == 300  # ...one row per id
     assert aggregate_hours(pipeline) == hours(pipeline) == expected_hours(records)  # counted once
-    assert count(pipeline, "SELECT count() FROM entries_seen") == 300
+    assert count(pipeline, "SELECT count() FROM entry_keys") == 300
     assert pipeline.store.rows("analytics_check") == []
 
 

@@ -5,15 +5,16 @@
 --   from streams.store import Store, split_statements, QUERIES_DIR
 --   store = Store("chdb://.ledger/store", "insertion")   # stop the loader first (embedded store)
 --   for s in split_statements((QUERIES_DIR / "analytics_repair.sql").read_text()): store.client.command(s)
--- It adds the dedup stage's missing rows (their MVs add them to the aggregates), then writes to each level-2 table the difference
+-- It passes the entries missing from the dedup stage through entries_new (its MVs add them to
+-- entry_keys and the aggregates), then writes to each level-2 table the difference
 -- between the ledger read with FINAL and what the table holds. Idempotent: a second run writes
 -- nothing. Reads the whole ledger: minutes at 10M entries on a small machine.
 
-INSERT INTO entries_seen
+INSERT INTO entries_new
 SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
        beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours
 FROM ledger_entries FINAL
-WHERE entry_id NOT IN (SELECT entry_id FROM entries_seen);
+WHERE entry_id NOT IN (SELECT entry_id FROM entry_keys);
 
 INSERT INTO rejection_claims
 SELECT rejection_id, reason, ifNull(event_type, ''), toDateOrZero(JSONExtractString(payload, 'work_date')),

@@ -8,14 +8,15 @@
 -- byte-identical entries with the same ids, at later Kafka offsets (another token), and a loader
 -- in another consumer group replaying the topic. Plain summing views over ledger_entries would
 -- add those copies for ever, so the model has a DEDUP STAGE keyed by entry_id:
---   entries_seen      one row per entry_id (work day first, then contract, then id). Its MV
---                     passes on only the rows of an inserted block whose (work_date, contract_id,
---                     entry_id) is not there yet (a primary-key range read of the days and
---                     contracts the block touches: the cost of a batch does not grow with the
---                     store), and one row per entry_id of the block (LIMIT 1 BY entry_id);
+--   entry_keys        one row per entry_id seen (work day first, then contract, then id);
+--   entries_new       a Null table. Its MV passes on only the rows of an inserted block whose
+--                     (work_date, contract_id, entry_id) is not in entry_keys yet (a primary-key
+--                     range read of the days and contracts the block touches: the cost of a batch
+--                     does not grow with the store), one row per entry_id of the block (LIMIT 1
+--                     BY entry_id); what it passes on goes to entry_keys and to the aggregates;
 --   rejection_claims  the same for rejections (by reason, event type, claimed day, rejection_id).
 -- The aggregates (AggregatingMergeTree of SimpleAggregateFunction sum/min/max) are fed by plain
--- MVs FROM the dedup stage: each new entry is added once, a copy adds nothing, a reversal adds its
+-- MVs FROM entries_new: each new entry is added once, a copy adds nothing, a reversal adds its
 -- negative hours. Nothing reads the totals back at insert time. They are read with plain
 -- sum() ... GROUP BY, never FINAL.
 -- Guarantee: every entry_id counts once, provided that
@@ -37,9 +38,10 @@
 -- Stores made before this version had "difference" MVs (hours_by_contract_day_mv, ...), which
 -- read the true totals of the touched keys at every insert, and two level-1 copies
 -- (entries_by_contract_day, entries_by_beneficiary). Their aggregate tables hold true totals and
--- are kept as they are; the old MVs are dropped below (DROP VIEW), entries_seen is backfilled from
+-- are kept as they are; the old MVs are dropped below (DROP VIEW), the dedup stage is filled from
 -- the ledger before the new MVs exist, and the two old copies are no longer written (an
--- administrator may drop them).
+-- administrator may drop them). The same for the stores of 2026-11-27 to 2026-12-04, whose dedup
+-- stage was one wide table, entries_seen (see the dedup stage below).
 --
 -- REFERENCE DATE ("to date") for trajectories: `ledger_as_of.as_of` is today() unless a row was
 -- written to `ledger_settings`:  INSERT INTO ledger_settings (as_of) VALUES ('2025-06-30')
@@ -92,11 +94,25 @@ DROP VIEW IF EXISTS entries_by_contract_day_mv;
 DROP VIEW IF EXISTS entries_by_beneficiary_mv;
 DROP VIEW IF EXISTS rejection_claims_mv;
 
--- DEDUP STAGE for entries: one row per entry_id, ordered by the work day and contract (a loader
--- batch carries recent days, so its lookup reads a few days' granules). Small granules (1024
--- rows): the lookup reads many short ranges. Narrow: no provenance (auditors trace in
--- ledger_entries itself).
-CREATE TABLE IF NOT EXISTS entries_seen
+-- DEDUP STAGE for entries, in two tables:
+--   entries_new   a Null table (it stores nothing): what is inserted into it is the block's new
+--                 entries, one row per entry_id, and the aggregates' MVs read that;
+--   entry_keys    the ids seen, ordered by the work day and contract (a loader batch carries
+--                 recent days, so its lookup reads a few days' granules). Small granules (1024
+--                 rows): the lookup reads many short ranges. Three columns.
+-- Until 2026-12-05 one table, entries_seen, held the keys and every column the aggregates read,
+-- for every entry (287 MB at 10 M entries, written and merged with each batch); keeping only the
+-- keys costs ~10 % less per entry inserted (docs/scaling.md, "Loader"). A store that has
+-- entries_seen keeps it, no longer written (an administrator may drop it): its MVs are dropped
+-- here, and entry_keys is filled from the ledger before the new MVs exist.
+DROP VIEW IF EXISTS entries_seen_mv;
+DROP VIEW IF EXISTS hours_by_contract_day_sum_mv;
+DROP VIEW IF EXISTS hours_by_contract_month_sum_mv;
+DROP VIEW IF EXISTS hours_by_beneficiary_contract_sum_mv;
+DROP VIEW IF EXISTS people_contract_hours_sum_mv;
+DROP VIEW IF EXISTS hours_by_programme_day_sum_mv;
+
+CREATE TABLE IF NOT EXISTS entries_new
 (
     entry_id          UUID,
     kind              LowCardinality(String),
@@ -113,27 +129,38 @@ CREATE TABLE IF NOT EXISTS entries_seen
     work_date         Date,
     hours             Decimal(12, 2)
 )
+ENGINE = Null;
+
+CREATE TABLE IF NOT EXISTS entry_keys
+(
+    work_date    Date,
+    contract_id  String,
+    entry_id     UUID
+)
 ENGINE = ReplacingMergeTree
 ORDER BY (work_date, contract_id, entry_id)
 SETTINGS index_granularity = 1024;
 
-INSERT INTO entries_seen
-SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
-       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours
+INSERT INTO entry_keys
+SELECT work_date, contract_id, entry_id
 FROM ledger_entries FINAL
-WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_seen') = 0;
+WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entry_keys') = 0;
 
 INSERT INTO analytics_backfills (name)
-SELECT 'entries_seen' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entries_seen') = 0;
+SELECT 'entry_keys' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'entry_keys') = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS entries_seen_mv TO entries_seen AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS entries_new_mv TO entries_new AS
 SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
        beneficiary_id, mode, ifNull(siae_siret, '') AS siae_siret, work_date, hours
 FROM ledger_entries
 WHERE (work_date, contract_id, entry_id) NOT IN
-      (SELECT work_date, contract_id, entry_id FROM entries_seen
+      (SELECT work_date, contract_id, entry_id FROM entry_keys
        WHERE (work_date, contract_id) IN (SELECT work_date, contract_id FROM ledger_entries))
 LIMIT 1 BY entry_id;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS entry_keys_mv TO entry_keys AS
+SELECT work_date, contract_id, entry_id
+FROM entries_new;
 
 -- DEDUP STAGE for rejections, without their payload: the claimed work day and hours parsed once.
 CREATE TABLE IF NOT EXISTS rejection_claims
@@ -202,11 +229,11 @@ GROUP BY work_date, programme_id, contract_id, status, operation_id, lot, contra
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_contract_day' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_contract_day') = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_day_sum_mv TO hours_by_contract_day AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_day_from_new_mv TO hours_by_contract_day AS
 SELECT work_date, programme_id, contract_id, status, operation_id, toString(lot) AS lot,
        toString(contractor_siret) AS contractor_siret,
        sum(hours) AS hours, toInt64(countIf(kind = 'credit')) AS credits, toInt64(countIf(kind = 'reversal')) AS reversals
-FROM entries_seen
+FROM entries_new
 GROUP BY work_date, programme_id, contract_id, status, operation_id, lot, contractor_siret;
 
 -- 2. Hours per contract and month with the breakdowns: status and reason (flagged, not counted),
@@ -241,11 +268,11 @@ GROUP BY month, programme_id, contract_id, status, reason, mode, siae, operation
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_contract_month' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_contract_month') = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_month_sum_mv TO hours_by_contract_month AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_contract_month_from_new_mv TO hours_by_contract_month AS
 SELECT toStartOfMonth(work_date) AS month, programme_id, contract_id, status, reason, mode,
        toString(siae_siret) AS siae_siret, operation_id, toString(lot) AS lot, toString(contractor_siret) AS contractor_siret,
        sum(hours) AS hours, toInt64(countIf(kind = 'credit')) AS credits, toInt64(countIf(kind = 'reversal')) AS reversals
-FROM entries_seen
+FROM entries_new
 GROUP BY month, programme_id, contract_id, status, reason, mode, siae_siret, operation_id, lot, contractor_siret;
 
 -- 3. Hours per beneficiary and contract and status, with the first and last work day: people
@@ -280,12 +307,12 @@ GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, c
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_beneficiary_contract' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_beneficiary_contract') = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_beneficiary_contract_sum_mv TO hours_by_beneficiary_contract AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_beneficiary_contract_from_new_mv TO hours_by_beneficiary_contract AS
 SELECT beneficiary_id, contract_id, status, programme_id, operation_id, toString(lot) AS lot,
        toString(contractor_siret) AS contractor_siret,
        sum(hours) AS hours, toInt64(countIf(kind = 'credit')) AS credits, toInt64(countIf(kind = 'reversal')) AS reversals,
        min(work_date) AS first_work_date, max(work_date) AS last_work_date
-FROM entries_seen
+FROM entries_new
 GROUP BY beneficiary_id, contract_id, status, programme_id, operation_id, lot, contractor_siret;
 
 -- 3b. Counted hours per programme, beneficiary and contract, with the first work day: the people
@@ -311,9 +338,9 @@ GROUP BY programme_id, beneficiary_id, contract_id;
 INSERT INTO analytics_backfills (name)
 SELECT 'people_contract_hours' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'people_contract_hours') = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS people_contract_hours_sum_mv TO people_contract_hours AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS people_contract_hours_from_new_mv TO people_contract_hours AS
 SELECT programme_id, beneficiary_id, contract_id, sum(hours) AS hours, min(work_date) AS first_work_date
-FROM entries_seen
+FROM entries_new
 WHERE status = 'counted'
 GROUP BY programme_id, beneficiary_id, contract_id;
 
@@ -338,9 +365,9 @@ GROUP BY programme_id, work_date, status;
 INSERT INTO analytics_backfills (name)
 SELECT 'hours_by_programme_day' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'hours_by_programme_day') = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_programme_day_sum_mv TO hours_by_programme_day AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS hours_by_programme_day_from_new_mv TO hours_by_programme_day AS
 SELECT programme_id, work_date, status, sum(hours) AS hours
-FROM entries_seen
+FROM entries_new
 GROUP BY programme_id, work_date, status;
 
 -- 4. Rejections per reason, event type and claimed work day (from the payload, 1970-01-01 when it
