@@ -95,7 +95,7 @@ def test_a_crash_before_the_answer_is_written_replays_the_stored_answer_at_once(
     sheet = timesheet("c-a")
     try:
         _in_background(lambda: first.post(first.a, sheet, key="payroll-2"))
-        _wait(lambda: "state" in seen)
+        _wait(lambda: "owners" in seen)  # set after "state": waiting for "state" raced the next line
         assert seen["state"] == ("done", 202)
         assert seen["owners"] == {sheet["event_id"]: CONTRACTOR_A}  # recorded before the answer
         again = _restarted(tmp_path, first)
