@@ -244,7 +244,8 @@ def check_exact(store: Store) -> dict:
     rows = store.rows("analytics_check")
     differing = {name: 0 for name in ("hours_by_contract_day", "hours_by_contract_month",
                                       "hours_by_beneficiary_contract", "people_contract_hours",
-                                      "hours_by_programme_day", "rejections_by_reason_day")}
+                                      "hours_by_programme_day", "hours_by_operation_day",
+                                      "rejections_by_reason_day")}
     for row in rows:
         differing[row["aggregate"]] += 1
     return {"differing_keys": differing, "examples": rows[:5], "check_s": round(time.perf_counter() - t, 1)}

@@ -7,7 +7,8 @@ script, no external asset. Every figure comes from the store, read with readonly
   (deploy/clickhouse/schema/004_analytics.sql) when the store has them, else the progress views
   `programme_progress` and `contract_progress` (figures the older views lack are shown as "–");
 - the cumulative curves from the counted hours per day (deploy/clickhouse/queries/
-  daily_counted_hours.sql: the analytical day table; `ledger_entries` in a store without it), up
+  daily_counted_hours.sql: the analytical model's operation-day table; `ledger_entries` in a store
+  without it), up
   to the store's reference date (`ledger_as_of`: today unless pinned), like the views.
 
 Each figure in the page carries a `data-field` attribute inside an element naming its scope
@@ -75,7 +76,7 @@ def _relations(store: Store) -> set[str]:
     return {r["name"] for r in _rows(store, "SELECT name FROM system.tables WHERE database = currentDatabase()")}
 
 
-# A store older than the analytical model (no hours_by_contract_day): the same sums from the ledger.
+# A store older than the analytical model (no hours_by_operation_day): the same sums from the ledger.
 _DAILY_FROM_LEDGER = """
     SELECT programme_id, operation_id, work_date, sum(hours) AS hours
     FROM ledger_entries FINAL
@@ -99,7 +100,7 @@ def report_data(store: Store) -> dict[str, Any]:
     # "To date" is the store's reference date (ledger_as_of: today unless pinned), as in the views.
     as_of = _rows(store, "SELECT as_of FROM ledger_as_of" if "ledger_as_of" in relations
                   else "SELECT today() AS as_of")[0]["as_of"]
-    daily = read_only_query(store, query_text("daily_counted_hours") if "hours_by_contract_day" in relations
+    daily = read_only_query(store, query_text("daily_counted_hours") if "hours_by_operation_day" in relations
                             else _DAILY_FROM_LEDGER, {"as_of": as_of}).as_dicts()
     return {"database": store.database, "as_of": as_of, "source": "trajectory views" if trajectory
             else "progress views (no trajectory views in this store)",

@@ -349,8 +349,11 @@ def wide_dedup_stage(store) -> None:
                   for s in split_statements(schema) if s.startswith("CREATE")}
     for view in ["entries_new_mv", "entry_keys_mv"] + [f"{t}_from_new_mv" for t in AGGREGATES_OF_NEW_ENTRIES]:
         store.client.command(f"DROP VIEW {view}")
-    store.client.command("DROP TABLE entry_keys")
-    store.client.command("ALTER TABLE analytics_backfills DELETE WHERE name = 'entry_keys' SETTINGS mutations_sync = 2")
+    # What this version added: the keys of the dedup stage, the operation-day aggregate.
+    store.client.command("DROP VIEW hours_by_operation_day_from_new_mv")
+    for table in ("entry_keys", "hours_by_operation_day"):
+        store.client.command(f"DROP TABLE {table}")
+        store.client.command(f"ALTER TABLE analytics_backfills DELETE WHERE name = '{table}' SETTINGS mutations_sync = 2")
     store.client.command(statements["entries_new"].replace("entries_new", "entries_seen").replace(
         "ENGINE = Null", "ENGINE = ReplacingMergeTree ORDER BY (work_date, contract_id, entry_id)"))
     store.client.command(statements["entries_new_mv"].replace("entries_new_mv TO entries_new", "entries_seen_mv TO entries_seen")

@@ -336,11 +336,19 @@ PROGRESS_FROM_LEDGER = {
 }
 
 
+PROGRESS_FROM_LEDGER["daily_counted_hours"] = (
+    (QUERIES_DIR / "daily_counted_hours.sql").read_text().replace("{as_of:Date}", f"'{data.AS_OF}'"),
+    f"""SELECT programme_id, operation_id, work_date, sum(hours) AS hours FROM ledger_entries FINAL
+        WHERE status = 'counted' AND work_date <= '{data.AS_OF}'
+        GROUP BY programme_id, operation_id, work_date ORDER BY work_date, programme_id, operation_id""")
+
+
 @pytest.mark.parametrize("view", sorted(PROGRESS_FROM_LEDGER))
 def test_progress_views_read_from_the_model_equal_the_ledger_read_with_final(clean, replayed, view):
-    """contract_progress, programme_progress, withheld_hours and intake_accounting read the
-    analytical tables (a FINAL read of the ledger cost seconds at 10 M entries): with copies of
-    entries in the store, unmerged, they still give what the ledger read with FINAL gives."""
+    """contract_progress, programme_progress, withheld_hours, intake_accounting and the curves of
+    the report and the live page read the analytical tables (a FINAL read of the ledger cost
+    seconds at 10 M entries): with copies of entries in the store, unmerged, they still give what
+    the ledger read with FINAL gives."""
     shown, from_ledger = PROGRESS_FROM_LEDGER[view]
     rows = replayed.query(shown).result_rows
     assert rows and rows == replayed.query(from_ledger).result_rows

@@ -81,6 +81,20 @@ FULL OUTER JOIN
 ) AS a USING (programme_id, work_date, status)
 WHERE l.h != a.h
 UNION ALL
+SELECT 'hours_by_operation_day' AS aggregate, concat(programme_id, ' ', operation_id, ' ', toString(work_date), ' ', status) AS key,
+       toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
+FROM
+(
+    SELECT programme_id, operation_id, work_date, status, toString(sum(hours)) AS h
+    FROM ledger_entries FINAL GROUP BY programme_id, operation_id, work_date, status HAVING sum(hours) != 0
+) AS l
+FULL OUTER JOIN
+(
+    SELECT programme_id, operation_id, work_date, status, toString(sum(hours)) AS h
+    FROM hours_by_operation_day GROUP BY programme_id, operation_id, work_date, status HAVING sum(hours) != 0
+) AS a USING (programme_id, operation_id, work_date, status)
+WHERE l.h != a.h
+UNION ALL
 SELECT 'rejections_by_reason_day' AS aggregate, concat(reason, ' ', event_type, ' ', toString(work_date)) AS key,
        toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
 FROM

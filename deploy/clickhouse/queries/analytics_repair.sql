@@ -127,3 +127,17 @@ FULL OUTER JOIN
     FROM hours_by_programme_day GROUP BY programme_id, work_date, status
 ) AS s USING (programme_id, work_date, status)
 WHERE t.hours != s.hours;
+
+INSERT INTO hours_by_operation_day
+SELECT programme_id, operation_id, status, work_date, t.hours - s.hours
+FROM
+(
+    SELECT programme_id, operation_id, work_date, status, sum(hours) AS hours
+    FROM ledger_entries FINAL GROUP BY programme_id, operation_id, work_date, status
+) AS t
+FULL OUTER JOIN
+(
+    SELECT programme_id, operation_id, work_date, status, sum(hours) AS hours
+    FROM hours_by_operation_day GROUP BY programme_id, operation_id, work_date, status
+) AS s USING (programme_id, operation_id, work_date, status)
+WHERE t.hours != s.hours;
