@@ -189,6 +189,14 @@ class Records:
             of[c.superseded_by], of[c.resolution], c.work_date, c.hours, c.hire_date or 0,
         ) + c.submitted_at.encode()
 
+    def hold(self, name: str, key: str, value) -> None:
+        """An id's memo or claim (`name`), changed: kept whole until the next pack, which comes at
+        the latest when HOT_LIMIT ids are held."""
+        held = getattr(self, name)
+        held[key] = value
+        if len(held) >= self.HOT_LIMIT:
+            self.pack()
+
     def store(self, key: str, memo: bytes | None, claim: bytes) -> None:
         """Write the cold record of an id (memo None and claim empty: none), keeping the counts."""
         old = self.cold.get(key)
@@ -269,10 +277,7 @@ class _Part(MutableMapping):
         return value
 
     def __setitem__(self, key: str, value) -> None:
-        hot = self._hot
-        hot[key] = value
-        if len(hot) >= Records.HOT_LIMIT:
-            self._records.pack()
+        self._records.hold(self._name, key, value)
 
     def __delitem__(self, key: str) -> None:
         records = self._records
@@ -472,11 +477,8 @@ class Book:
 
     def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
         """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
-        held = getattr(self.records, name)
-        held[event_id] = value
+        self.records.hold(name, event_id, value)
         self.dirty[name].add(event_id)
-        if len(held) >= Records.HOT_LIMIT:
-            self.records.pack()
 
     def put_day(self, person: str, day: int, ids) -> None:
         self.days.put(person, day, ids)
