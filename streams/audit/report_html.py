@@ -6,10 +6,10 @@ script, no external asset. Every figure comes from the store, read with readonly
 - the trajectory views `programme_trajectory`, `operation_progress`, `contract_trajectory`
   (deploy/clickhouse/schema/004_analytics.sql) when the store has them, else the progress views
   `programme_progress` and `contract_progress` (figures the older views lack are shown as "–");
-- the cumulative curves from the counted hours per day (deploy/clickhouse/queries/
-  daily_counted_hours.sql: the analytical model's operation-day table; `ledger_entries` in a store
-  without it), up
-  to the store's reference date (`ledger_as_of`: today unless pinned), like the views.
+- the cumulative curves from the counted hours per day up to the store's reference date
+  (`ledger_as_of`: today unless pinned), like the views: deploy/clickhouse/queries/
+  daily_counted_hours.sql reads the analytical model's operation-day table, `ledger_entries` in a
+  store without it.
 
 Each figure in the page carries a `data-field` attribute inside an element naming its scope
 (`data-programme`, `data-operation`, `data-contract`), so that a test (or a buyer's tool) can read
