@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.harness import SIZES, messages  # noqa: E402
+from bench.harness import SIZES, intake_messages, messages  # noqa: E402
 from streams.settings import Settings, load_rulebook  # noqa: E402
 from streams.worker.app import tune_collector  # noqa: E402
 from streams.worker.processor import PartitionProcessor  # noqa: E402
@@ -41,21 +41,6 @@ MAX_RECORD = 900_000  # bytes of a state record, as the worker cuts them
 def rss_mib() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096 / 2**20
-
-
-def intake_messages(pairs):
-    """Events packed in arrays of BATCH; a line that is no event travels alone."""
-    packed = []
-    for value, key in pairs:
-        if key is None:
-            yield value
-            continue
-        packed.append(value)
-        if len(packed) == BATCH:
-            yield b"[" + b",".join(packed) + b"]"
-            packed = []
-    if packed:
-        yield b"[" + b",".join(packed) + b"]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def decide(pairs, base: int) -> None:
         nonlocal state_bytes
-        for n, value in enumerate(intake_messages(pairs)):
+        for n, value in enumerate(intake_messages(pairs, BATCH)):
             for routed in route(value, "bench", 0, base + n, None, 1).values():
                 processor.process(EVENTS, bytes(routed), None)
             if n % DELTA_EVERY == DELTA_EVERY - 1:

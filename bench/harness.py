@@ -75,6 +75,22 @@ def messages(size: Size, seed: int = 2015) -> Messages:
     return Messages([encode(e) for e in prog.reference], [encode(e) for e in later], prog)
 
 
+def intake_messages(pairs, batch: int = 500):
+    """Intake message values as ContractorProducer packs them: events in arrays of `batch`, a line
+    that is no event alone."""
+    packed = []
+    for value, key in pairs:
+        if key is None:
+            yield value
+            continue
+        packed.append(value)
+        if len(packed) == batch:
+            yield b"[" + b",".join(packed) + b"]"
+            packed = []
+    if packed:
+        yield b"[" + b",".join(packed) + b"]"
+
+
 def compare(got: dict, want: dict) -> list[str]:
     """Differences between the store's totals (bench.storeproc.totals) and the generator's."""
     problems = []

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {name: {"median_cpu_us_per_row": round(statistics.median(r["cpu_us_per_row_merges_settled"] for r in rs), 2),
                       "median_wall_us_per_row": round(statistics.median(r["wall_us_per_row_inserts"] for r in rs), 2)}
                for name, rs in runs.items()}
-    print(f"\nmedians: " + "; ".join(f"{n}: {s['median_cpu_us_per_row']} CPU-µs/row" for n, s in summary.items()))
+    print("\nmedians: " + "; ".join(f"{n}: {s['median_cpu_us_per_row']} CPU-µs/row" for n, s in summary.items()))
     print(f"B / A per pair: {', '.join(f'{r:.3f}' for r in ratios)} (median {statistics.median(ratios):.3f})")
     report = {"command": "bench/insert_settings.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -49,8 +49,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, compare, key_of, messages,  # noqa: E402
-                           start_worker, wait_workers_assigned)
+from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, compare, intake_messages,  # noqa: E402
+                           key_of, messages, start_worker, wait_workers_assigned)
 from streams.demo import stop_process  # noqa: E402
 from bench.storeproc import peak_rss_mb  # noqa: E402
 
@@ -82,24 +82,9 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
     tune_collector()  # as the worker does
     processor = PartitionProcessor(load_rulebook(Settings()))
 
-    def messages(pairs) -> list[bytes]:
-        """As ContractorProducer packs them: events in arrays, a line that is no event alone."""
-        out, packed = [], []
-        for value, key in pairs:
-            if key is None:
-                out.append(value)
-                continue
-            packed.append(value)
-            if len(packed) == batch:
-                out.append(b"[" + b",".join(packed) + b"]")
-                packed = []
-        if packed:
-            out.append(b"[" + b",".join(packed) + b"]")
-        return out
-
     def route_and_process(values, base: int) -> list:
         outs = []
-        for n, value in enumerate(messages(values)):
+        for n, value in enumerate(intake_messages(values, batch)):
             for routed in route(value, "bench", 0, base + n, None, 1).values():
                 outs.append(processor.process(EVENTS, bytes(routed), None))
         return outs
