@@ -93,6 +93,13 @@ DROP VIEW IF EXISTS rejections_by_reason_day_mv;
 DROP VIEW IF EXISTS entries_by_contract_day_mv;
 DROP VIEW IF EXISTS entries_by_beneficiary_mv;
 DROP VIEW IF EXISTS rejection_claims_mv;
+-- ... and of 2026-11-27 to 2026-12-04, which read the wide dedup stage (entries_seen, below).
+DROP VIEW IF EXISTS entries_seen_mv;
+DROP VIEW IF EXISTS hours_by_contract_day_sum_mv;
+DROP VIEW IF EXISTS hours_by_contract_month_sum_mv;
+DROP VIEW IF EXISTS hours_by_beneficiary_contract_sum_mv;
+DROP VIEW IF EXISTS people_contract_hours_sum_mv;
+DROP VIEW IF EXISTS hours_by_programme_day_sum_mv;
 
 -- DEDUP STAGE for entries, in two tables:
 --   entries_new   a Null table (it stores nothing): what is inserted into it is the block's new
@@ -102,16 +109,9 @@ DROP VIEW IF EXISTS rejection_claims_mv;
 --                 rows): the lookup reads many short ranges. Three columns.
 -- Until 2026-12-05 one table, entries_seen, held the keys and every column the aggregates read,
 -- for every entry (287 MB at 10 M entries, written and merged with each batch); keeping only the
--- keys costs ~10 % less per entry inserted (docs/scaling.md, "Loader"). A store that has
+-- keys costs ~11 % less per entry inserted (docs/scaling.md, "Loader"). A store that has
 -- entries_seen keeps it, no longer written (an administrator may drop it): its MVs are dropped
--- here, and entry_keys is filled from the ledger before the new MVs exist.
-DROP VIEW IF EXISTS entries_seen_mv;
-DROP VIEW IF EXISTS hours_by_contract_day_sum_mv;
-DROP VIEW IF EXISTS hours_by_contract_month_sum_mv;
-DROP VIEW IF EXISTS hours_by_beneficiary_contract_sum_mv;
-DROP VIEW IF EXISTS people_contract_hours_sum_mv;
-DROP VIEW IF EXISTS hours_by_programme_day_sum_mv;
-
+-- above, and entry_keys is filled from the ledger before the new MVs exist.
 CREATE TABLE IF NOT EXISTS entries_new
 (
     entry_id          UUID,
