@@ -333,14 +333,12 @@ PROGRESS_FROM_LEDGER = {
                   + (SELECT count() FROM beneficiary_enrolments FINAL) + (SELECT count() FROM pooling_agreements FINAL)
                   + (SELECT count() FROM beneficiary_outcomes FINAL),
                   (SELECT toDecimal64(sumIf(hours, status = 'counted'), 2) FROM ledger_entries FINAL)"""),
+    "daily_counted_hours": (
+        (QUERIES_DIR / "daily_counted_hours.sql").read_text().replace("{as_of:Date}", f"'{data.AS_OF}'"),
+        f"""SELECT programme_id, operation_id, work_date, sum(hours) AS hours FROM ledger_entries FINAL
+            WHERE status = 'counted' AND work_date <= '{data.AS_OF}'
+            GROUP BY programme_id, operation_id, work_date ORDER BY work_date, programme_id, operation_id"""),
 }
-
-
-PROGRESS_FROM_LEDGER["daily_counted_hours"] = (
-    (QUERIES_DIR / "daily_counted_hours.sql").read_text().replace("{as_of:Date}", f"'{data.AS_OF}'"),
-    f"""SELECT programme_id, operation_id, work_date, sum(hours) AS hours FROM ledger_entries FINAL
-        WHERE status = 'counted' AND work_date <= '{data.AS_OF}'
-        GROUP BY programme_id, operation_id, work_date ORDER BY work_date, programme_id, operation_id""")
 
 
 @pytest.mark.parametrize("view", sorted(PROGRESS_FROM_LEDGER))
