@@ -5,6 +5,9 @@
                     # the wide dedup stage of 2026-11-27..12-04 (entries_seen) against entry_keys + entries_new
     .venv/bin/python bench/insert_settings.py --compare operation-day --out bench/results/operation_day.json
                     # what the curves' aggregate costs the loader
+    .venv/bin/python bench/insert_settings.py --compare cluster-layout --out bench/results/cluster_layout.json
+                    # the cluster variant's tables (streams/cluster.py: local tables under a Distributed
+                    # table, one local shard, not replicated) against one server's
 
 Each arm is a fresh database with the whole schema (the dedup stage, the sums, freshness), into
 which 16 batches of 50,000 ledger entries (bench/loader.py's rows, encoded as the worker encodes
@@ -36,11 +39,13 @@ if str(REPO) not in sys.path:
 from bench.loader import batch_records, body_of, settle  # noqa: E402
 from streams.store import Store  # noqa: E402
 from tests.integration.analytics_data import wide_dedup_stage  # noqa: E402
+from tests.integration.cluster_layout import CLUSTER, CONFIG, LayoutStore  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "insert_settings.json"
 LOADER = {"optimize_on_insert": 0}
 # Each comparison: two arms, (engine settings of the inserts, what is done to the fresh store first,
-# whether analytics_check.sql must be empty: an arm without an aggregate's view leaves it unfed).
+# whether analytics_check.sql must be empty: an arm without an aggregate's view leaves it unfed, and
+# optionally whether the arm's store has the cluster variant of the schema).
 COMPARISONS = {
     "optimize_on_insert": {"optimize_on_insert=1 (the engine's default)": ({"optimize_on_insert": 1}, None, True),
                            "optimize_on_insert=0 (the loader's)": (LOADER, None, True)},
@@ -49,11 +54,18 @@ COMPARISONS = {
     "operation-day": {"without hours_by_operation_day": (LOADER, lambda store: store.client.command(
                           "DROP VIEW hours_by_operation_day_from_new_mv"), False),
                       "with hours_by_operation_day (the curves' table)": (LOADER, None, True)},
+    # The loader's insert on a cluster goes through the Distributed table and waits for the shards
+    # (distributed_foreground_insert); here the one shard is this process, so what is measured is
+    # the Distributed layer, not the network or the replication.
+    "cluster-layout": {"one server's tables": (LOADER, None, True, False),
+                       "cluster variant: Distributed over local tables": (
+                           {**LOADER, "distributed_foreground_insert": 1}, None, True, True)},
 }
 
 
-def arm(path: Path, settings: dict, prepare, bodies: list[bytes], rows: int) -> dict:
-    store = Store(f"chdb://{path}", database=f"arm_{uuid.uuid4().hex[:10]}")
+def arm(dsn: str, settings: dict, prepare, bodies: list[bytes], rows: int, cluster: bool = False) -> dict:
+    database = f"arm_{uuid.uuid4().hex[:10]}"
+    store = LayoutStore(dsn, database, cluster=CLUSTER) if cluster else Store(dsn, database)
     try:
         store.apply_schema()
         if prepare is not None:
@@ -90,11 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = args.batches * args.batch_rows
     path = Path(tempfile.mkdtemp(prefix="ledger-settings-"))
     arms = COMPARISONS[args.compare]
+    dsn = f"chdb://{path}"
+    if any(a[3:] and a[3] for a in arms.values()):  # both arms in one engine, started with a cluster's config
+        (path / "cluster.xml").write_text(CONFIG)
+        dsn = f"chdb://{path / 'store'}?config-file={path / 'cluster.xml'}"
     runs: dict[str, list[dict]] = {name: [] for name in arms}
     try:
         for pair in range(args.pairs):
-            for name, (settings, prepare, _) in arms.items():
-                result = arm(path, settings, prepare, bodies, rows)
+            for name, (settings, prepare, _, *cluster) in arms.items():
+                result = arm(dsn, settings, prepare, bodies, rows, cluster=bool(cluster and cluster[0]))
                 runs[name].append(result)
                 print(f"pair {pair + 1}: {name:55s} {result['cpu_us_per_row_merges_settled']:6.2f} CPU-µs/row "
                       f"(inserts {result['insert_cpu_us_per_row']:.2f}), analytics_check {result['analytics_check_rows']}",

@@ -20,10 +20,16 @@ class Settings(BaseSettings):
     clickhouse_dsn: str = Field("chdb://.ledger/store",
                                 description="chdb://PATH (embedded engine, one process) or http(s)://user:pass@host:8123")
     clickhouse_database: str = "insertion"
+    clickhouse_cluster: str = Field(
+        "", description="a ClickHouse cluster's name (remote_servers): the schema is created ON CLUSTER, replicated "
+        "and sharded (streams/cluster.py, docs/scaling.md); empty = one server or the embedded engine")
 
     topic_prefix: str = Field("insertion", description="topics are PREFIX.intake, PREFIX.ledger, PREFIX.rejections")
     partitions: int = 4
     replication_factor: int = 1
+    min_insync_replicas: int = Field(
+        1, ge=1, description="replicas that must hold a record before the broker acknowledges it (acks=all): the "
+        "topics of record are created with it and checked against it at start when above 1 (2 on a 3-broker cluster)")
 
     worker_id: str = Field("insertion-ledger", description="Faust app id: the workers' consumer group")
     worker_datadir: Path = Path(".ledger/worker")

@@ -2,6 +2,12 @@
 
 The DSN chooses: `chdb://PATH` runs the ClickHouse engine inside this process (one process owns a
 path), `http(s)://user:password@host:8123` talks to a server. SQL lives in deploy/clickhouse/.
+
+With a cluster's name (LEDGER_CLICKHOUSE_CLUSTER) the schema is the cluster variant of the same
+files (streams/cluster.py): created ON CLUSTER, replicated, sharded, read through Distributed tables
+under the single-server names, so that the loader, the queries and the dashboards do not change.
+`chdb://PATH?config-file=FILE` starts the embedded engine with a server configuration file (the
+tests give it a cluster of one local shard to run the cluster variant's tables and views).
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import clickhouse_connect
 
+from streams.cluster import cluster_statements, digest
 from streams.settings import REPO_ROOT, Settings
 
 SQL_DIR = REPO_ROOT / "deploy" / "clickhouse"
 SCHEMA_DIR = SQL_DIR / "schema"
+CLUSTER_SCHEMA_VERSIONS = SQL_DIR / "cluster" / "schema_versions.sql"
 QUERIES_DIR = SQL_DIR / "queries"
 _STATEMENT_END = re.compile(r";\s*(?:--[^\n]*)?$", re.MULTILINE)
 
@@ -36,27 +45,63 @@ def query_text(name: str) -> str:
 
 
 class Store:
-    def __init__(self, dsn: str, database: str, create: bool = True):
-        """`create`: make the database if missing (the loader's right; readers only read)."""
+    def __init__(self, dsn: str, database: str, create: bool = True, cluster: str = ""):
+        """`create`: make the database if missing (the loader's right; readers only read).
+        `cluster`: a ClickHouse cluster's name (remote_servers) to create the schema on."""
         self.dsn = dsn
         self.database = database
+        self.cluster = cluster
         self._lock = threading.Lock()  # one chDB handle: serialise loader writes and readers' queries
+        # The loader's insert waits until every shard has its part of the batch (not queued on the
+        # node it wrote to), so that offsets are committed only after the rows are on their shards.
+        self._insert_settings = {"distributed_foreground_insert": 1} if cluster else {}
         if create:
-            admin = clickhouse_connect.get_client(dsn=_resolve(dsn))
-            admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            admin = _client(dsn)
+            admin.command(self._prepare(f"CREATE DATABASE IF NOT EXISTS `{database}`" + self.on_cluster))
             admin.close()
-        self.client = clickhouse_connect.get_client(dsn=_resolve(dsn), database=database)
+        self.client = _client(dsn, database)
 
     @classmethod
     def from_settings(cls, cfg: Settings, create: bool = True) -> Store:
-        return cls(cfg.clickhouse_dsn, cfg.clickhouse_database, create=create)
+        return cls(cfg.clickhouse_dsn, cfg.clickhouse_database, create=create, cluster=cfg.clickhouse_cluster)
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER {self.cluster}" if self.cluster else ""
+
+    def schema_statements(self, schema_dir: Path = SCHEMA_DIR) -> list[str]:
+        """The schema files' statements in order, or their cluster variant on a cluster."""
+        statements = [s for path in sorted(schema_dir.glob("*.sql")) for s in split_statements(path.read_text())]
+        if not self.cluster:
+            return statements
+        versions = split_statements(CLUSTER_SCHEMA_VERSIONS.read_text())
+        return cluster_statements(versions + statements, self.cluster, self.database)
 
     def apply_schema(self, schema_dir: Path = SCHEMA_DIR) -> None:
-        """Run every schema file in order. Idempotent: IF NOT EXISTS tables, OR REPLACE views."""
+        """Run every schema file in order. Idempotent: IF NOT EXISTS tables, OR REPLACE views.
+
+        On a cluster each version of the schema is applied once (schema_versions): a DDL statement
+        ON CLUSTER waits for every node, so a loader restarted while a replica is down would wait
+        on each statement; it starts at once when its version is already there, and the replica
+        that was down catches up from Keeper when it returns."""
+        statements = self.schema_statements(schema_dir)
+        version = digest(statements) if self.cluster else None
         with self._lock:
-            for path in sorted(schema_dir.glob("*.sql")):
-                for statement in split_statements(path.read_text()):
-                    self.client.command(statement)
+            if version is not None and self._has_schema_version(version):
+                return
+            for statement in statements:
+                self.client.command(self._prepare(statement))
+            if version is not None:
+                self.client.command(f"INSERT INTO schema_versions (digest) VALUES ({_quote(version)})")
+
+    def _has_schema_version(self, version: str) -> bool:
+        if not self.client.command("EXISTS TABLE schema_versions"):
+            return False
+        return bool(self.client.command(f"SELECT count() FROM schema_versions WHERE digest = {_quote(version)}"))
+
+    @staticmethod
+    def _prepare(statement: str) -> str:
+        return statement
 
     def insert_json_rows(self, table: str, rows: bytes, token: str | None = None) -> None:
         """Insert JSONEachRow lines: the records' own JSON, without per-field conversion here.
@@ -70,7 +115,7 @@ class Store:
         itself (LIMIT 1 BY), the aggregates are read with sum() ... GROUP BY. It cost ~16 % of
         an entry's insert, merges included (bench/insert_settings.py: median ratio 0.84)."""
         settings = {"input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort",
-                    "optimize_on_insert": 0}
+                    "optimize_on_insert": 0, **self._insert_settings}
         if token is not None:
             settings["insert_deduplication_token"] = token
         with self._lock:
@@ -115,6 +160,19 @@ class Store:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _client(dsn: str, database: str | None = None):
+    """A client for the DSN. A chdb:// DSN's `config-file` parameter goes to the engine."""
+    dsn = _resolve(dsn)
+    parsed = urlparse(dsn)
+    options = parse_qs(parsed.query)
+    config = options.pop("config-file", None)
+    if parsed.scheme != "chdb" or config is None:
+        return clickhouse_connect.get_client(dsn=dsn, database=database)
+    rest = urlencode({key: values[-1] for key, values in options.items()})
+    return clickhouse_connect.get_client(dsn=urlunparse(parsed._replace(query=rest)), database=database,
+                                         chdb_options={"config-file": config[-1]})
 
 
 def _resolve(dsn: str) -> str:

@@ -43,8 +43,10 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 
 
 def topic_configs(cfg: Settings) -> dict[str, dict[str, str]]:
-    """Topic name -> the configuration it must have, for these settings."""
-    return {getattr(cfg, prop): dict(configs) for prop, configs in TOPIC_CONFIGS.items()}
+    """Topic name -> the configuration it must have, for these settings (with min.insync.replicas
+    on a cluster: an acknowledged record is then on at least that many brokers)."""
+    durability = {"min.insync.replicas": str(cfg.min_insync_replicas)} if cfg.min_insync_replicas > 1 else {}
+    return {getattr(cfg, prop): {**configs, **durability} for prop, configs in TOPIC_CONFIGS.items()}
 
 
 def ensure_topics(cfg: Settings) -> None:
@@ -129,7 +131,7 @@ def check_retention(cfg: Settings) -> None:
     if problems:
         raise RetentionError(
             "the ledger's topics of record must keep their whole history (replay and reconcile read them "
-            "from offset 0), but:\n  " + "\n  ".join(problems) + "\nSet them with, e.g., kafka-configs.sh "
+            "from offset 0), and on a cluster their in-sync replicas (LEDGER_MIN_INSYNC_REPLICAS), but:\n  " + "\n  ".join(problems) + "\nSet them with, e.g., kafka-configs.sh "
             "--bootstrap-server HOST:PORT --alter --entity-type topics --entity-name TOPIC --add-config "
             "retention.ms=-1,retention.bytes=-1,cleanup.policy=delete (see docs/security.md); "
             "records already deleted are lost to replay")

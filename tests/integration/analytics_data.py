@@ -314,15 +314,16 @@ def load_model_inputs(store) -> None:
     store.insert_json_rows("ledger_settings", _rows([{"as_of": AS_OF.isoformat()}]))
 
 
-def replay_batches(store, outcomes_too: bool = True) -> None:
+def replay_batches(store, outcomes_too: bool = True, ledger_table: str = "ledger_entries") -> None:
     """Duplicates, as the loader can write them: the same rows again in the same instant (one of
     them twice inside one batch, plus a whole batch again), then a later replay (new loaded_at)
-    of entries and of a rejection; and outcome events delivered twice."""
+    of entries and of a rejection; and outcome events delivered twice. `ledger_table`: the
+    MergeTree table that holds the entries (ledger_entries_local under a cluster's Distributed)."""
     rows = entries()
     # Kept unmerged, so that the ledger visibly holds the copies. Each write under a token of its
     # own, as copies arrive (a worker's re-send, a batch that could not be rebuilt identically):
     # without one, the engine would skip a block identical to an earlier one by its hash.
-    store.client.command("SYSTEM STOP MERGES ledger_entries")
+    store.client.command(f"SYSTEM STOP MERGES {ledger_table}")
     same = [rows[0], rows[0], rows[5], rows[20], rows[-3]]
     store.insert_json_rows("ledger_entries", _rows(same), token="replay-1")
     store.insert_json_rows("ledger_entries", _rows(rows[30:60]), token="replay-2")

@@ -34,3 +34,19 @@ def test_a_retention_a_compaction_or_a_missing_topic_is_named_with_what_it_would
             "needs retention.ms=-1") in text
     assert f"{CFG.intake_topic}: cleanup.policy=compact (compaction keeps only the last record of each key)" in text
     assert f"{CFG.rejections_topic}: no such topic, or its configuration cannot be read" in text
+
+
+def test_on_a_cluster_the_topics_of_record_need_their_in_sync_replicas():
+    """A record acknowledged (acks=all) by a 3-broker cluster with min.insync.replicas=2 is on two
+    brokers; a topic created with the broker's default of 1 is named, as a retention is."""
+    cluster = Settings(topic_prefix="t", replication_factor=3, min_insync_replicas=2)
+    configs = topic_configs(cluster)
+    assert all(c == {**KEEP_FOREVER, "min.insync.replicas": "2"} for c in configs.values())
+
+    def describe(names):
+        found = {n: {**KEEP_FOREVER, "min.insync.replicas": "2"} for n in names}
+        found[cluster.ledger_topic]["min.insync.replicas"] = "1"
+        return found
+
+    assert retention_problems(cluster, describe) == [
+        f"{cluster.ledger_topic}: min.insync.replicas=1; needs min.insync.replicas=2"]
