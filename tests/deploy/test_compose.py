@@ -3,11 +3,19 @@
 What can go wrong without anyone noticing until a user runs `docker compose up`: an image that
 floats, a Kafka version that drifts from the one the tests ran against, a mounted file that does
 not exist, a variable missing from .env.example, a dependency on a service that is not there, a
-read-only user that can write, a Prometheus target that names nothing.
+read-only user that can write, a Prometheus target that names nothing, a file compose refuses
+(checked against the compose specification's JSON schema), a stack that starts services of the
+other one.
+
+The file holds two stacks, one profile each: `single` (the services named here, one broker, one
+ClickHouse server; `simulator` goes with it) and `cluster` (tests/deploy/test_cluster_compose.py).
+The checks below that name a service look at the single stack; those that loop over every service
+cover both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -15,6 +23,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlparse
 
+import jsonschema
 import pytest
 import yaml
 
@@ -28,7 +37,23 @@ CONTAINER_USERS_DIR = "/etc/clickhouse-server/users.d"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA_DATASOURCES = ROOT / "deploy" / "grafana" / "provisioning" / "datasources"
 
+# The compose specification's JSON schema, vendored unchanged (Apache-2.0) from
+# https://github.com/compose-spec/compose-spec, schema/compose-spec.json, as of commit
+# a08f8d51631b7127ddac3d2c65537db429d0f1d0 (2025-10-28, the file's last change in the snapshot of
+# 170098ba07d9f53c383a41bfd4c5166b0a4529a6). COMPOSE_SCHEMA_BLOB is its git blob id there (`git
+# hash-object`): a test checks the copy is that file. Its schema/README.md now calls it a copy kept
+# for backward compatibility, the original being compose-spec/compose-go's schema/compose-spec.json
+# (the same rules in JSON Schema 2020-12), which accepts this file too. To update: copy the new file,
+# put its commit here and its blob id below.
+COMPOSE_SCHEMA = Path(__file__).resolve().parent / "compose-spec.json"
+COMPOSE_SCHEMA_BLOB = "5db97d0fbbb8e7fbedea0bb5fdb3fe0e93b0e4b1"
+
 SERVICES = {"kafka", "clickhouse", "worker", "loader", "prometheus", "grafana", "gateway", "simulator"}
+SINGLE_SERVICES = SERVICES - {"simulator"}
+# Every service is in exactly one of these. `simulator` is started with `single`
+# (`--profile single --profile simulator`), never with `cluster`.
+PROFILES = ("single", "cluster", "simulator")
+STACKS = {"single": {"single"}, "single with the simulator": {"single", "simulator"}, "cluster": {"cluster"}}
 READ_ONLY_USERS = ("auditor", "grafana")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}, $VAR; $$ is a literal $.
 VARIABLE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -129,6 +154,98 @@ def dockerfile_instruction(name: str) -> str:
     return lines[-1].strip()[len(name):].strip()
 
 
+def interpolate(text: str, variables: dict[str, str]) -> str:
+    """What compose makes of `text` with these variables (as from .env): defaults applied, a missing
+    required variable an error."""
+    def value(match: re.Match) -> str:
+        name, operator, argument = match.group(1) or match.group(4), match.group(2), match.group(3) or ""
+        given = variables.get(name)
+        if operator in (":-", ":?") and not given or operator in ("-", "?") and given is None:
+            if operator.endswith("?"):
+                raise LookupError(f"required variable {name} is missing a value: {argument}")
+            return argument
+        if operator in (":+", "+"):
+            return argument if (given if operator == ":+" else given is not None) else ""
+        return given or ""
+
+    return VARIABLE.sub(value, text).replace("$$", "$")
+
+
+def resolved_env(service: dict, variables: dict[str, str] | None = None) -> dict[str, str]:
+    """A service's environment as its container gets it, with .env copied from .env.example."""
+    variables = env_example() if variables is None else variables
+    return {key: interpolate(value, variables) for key, value in env_of(service).items()}
+
+
+def profiles_of(service: dict) -> list[str]:
+    return list(service.get("profiles") or [])
+
+
+def enabled(services: dict, profiles: set[str]) -> set[str]:
+    """The services `docker compose --profile P ... up` starts for these profiles."""
+    return {name for name, service in services.items()
+            if not profiles_of(service) or set(profiles_of(service)) & profiles}
+
+
+def stack_of(services: dict, name: str) -> set[str]:
+    """The services started together with `name` (single: with the simulator)."""
+    profiles = set(profiles_of(services[name]))
+    if profiles & {"single", "simulator"}:
+        profiles |= {"single", "simulator"}
+    return enabled(services, profiles)
+
+
+def published_ports(service: dict) -> list[tuple[str, str, str]]:
+    """(host address, host port, container port) of each published port."""
+    published = []
+    for port in service.get("ports") or []:
+        if isinstance(port, str):
+            parts = port.split(":")
+            host_ip, host_port, target = (parts if len(parts) == 3 else ["", *parts] if len(parts) == 2
+                                          else ["", "", parts[0]])
+        else:
+            host_ip, host_port, target = port.get("host_ip", ""), str(port.get("published", "")), str(port["target"])
+        published.append((host_ip, host_port, target.split("/")[0]))
+    return published
+
+
+def mounts_provisioning(service: dict) -> bool:
+    return any(kind == "bind" and (ROOT / source).resolve() == GRAFANA_DATASOURCES.parent.resolve()
+               for kind, source, _ in volume_mounts(service))
+
+
+def datasources(kind: str) -> list[dict]:
+    return [ds for path in sorted(GRAFANA_DATASOURCES.glob("*.y*ml"))
+            for ds in (yaml.safe_load(path.read_text()) or {}).get("datasources", [])
+            if ds.get("type") == kind]
+
+
+def grafana_value(text: str, env: dict[str, str]) -> str:
+    """A provisioning file's value as Grafana reads it ($VAR and ${VAR} from its environment)."""
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(4)
+        assert name in env, f"Grafana does not receive {name}, which its provisioning reads"
+        return env[name]
+
+    return VARIABLE.sub(value, text)
+
+
+def schema_validator_class(schema: dict) -> type:
+    """The jsonschema validator of the draft a schema names in `$schema`, however it spells the
+    draft's URI (compose-spec writes https://json-schema.org/draft-07/schema, without the final #)."""
+    uri = schema.get("$schema", "")
+    address = uri.split("://", 1)[-1].rstrip("#")
+    for spelling in (uri, *(f"{scheme}://{address}{end}" for scheme in ("http", "https") for end in ("#", ""))):
+        found = jsonschema.validators.validator_for({"$schema": spelling}, default=None)
+        if found is not None:
+            return found
+    raise AssertionError(f"the installed jsonschema has no validator for {uri!r}")
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 def exec_form(value: str) -> list[str]:
     return json.loads(value) if value.startswith("[") else shlex.split(value)
 
@@ -184,6 +301,89 @@ def test_compose_is_the_compose_spec_without_version(compose):
     assert SERVICES <= set(compose["services"]), f"missing services: {SERVICES - set(compose['services'])}"
 
 
+def test_compose_file_is_valid_for_the_compose_specification_schema(compose):
+    # What `docker compose config` checks first (compose-go validates against this schema) once the
+    # YAML is read: merge keys resolved (PyYAML does it as compose does), variables not interpolated.
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator_class = schema_validator_class(schema)
+    validator_class.check_schema(schema)
+    errors = sorted(validator_class(schema).iter_errors(compose), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20])
+
+
+def test_vendored_schema_is_the_upstream_file():
+    assert git_blob_id(COMPOSE_SCHEMA.read_bytes()) == COMPOSE_SCHEMA_BLOB, \
+        f"{COMPOSE_SCHEMA.name} differs from the upstream file named at COMPOSE_SCHEMA_BLOB: update both"
+
+
+def test_no_mapping_repeats_a_key():
+    # PyYAML keeps the last of two equal keys; compose refuses the file (two `<<:` in one mapping
+    # included: merge several anchors with `<<: [*a, *b]`).
+    root = yaml.compose(COMPOSE_FILE.read_text())
+    seen, pending = set(), [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
+            repeated = sorted({key for key in keys if keys.count(key) > 1})
+            assert not repeated, f"line {node.start_mark.line + 1}: keys {repeated} repeated in one mapping"
+            pending += [value for _, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            pending += node.value
+
+
+def test_every_service_has_exactly_one_profile(services):
+    for name, service in services.items():
+        profiles = profiles_of(service)
+        assert len(profiles) == 1 and profiles[0] in PROFILES, \
+            f"{name}: profiles {profiles}; each service is in one of {PROFILES} (none would start with both stacks)"
+    for name in SINGLE_SERVICES:
+        assert profiles_of(services[name]) == ["single"], f"{name} belongs to the single stack"
+
+
+def test_the_single_and_cluster_stacks_share_no_service(services):
+    single, cluster = enabled(services, {"single", "simulator"}), enabled(services, {"cluster"})
+    assert SINGLE_SERVICES <= enabled(services, {"single"})
+    assert cluster, "no service in the profile `cluster`"
+    assert not single & cluster, f"started by both profiles: {sorted(single & cluster)}"
+    assert single | cluster == set(services), f"in no stack: {sorted(set(services) - single - cluster)}"
+
+
+def test_dependencies_stay_within_the_stack(services):
+    # `--profile cluster up` must not pull a single-node service in (nor the reverse): compose would
+    # start it, or refuse a dependency on a service its profiles disable.
+    for stack, profiles in STACKS.items():
+        started = enabled(services, profiles)
+        for name in started:
+            outside = set(depends_on(services[name])) - started
+            assert not outside, f"{name} ({stack}) depends on {sorted(outside)}, not started with it"
+
+
+def test_a_service_names_hosts_of_its_own_stack_only(services):
+    # A host name in an environment value or a command (`kafka:19092`, `@clickhouse:8123`,
+    # `http://gateway:8000`) that `depends_on` does not show.
+    for name, service in services.items():
+        others = set(services) - stack_of(services, name)
+        texts = [*env_of(service).values(), *strings(service.get("command") or [])]
+        for other in others:
+            host = re.compile(rf"(?<![\w.-]){re.escape(other)}(?=:\d)")
+            found = [text for text in texts if host.search(text)]
+            assert not found, f"{name} names {other}, a service of the other stack: {found}"
+
+
+def test_published_host_ports_are_distinct_within_a_stack(services):
+    for stack, profiles in STACKS.items():
+        taken: dict[str, str] = {}
+        for name in sorted(enabled(services, profiles)):
+            for host_ip, host_port, _ in published_ports(services[name]):
+                assert host_port, f"{name}: publishes a random host port"
+                assert host_port not in taken, f"{stack}: {name} and {taken[host_port]} both publish {host_port}"
+                taken[host_port] = name
+
+
 def test_every_service_has_a_pinned_image_or_a_build(services):
     for name, service in services.items():
         if "build" in service and "image" not in service:
@@ -237,25 +437,34 @@ def test_named_volumes_are_declared(compose, services):
 
 def test_every_variable_is_listed_in_env_example(compose):
     listed = set(env_example())
-    documents = {COMPOSE_FILE.name: compose}
-    documents.update({p.relative_to(ROOT).as_posix(): yaml.safe_load(p.read_text())
-                      for p in GRAFANA_DATASOURCES.glob("*.y*ml")})
     assert variables(compose), "docker-compose.yml uses no variable at all: where do the secrets come from?"
-    for path, document in documents.items():
-        missing = variables(document) - listed
-        assert not missing, f"{path} uses {sorted(missing)}, not listed in .env.example"
+    missing = variables(compose) - listed
+    assert not missing, f"{COMPOSE_FILE.name} uses {sorted(missing)}, not listed in .env.example"
+    # The datasource files are interpolated by Grafana from its own environment: each variable is
+    # either a compose one (then listed) or set by every Grafana service (the stack's host names).
+    grafanas = [service for service in compose["services"].values() if mounts_provisioning(service)]
+    assert grafanas, "no service mounts deploy/grafana/provisioning"
+    set_by_every_grafana = set.intersection(*(set(env_of(service)) for service in grafanas))
+    for path in GRAFANA_DATASOURCES.glob("*.y*ml"):
+        missing = variables(yaml.safe_load(path.read_text())) - listed - set_by_every_grafana
+        assert not missing, f"{path.relative_to(ROOT)} uses {sorted(missing)}: not in .env.example nor set by every Grafana"
+
+
+def test_env_example_lists_only_variables_the_compose_file_uses(compose):
+    unused = set(env_example()) - variables(compose)
+    assert not unused, f".env.example lists {sorted(unused)}, which docker-compose.yml does not read"
 
 
 def test_secrets_are_required_variables_and_not_committed(compose):
     for name, operator in references(compose):
-        if "PASSWORD" in name:
+        if any(word in name for word in ("PASSWORD", "SECRET")):
             assert operator == ":?", f"${{{name}}} must be written ${{{name}:?...}}: no default, never empty"
     for key, value in env_example().items():
         if any(word in key for word in ("PASSWORD", "SECRET", "TOKEN")):
             assert value in ("", "CHANGE_ME"), f".env.example gives {key} a value: only placeholders there"
     for name, service in compose["services"].items():
         for key, value in env_of(service).items():
-            if "PASSWORD" in key:
+            if any(word in key for word in ("PASSWORD", "SECRET")):
                 assert value.startswith("${"), f"{name}: {key} is written in docker-compose.yml"
 
 
@@ -275,6 +484,12 @@ def test_kafka_and_clickhouse_have_healthchecks(services):
     assert clickhouse and clickhouse.get("test"), "clickhouse has no healthcheck"
 
 
+def is_infrastructure(service: dict) -> bool:
+    """A broker, a ClickHouse server or a Keeper server: usable only once its healthcheck passes."""
+    return str(service.get("image", "")).split(":")[0] in (
+        "apache/kafka", "clickhouse/clickhouse-server", "clickhouse/clickhouse-keeper")
+
+
 def test_depends_on_names_existing_services_and_waits_for_health(services):
     allowed = {"service_started", "service_healthy", "service_completed_successfully"}
     for name, service in services.items():
@@ -285,11 +500,17 @@ def test_depends_on_names_existing_services_and_waits_for_health(services):
             assert condition in allowed, f"{name}: unknown condition {condition}"
             if condition == "service_healthy":
                 assert services[dependency].get("healthcheck"), f"{name} waits for {dependency} to be healthy, which has no healthcheck"
-            if dependency in ("kafka", "clickhouse"):
+            if is_infrastructure(services[dependency]):
                 assert condition == "service_healthy", f"{name} must wait for {dependency} to be healthy"
     assert "kafka" in depends_on(services["worker"])
     assert {"kafka", "clickhouse"} <= set(depends_on(services["loader"]))
     assert "clickhouse" in depends_on(services["grafana"])
+
+
+def test_infrastructure_has_healthchecks(services):
+    for name, service in services.items():
+        if is_infrastructure(service):
+            assert (service.get("healthcheck") or {}).get("test"), f"{name} has no healthcheck"
 
 
 # --- Kafka -----------------------------------------------------------------------------------
@@ -420,6 +641,8 @@ def test_users_are_restricted_to_the_insertion_database(users_xml):
             match = re.fullmatch(r"GRANT (.+) ON (\S+)", query)
             assert match, f"{name}: unexpected grant {query!r}"
             privileges, target = match.groups()
+            if name == "loader" and query == "GRANT CLUSTER ON *.*":
+                continue  # ON CLUSTER statements (the cluster's schema): no right on any table
             assert target in allowed_targets, f"{name}: grant on {target}"
             if target == "system.settings":
                 assert privileges == "SELECT"
@@ -467,15 +690,23 @@ def test_grafana_uses_the_clickhouse_plugin_and_the_read_only_user(services, use
     assert "grafana-clickhouse-datasource" in env_of(grafana).get("GF_INSTALL_PLUGINS", "")
     mounts = {target: source for kind, source, target in volume_mounts(grafana) if kind == "bind"}
     assert (ROOT / mounts["/etc/grafana/provisioning"]).is_dir()
-    sources = [ds for path in GRAFANA_DATASOURCES.glob("*.y*ml")
-               for ds in (yaml.safe_load(path.read_text()) or {}).get("datasources", [])
-               if ds.get("type") == "grafana-clickhouse-datasource"]
+    sources = datasources("grafana-clickhouse-datasource")
     assert sources, "no ClickHouse datasource provisioned"
     for ds in sources:
-        assert ds["jsonData"]["host"] in services
+        host = grafana_value(str(ds["jsonData"]["host"]), env_of(grafana))
+        assert host == "clickhouse", f"the single stack's Grafana reads ClickHouse on {host}"
+        assert "clickhouse" in depends_on(grafana)
         assert ds["jsonData"]["username"] in READ_ONLY_USERS
         for variable in variables(ds.get("secureJsonData", {})):
             assert variable in env_of(grafana), f"grafana does not receive {variable}"
+
+
+def test_grafana_reads_the_prometheus_of_its_stack(services):
+    sources = datasources("prometheus")
+    assert sources, "no Prometheus datasource provisioned"
+    for ds in sources:
+        url = urlparse(grafana_value(ds["url"], env_of(services["grafana"])))
+        assert url.hostname == "prometheus" and str(url.port) == "9090"
 
 
 # --- the HTTP gateway and the simulator ----------------------------------------------------------
@@ -513,6 +744,18 @@ def test_simulator_is_optional_and_shares_the_gateways_token_store(services):
     shared = {(s, t) for kind, s, t in volume_mounts(simulator) if kind == "volume"}
     assert shared & {(s, t) for kind, s, t in volume_mounts(services["gateway"]) if kind == "volume"}
     assert env_of(simulator)["LEDGER_GATEWAY_TOKENS"] == env_of(services["gateway"])["LEDGER_GATEWAY_TOKENS"]
+
+
+def test_ledger_settings_in_compose_are_real_settings(services):
+    # Settings ignore unknown LEDGER_ variables: a misspelt one would silently change nothing.
+    from streams.gateway.config import GatewaySettings
+    from streams.settings import Settings
+
+    known = {f"LEDGER_{name.upper()}" for name in Settings.model_fields}
+    known |= {f"LEDGER_GATEWAY_{name.upper()}" for name in GatewaySettings.model_fields}
+    for name, service in services.items():
+        unknown = {key for key in env_of(service) if key.startswith("LEDGER_")} - known
+        assert not unknown, f"{name}: {sorted(unknown)} are not settings of the ledger"
 
 
 def test_gateway_settings_in_compose_are_real_settings():
