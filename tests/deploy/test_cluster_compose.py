@@ -44,6 +44,7 @@ from tests.deploy.test_compose import (
     profiles_of,
     published_ports,
     resolved_env,
+    scrape_targets,
     user,
     volume_mounts,
 )
@@ -140,25 +141,25 @@ def users_xml() -> dict[str, ET.Element]:
     return {path.name: ET.parse(path).getroot() for path in sorted(USERS_DIR.glob("*.xml"))}
 
 
+def found_in_cluster(services: dict, image: str, what: str) -> dict[str, dict]:
+    found = cluster_services(services, image)
+    assert found, f"no {what} in the profile `cluster`"
+    return found
+
+
 @pytest.fixture(scope="module")
 def brokers(services) -> dict[str, dict]:
-    found = cluster_services(services, "apache/kafka")
-    assert found, "no Kafka broker in the profile `cluster`"
-    return found
+    return found_in_cluster(services, "apache/kafka", "Kafka broker")
 
 
 @pytest.fixture(scope="module")
 def keepers(services) -> dict[str, dict]:
-    found = cluster_services(services, "clickhouse/clickhouse-keeper")
-    assert found, "no ClickHouse Keeper in the profile `cluster`"
-    return found
+    return found_in_cluster(services, "clickhouse/clickhouse-keeper", "ClickHouse Keeper")
 
 
 @pytest.fixture(scope="module")
 def replicas(services) -> dict[str, dict]:
-    found = cluster_services(services, "clickhouse/clickhouse-server")
-    assert found, "no ClickHouse server in the profile `cluster`"
-    return found
+    return found_in_cluster(services, "clickhouse/clickhouse-server", "ClickHouse server")
 
 
 @pytest.fixture(scope="module")
@@ -512,26 +513,17 @@ def test_cluster_prometheus_mounts_its_config(services):
 
 
 def test_cluster_prometheus_scrapes_the_cluster_services_on_their_metrics_ports(prometheus_cluster, services):
-    jobs = prometheus_cluster["scrape_configs"]
-    assert len({job["job_name"] for job in jobs}) == len(jobs), "duplicate job names"
     single_jobs = {job["job_name"] for job in yaml.safe_load(PROMETHEUS_FILE.read_text())["scrape_configs"]}
-    assert {job["job_name"] for job in jobs} == single_jobs, "the dashboards expect the single stack's job names"
+    jobs = {job["job_name"] for job in prometheus_cluster["scrape_configs"]}
+    assert jobs == single_jobs, "the dashboards expect the single stack's job names"
     cluster, scraped = enabled(services, {"cluster"}), set()
-    for job in jobs:
-        targets = [t for config in job.get("static_configs", []) for t in config.get("targets", [])]
-        for config in job.get("dns_sd_configs", []):
-            targets += [f"{host}:{config['port']}" for host in config["names"]]
-        assert targets, f"job {job['job_name']} has no target"
-        for target in targets:
-            host, port = target.rsplit(":", 1)
-            if host == "localhost" and job["job_name"] == "prometheus":
-                continue
-            assert host in cluster, f"job {job['job_name']}: {host} is not a service of the cluster"
-            env = env_of(services[host])
-            metrics_port = env.get("LEDGER_METRICS_PORT") or env.get("LEDGER_GATEWAY_PORT")
-            if metrics_port:
-                assert port == metrics_port, f"{host} serves metrics on {metrics_port}, scraped on {port}"
-            scraped.add(host)
+    for job, host, port in scrape_targets(prometheus_cluster):
+        assert host in cluster, f"job {job}: {host} is not a service of the cluster"
+        env = env_of(services[host])
+        metrics_port = env.get("LEDGER_METRICS_PORT") or env.get("LEDGER_GATEWAY_PORT")
+        if metrics_port:
+            assert port == metrics_port, f"{host} serves metrics on {metrics_port}, scraped on {port}"
+        scraped.add(host)
     assert set(LEDGER_SERVICES) <= scraped
 
 

@@ -664,10 +664,12 @@ def test_prometheus_mounts_its_config(services):
     assert (ROOT / mounts["/etc/prometheus/prometheus.yml"]).resolve() == PROMETHEUS_FILE.resolve()
 
 
-def test_prometheus_targets_are_compose_services_on_their_metrics_ports(prometheus, services):
+def scrape_targets(prometheus: dict) -> list[tuple[str, str, str]]:
+    """(job, host, port) of every target a Prometheus configuration scrapes but Prometheus itself;
+    each job has a unique name and at least one target."""
     jobs = prometheus["scrape_configs"]
     assert len({job["job_name"] for job in jobs}) == len(jobs), "duplicate job names"
-    scraped = set()
+    found = []
     for job in jobs:
         targets = [t for config in job.get("static_configs", []) for t in config.get("targets", [])]
         for config in job.get("dns_sd_configs", []):
@@ -675,13 +677,19 @@ def test_prometheus_targets_are_compose_services_on_their_metrics_ports(promethe
         assert targets, f"job {job['job_name']} has no target"
         for target in targets:
             host, port = target.rsplit(":", 1)
-            if host == "localhost" and job["job_name"] == "prometheus":
-                continue
-            assert host in services, f"job {job['job_name']}: {host} is not a compose service"
-            metrics_port = env_of(services[host]).get("LEDGER_METRICS_PORT")
-            if metrics_port:
-                assert port == metrics_port, f"{host} serves metrics on {metrics_port}, scraped on {port}"
-            scraped.add(host)
+            if not (host == "localhost" and job["job_name"] == "prometheus"):
+                found.append((job["job_name"], host, port))
+    return found
+
+
+def test_prometheus_targets_are_compose_services_on_their_metrics_ports(prometheus, services):
+    scraped = set()
+    for job, host, port in scrape_targets(prometheus):
+        assert host in services, f"job {job}: {host} is not a compose service"
+        metrics_port = env_of(services[host]).get("LEDGER_METRICS_PORT")
+        if metrics_port:
+            assert port == metrics_port, f"{host} serves metrics on {metrics_port}, scraped on {port}"
+        scraped.add(host)
     assert {"worker", "loader"} <= scraped
 
 
