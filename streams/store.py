@@ -176,9 +176,10 @@ def _client(dsn: str, database: str | None = None):
 
 
 def _resolve(dsn: str) -> str:
-    # chdb://relative/path means a path relative to the working directory.
+    # chdb://relative/path means a path relative to the working directory (its parameters kept).
     if dsn.startswith("chdb://") and not dsn.startswith("chdb:///"):
-        return "chdb:///" + str(Path(dsn[len("chdb://"):]).resolve()).lstrip("/")
+        path, sep, parameters = dsn[len("chdb://"):].partition("?")
+        return "chdb:///" + str(Path(path).resolve()).lstrip("/") + sep + parameters
     return dsn
 
 
