@@ -87,7 +87,7 @@ def cluster_statements(statements: Iterable[str], cluster: str, database: str) -
     out: list[str] = []
     for statement in statements:
         if m := _CREATE_TABLE.match(statement):
-            out.extend(_table(statement, m.group(1), cluster, database))
+            out.extend(_table(statement, m.group(1), m.end(), cluster, database))
         elif m := _CREATE_MV.match(statement):
             on_cluster = _on_cluster(statement, m.end(), cluster)
             out.append(_outside_literals(on_cluster, _to_local))
@@ -105,18 +105,18 @@ def digest(statements: Iterable[str]) -> str:
     return hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()[:16]
 
 
-def _table(statement: str, name: str, cluster: str, database: str) -> list[str]:
+def _table(statement: str, name: str, head_end: int, cluster: str, database: str) -> list[str]:
+    """`head_end`: where `CREATE TABLE IF NOT EXISTS <name>` ends in `statement`."""
     kind = table_kind(name)
     if kind == "local":
-        return [_on_cluster(statement, len(f"CREATE TABLE IF NOT EXISTS {name}"), cluster)]
+        return [_on_cluster(statement, head_end, cluster)]
     local = name + LOCAL_SUFFIX if kind == "sharded" else name
-    path = SHARD_PATH if kind == "sharded" else EVERYWHERE_PATH
-    replicated = _replicated(statement, path)
-    created = f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}" + replicated[len(f"CREATE TABLE IF NOT EXISTS {name}"):]
+    replicated = _replicated(statement[head_end:], SHARD_PATH if kind == "sharded" else EVERYWHERE_PATH)
+    created = f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}{replicated}"
     if kind == "everywhere":
         return [created]
     distributed = (f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER {cluster} AS {local}\n"
-                   f"ENGINE = Distributed({cluster}, {_literal(database)}, {local}, {SHARDED[name]})")
+                   f"ENGINE = Distributed({cluster}, {sql_string(database)}, {local}, {SHARDED[name]})")
     return [created, distributed]
 
 
@@ -124,9 +124,11 @@ def _replicated(statement: str, path: str) -> str:
     m = _ENGINE.search(statement)
     if m is None:
         raise ValueError(f"no MergeTree engine to replicate in: {statement[:80]!r}")
-    args = [_literal(path), _literal(REPLICA)] + ([m.group(2).strip()] if m.group(2) and m.group(2).strip() else [])
+    own = (m.group(2) or "").strip()
+    args = [sql_string(path), sql_string(REPLICA)] + ([own] if own else [])
     engine = f"ENGINE = Replicated{m.group(1)}({', '.join(args)})"
-    return _NON_REPLICATED_WINDOW.sub("replicated_deduplication_window", statement[:m.start()] + engine + statement[m.end():])
+    return _NON_REPLICATED_WINDOW.sub("replicated_deduplication_window",
+                                      statement[:m.start()] + engine + statement[m.end():])
 
 
 def _on_cluster(statement: str, at: int, cluster: str) -> str:
@@ -148,5 +150,6 @@ def _outside_literals(sql: str, change) -> str:
     return "".join(parts + [change(sql[last:])])
 
 
-def _literal(text: str) -> str:
+def sql_string(text: str) -> str:
+    """`text` as a ClickHouse string literal (streams/store.py quotes its values with it too)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

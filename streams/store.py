@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import clickhouse_connect
 
-from streams.cluster import cluster_statements, digest
+from streams.cluster import cluster_statements, digest, sql_string
 from streams.settings import REPO_ROOT, Settings
 
 SQL_DIR = REPO_ROOT / "deploy" / "clickhouse"
@@ -92,12 +92,12 @@ class Store:
             for statement in statements:
                 self.client.command(self._prepare(statement))
             if version is not None:
-                self.client.command(f"INSERT INTO schema_versions (digest) VALUES ({_quote(version)})")
+                self.client.command(f"INSERT INTO schema_versions (digest) VALUES ({sql_string(version)})")
 
     def _has_schema_version(self, version: str) -> bool:
         if not self.client.command("EXISTS TABLE schema_versions"):
             return False
-        return bool(self.client.command(f"SELECT count() FROM schema_versions WHERE digest = {_quote(version)}"))
+        return bool(self.client.command(f"SELECT count() FROM schema_versions WHERE digest = {sql_string(version)}"))
 
     @staticmethod
     def _prepare(statement: str) -> str:
@@ -133,7 +133,7 @@ class Store:
         first, each with all its ranges."""
         if not committed:
             return []
-        conditions = " OR ".join(f"(topic = {_quote(topic)} AND partition = {int(partition)} AND last_offset >= {int(offset)})"
+        conditions = " OR ".join(f"(topic = {sql_string(topic)} AND partition = {int(partition)} AND last_offset >= {int(offset)})"
                                  for (topic, partition), offset in committed.items())
         with self._lock:
             result = self.client.query(
@@ -183,5 +183,3 @@ def _resolve(dsn: str) -> str:
     return dsn
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -131,7 +131,8 @@ def check_retention(cfg: Settings) -> None:
     if problems:
         raise RetentionError(
             "the ledger's topics of record must keep their whole history (replay and reconcile read them "
-            "from offset 0), and on a cluster their in-sync replicas (LEDGER_MIN_INSYNC_REPLICAS), but:\n  " + "\n  ".join(problems) + "\nSet them with, e.g., kafka-configs.sh "
+            "from offset 0), and on a cluster their in-sync replicas (LEDGER_MIN_INSYNC_REPLICAS), but:\n  "
+            + "\n  ".join(problems) + "\nSet them with, e.g., kafka-configs.sh "
             "--bootstrap-server HOST:PORT --alter --entity-type topics --entity-name TOPIC --add-config "
             "retention.ms=-1,retention.bytes=-1,cleanup.policy=delete (see docs/security.md); "
             "records already deleted are lost to replay")
