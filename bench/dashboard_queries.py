@@ -146,7 +146,7 @@ def build(store: Store, entries: int, chunk: int = 1_000_000) -> dict:
         cmd(f"""
         INSERT INTO ledger_entries (entry_id, kind, status, reason, source_event_id, source_event_type,
             reverses_entry_id, programme_id, operation_id, contract_id, lot, contractor_siret, beneficiary_id,
-            siae_siret, mode, work_date, hours, rule, rulebook_version, submitted_at, loaded_at)
+            siae_siret, mode, work_date, hours, rule, rulebook_version, submitted_at, loaded_at, opens_source)
         SELECT
             reinterpretAsUUID(sipHash128('entry', n)) AS entry_id,
             if(reversal, 'reversal', 'credit') AS kind,
@@ -165,7 +165,8 @@ def build(store: Store, entries: int, chunk: int = 1_000_000) -> dict:
             if(reversal, -1, 1) * arrayElement([7, 7.5, 8, 3.5], bitShiftRight(h, 4) % 4 + 1) AS hours,
             'default' AS rule, 'bench-1' AS rulebook_version,
             toDateTime64(toDateTime(toDate('{START}') + toIntervalDay(d)), 3, 'UTC') + toIntervalMinute(1080 + bitShiftRight(h, 20) % 4320) AS submitted_at,
-            submitted_at + toIntervalSecond(1 + bitShiftRight(h, 32) % 120) AS loaded_at
+            submitted_at + toIntervalSecond(1 + bitShiftRight(h, 32) % 120) AS loaded_at,
+            true AS opens_source  -- each entry here is its own event's only one
         FROM
         (
             SELECT number AS n, n % 500 = 499 AS reversal, if(reversal, n - 1, n) AS m,
@@ -220,7 +221,7 @@ def loader_batch(store: Store, size: int = 5000) -> dict:
             "contractor_siret": _siret(c), "beneficiary_id": f"b-batch-{i % 700}",
             "siae_siret": None, "mode": "direct_hire", "work_date": str(AS_OF - dt.timedelta(days=i % 3)),
             "hours": 7, "rule": "default", "rulebook_version": "bench-1",
-            "submitted_at": f"{AS_OF}T18:00:00+00:00"}, separators=(",", ":")).encode())
+            "submitted_at": f"{AS_OF}T18:00:00+00:00", "opens_source": True}, separators=(",", ":")).encode())
     body = b"\n".join(rows)
     out = {}
     for label, token in (("batch", "ledger_entries:bench-batch"), ("replay", "ledger_entries:bench-resend"),
@@ -245,7 +246,7 @@ def check_exact(store: Store) -> dict:
     differing = {name: 0 for name in ("hours_by_contract_day", "hours_by_contract_month",
                                       "hours_by_beneficiary_contract", "people_contract_hours",
                                       "hours_by_programme_day", "hours_by_operation_day",
-                                      "rejections_by_reason_day")}
+                                      "rejections_by_reason_day", "accepted_events")}
     for row in rows:
         differing[row["aggregate"]] += 1
     return {"differing_keys": differing, "examples": rows[:5], "check_s": round(time.perf_counter() - t, 1)}

@@ -5,6 +5,8 @@
                     # the wide dedup stage of 2026-11-27..12-04 (entries_seen) against entry_keys + entries_new
     .venv/bin/python bench/insert_settings.py --compare operation-day --out bench/results/operation_day.json
                     # what the curves' aggregate costs the loader
+    .venv/bin/python bench/insert_settings.py --compare accepted-events --out bench/results/accepted_events.json
+                    # what summing the first-entry mark (intake_accounting's accepted) costs the loader
     .venv/bin/python bench/insert_settings.py --compare cluster-layout --out bench/results/cluster_layout.json
                     # the cluster variant's tables (streams/cluster.py: local tables under a Distributed
                     # table, one local shard, not replicated) against one server's
@@ -54,6 +56,9 @@ COMPARISONS = {
     "operation-day": {"without hours_by_operation_day": (LOADER, lambda store: store.client.command(
                           "DROP VIEW hours_by_operation_day_from_new_mv"), False),
                       "with hours_by_operation_day (the curves' table)": (LOADER, None, True)},
+    "accepted-events": {"without accepted_events": (LOADER, lambda store: store.client.command(
+                            "DROP VIEW accepted_events_from_new_mv"), False),
+                        "with accepted_events (the first-entry mark summed)": (LOADER, None, True)},
     # The loader's insert on a cluster goes through the Distributed table and waits for the shards
     # (distributed_foreground_insert); here the one shard is this process, so what is measured is
     # the Distributed layer, not the network or the replication.

@@ -67,7 +67,8 @@ def batch_records(first: int, size: int) -> list[dict]:
             "beneficiary_id": f"b-live-{n % 30000}", "siae_siret": "44201188000121" if mode.startswith("siae") else None,
             "mode": mode, "work_date": str(AS_OF - dt.timedelta(days=(n // 1000) % 14)),
             "hours": ("-" if reversal else "") + ["7.00", "7.50", "8.00", "3.50"][n % 4],
-            "rule": "default", "rulebook_version": "bench-1", "submitted_at": f"{AS_OF}T18:00:00+00:00"})
+            "rule": "default", "rulebook_version": "bench-1", "submitted_at": f"{AS_OF}T18:00:00+00:00",
+            "opens_source": True})  # each entry here is its own event's only one
     return out
 
 

@@ -133,6 +133,18 @@ class Outcome:
         return self.state == "pending"
 
 
+def _opened(outcomes: list[Outcome]) -> list[Outcome]:
+    """Mark the first entry of each outcome as the one that accounts for its event. Every entry an
+    event causes is made while that event is decided (a later event's reversal of its claim is the
+    later event's), so an event with entries has exactly one marked entry: the store counts
+    accepted events by summing the mark, where counting their distinct ids read the whole ledger
+    (intake_accounting, deploy/clickhouse/schema/005_analytics_views.sql)."""
+    for outcome in outcomes:
+        if outcome.entries:
+            outcome.entries[0]["opens_source"] = True
+    return outcomes
+
+
 def rejected(origin: str, raw: bytes, reason: Reason, detail: str, event_id: str | None,
              event_type: str | None) -> Outcome:
     if len(detail) > MAX_DETAIL:
@@ -267,13 +279,13 @@ class Desk:
             raise
         except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
             outcome = failed(raw, origin, error)
-        return [outcome, *self.release()] if self._arrived or self._due() else [outcome]
+        return _opened([outcome, *self.release()] if self._arrived or self._due() else [outcome])
 
     def tick(self, stream_time: float) -> list[Outcome]:
         """Time passes with no event: release or expire what waits."""
         self.advance(stream_time)
         self._posted_at = None
-        return self.release() if self._arrived or self._due() else []
+        return _opened(self.release()) if self._arrived or self._due() else []
 
     def learn(self, raw: bytes) -> list[Outcome]:
         """Reference data decided elsewhere (a contract, a programme): kept, and what waited for it
@@ -284,7 +296,7 @@ class Desk:
             self._keep_contract(event)
         elif event.type == "programme.defined":
             self.book.put("programmes", event.programme_id, getattr(event, "buyer_id", None))
-        return self.release() if self._arrived else []
+        return _opened(self.release()) if self._arrived else []
 
     def _decide(self, raw: bytes, origin: str) -> Outcome:
         posted = getattr(raw, "posted", None)  # an event cut on its way for its size: refused for it
@@ -646,7 +658,8 @@ class Desk:
                 "lot": under[2], "contractor_siret": under[3], "beneficiary_id": claim.beneficiary_id,
                 "siae_siret": claim.siae_siret, "mode": claim.mode, "work_date": _date_text(claim.work_date),
                 "hours": hours_text(hours), "rule": rule, "rulebook_version": self.version,
-                "submitted_at": at if at is not None and cause_id == cause else claim.submitted_at}
+                "submitted_at": at if at is not None and cause_id == cause else claim.submitted_at,
+                "opens_source": False}
 
     def _credits(self, claim: Claim, parts, cause_id: str, cause_type: str, subject: str) -> list[dict]:
         under = self._credited_under(self.book.contracts[claim.contract_id])

@@ -95,6 +95,9 @@ class LedgerEntry(BaseModel):
     rule: str
     rulebook_version: str
     submitted_at: dt.datetime
+    # True on the first entry its source event caused, False on the others: the store counts
+    # accepted events by summing it. None on entries of workers older than the mark (2026-12-05).
+    opens_source: bool | None = None
 
     @property
     def counts(self) -> bool:

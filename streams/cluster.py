@@ -10,7 +10,7 @@ then a cluster"). Every table falls in one of three kinds, and a table of no kin
   `<name>_local` (a Replicated engine under `/clickhouse/tables/{shard}/...`) and `<name>`, a
   Distributed table over it. The sharding key of a table that keeps one row per id is that id (its
   dedup id), so two copies of an entry land on the same shard: FINAL, applied per shard, keeps one,
-  and the dedup stage (entries_new_mv looking up entry_keys) finds the first copy on that shard.
+  and the dedup stage (entries_new_from_ledger_mv looking up entry_keys) finds the first copy on that shard.
   The aggregates are only sums: any shard may hold a part of a sum (the repairs insert anywhere).
 - LOCAL: the Null table the dedup stage passes new entries through; it stores nothing.
 
@@ -46,6 +46,7 @@ SHARDED: dict[str, str] = {
     "hours_by_programme_day": "rand()",
     "hours_by_operation_day": "rand()",
     "rejections_by_reason_day": "rand()",
+    "accepted_events": "rand()",
     "ledger_freshness": "rand()",
 }
 REPLICATED_EVERYWHERE = frozenset({
@@ -62,6 +63,7 @@ REPLICA = "{replica}"
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)(?=\s)")
 _CREATE_VIEW = re.compile(r"^(CREATE OR REPLACE VIEW|DROP VIEW IF EXISTS|DROP TABLE IF EXISTS) (\w+)(?=\s|$)")
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)(?=\s)")
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+)(?=\s)")
 _ENGINE = re.compile(r"\bENGINE = (\w*MergeTree)(?:\(([^()]*)\))?")
 _NON_REPLICATED_WINDOW = re.compile(r"\bnon_replicated_deduplication_window\b")
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
@@ -93,6 +95,8 @@ def cluster_statements(statements: Iterable[str], cluster: str, database: str) -
             out.append(_outside_literals(on_cluster, _to_local))
         elif m := _CREATE_VIEW.match(statement):
             out.append(_on_cluster(statement, m.end(), cluster))
+        elif m := _ALTER_TABLE.match(statement):
+            out.extend(_alter(statement, m.group(1), m.end(), cluster))
         elif statement.startswith("INSERT INTO "):
             out.append(statement)
         else:
@@ -118,6 +122,17 @@ def _table(statement: str, name: str, head_end: int, cluster: str, database: str
     distributed = (f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER {cluster} AS {local}\n"
                    f"ENGINE = Distributed({cluster}, {sql_string(database)}, {local}, {SHARDED[name]})")
     return [created, distributed]
+
+
+def _alter(statement: str, name: str, head_end: int, cluster: str) -> list[str]:
+    """An ALTER of a sharded table changes its local tables and the Distributed table over them
+    (which was made `AS` the local table: it does not follow a later change by itself)."""
+    kind = table_kind(name)
+    altered = _on_cluster(statement, head_end, cluster)
+    if kind != "sharded":
+        return [altered]
+    local = f"ALTER TABLE {name}{LOCAL_SUFFIX}{altered[head_end:]}"
+    return [local, altered]
 
 
 def _replicated(statement: str, path: str) -> str:

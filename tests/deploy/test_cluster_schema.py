@@ -134,8 +134,10 @@ def test_distributed_tables_are_sharded_by_the_dedup_id(parsed):
 def test_materialized_views_read_and_write_local_tables_and_views_read_distributed_ones(single, cluster):
     sharded = re.compile(r"\b(" + "|".join(SHARDED) + r")\b")
     literal = re.compile(r"'(?:[^'\\]|\\.)*'")
-    for before, after in zip([s for s in single if not s.startswith("CREATE TABLE")],
-                             [s for s in cluster if not s.startswith("CREATE TABLE")]):
+    def others(statements):
+        return [s for s in statements if not s.startswith(("CREATE TABLE", "ALTER TABLE"))]
+
+    for before, after in zip(others(single), others(cluster), strict=True):
         body = literal.sub("''", after)
         if after.startswith("CREATE MATERIALIZED VIEW"):
             assert not sharded.search(body), after[:120]  # every sharded name became <name>_local
@@ -144,6 +146,23 @@ def test_materialized_views_read_and_write_local_tables_and_views_read_distribut
             assert after == before
         else:
             assert "_local" not in body and after.replace(f" ON CLUSTER {CLUSTER}", "", 1) == before, after[:120]
+
+
+def test_an_alter_of_a_sharded_table_changes_its_local_tables_and_its_distributed_table(single, cluster):
+    """The Distributed table is made `AS` its local table once: a column added later must be added
+    to both, on every node, or reads through it would not see the column."""
+    altered = [s for s in single if s.startswith("ALTER TABLE")]
+    assert altered, "the schema has ALTERs (the upgrades of older stores)"
+    expected = []
+    for statement in altered:
+        name, rest = statement[len("ALTER TABLE "):].split(" ", 1)
+        on_cluster = f" ON CLUSTER {CLUSTER} {rest}"
+        if name in SHARDED:
+            expected += [f"ALTER TABLE {name}_local{on_cluster}", f"ALTER TABLE {name}{on_cluster}"]
+        else:
+            expected.append(f"ALTER TABLE {name}{on_cluster}")
+    assert [s for s in cluster if s.startswith("ALTER TABLE")] == expected
+    assert "ALTER TABLE ledger_entries_local ON CLUSTER" in "\n".join(expected)
 
 
 def test_the_dashboards_read_only_views(single):

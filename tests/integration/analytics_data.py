@@ -190,6 +190,12 @@ def _entry(label: str, contract_id: str, person: str, work_date: str, hours: flo
     }
 
 
+# Entries of workers older than the first-entry mark (opens_source: 2026-12-05) carry none: the
+# people below have theirs unmarked, the others marked, as in a store that lived through the
+# upgrade (intake_accounting counts the first kind by their distinct source ids, the second by the mark).
+UNMARKED = frozenset({"P10", "P11", "P12", "P13", "P14", "A01"})
+
+
 def _series(person: str, contract_id: str, first: str, count: int, hours: float, **kw) -> list[dict]:
     return [_entry(f"{person}-{day}", contract_id, person, day, hours, **kw) for day in _days(first, count)]
 
@@ -224,6 +230,9 @@ def entries() -> list[dict]:
     rows.append(_entry("P14", "gpe-c2", "P14", "2025-04-22", 8))
     rows.append(_entry("P14-reversal", "gpe-c2", "P14", "2025-04-22", -8, kind="reversal", reverses="P14"))
     rows.append(_entry("A01", "anru-c1", "A01", "2025-03-03", 7))
+    for row in rows:  # each entry here is its own event's only one
+        if row["beneficiary_id"][2:] not in UNMARKED:
+            row["opens_source"] = True
     return rows
 
 
@@ -339,6 +348,25 @@ AGGREGATES_OF_NEW_ENTRIES = ("hours_by_contract_day", "hours_by_contract_month",
                              "people_contract_hours", "hours_by_programme_day")
 
 
+def before_the_first_entry_mark(store) -> None:
+    """Turn a store of this version into one of before 2026-12-05: no opens_source on the ledger,
+    entries_new without the event type and the mark, fed by entries_new_mv, no accepted_events."""
+    from streams.store import SCHEMA_DIR, split_statements
+
+    new_view = next(s for s in split_statements((SCHEMA_DIR / "004_analytics.sql").read_text())
+                    if s.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS entries_new_from_ledger_mv "))
+    old_view = (new_view.replace("entries_new_from_ledger_mv", "entries_new_mv")
+                .replace(", source_event_type,\n       ifNull(opens_source, false) AS opens_source", ""))
+    assert "opens_source" not in old_view and "source_event_type" not in old_view, old_view
+    store.client.command("ALTER TABLE analytics_backfills DELETE WHERE name = 'accepted_events' "
+                         "SETTINGS mutations_sync = 2")
+    for statement in ("DROP VIEW accepted_events_from_new_mv", "DROP TABLE accepted_events",
+                      "DROP VIEW entries_new_from_ledger_mv",
+                      "ALTER TABLE entries_new DROP COLUMN source_event_type, DROP COLUMN opens_source",
+                      "ALTER TABLE ledger_entries DROP COLUMN opens_source", old_view):
+        store.client.command(statement)
+
+
 def wide_dedup_stage(store) -> None:
     """Turn a store of this version into one of 2026-11-27 to 2026-12-04: one wide table,
     entries_seen, held the keys and every column, and the aggregates' MVs read it. Its statements
@@ -348,16 +376,18 @@ def wide_dedup_stage(store) -> None:
     schema = (SCHEMA_DIR / "004_analytics.sql").read_text()
     statements = {s.split(" AS", 1)[0].split()[-3] if "MATERIALIZED VIEW" in s else s.split()[5]: s
                   for s in split_statements(schema) if s.startswith("CREATE")}
-    for view in ["entries_new_mv", "entry_keys_mv"] + [f"{t}_from_new_mv" for t in AGGREGATES_OF_NEW_ENTRIES]:
+    for view in ["entries_new_from_ledger_mv", "entry_keys_mv"] + [f"{t}_from_new_mv" for t in AGGREGATES_OF_NEW_ENTRIES]:
         store.client.command(f"DROP VIEW {view}")
     # What this version added: the keys of the dedup stage, the operation-day aggregate.
     store.client.command("DROP VIEW hours_by_operation_day_from_new_mv")
-    for table in ("entry_keys", "hours_by_operation_day"):
+    store.client.command("DROP VIEW accepted_events_from_new_mv")  # and the first-entry mark's table
+    for table in ("entry_keys", "hours_by_operation_day", "accepted_events"):
         store.client.command(f"DROP TABLE {table}")
         store.client.command(f"ALTER TABLE analytics_backfills DELETE WHERE name = '{table}' SETTINGS mutations_sync = 2")
     store.client.command(statements["entries_new"].replace("entries_new", "entries_seen").replace(
         "ENGINE = Null", "ENGINE = ReplacingMergeTree ORDER BY (work_date, contract_id, entry_id)"))
-    store.client.command(statements["entries_new_mv"].replace("entries_new_mv TO entries_new", "entries_seen_mv TO entries_seen")
+    store.client.command(statements["entries_new_from_ledger_mv"]
+                         .replace("entries_new_from_ledger_mv TO entries_new", "entries_seen_mv TO entries_seen")
                          .replace("FROM entry_keys", "FROM entries_seen"))
     for table in AGGREGATES_OF_NEW_ENTRIES:
         store.client.command(statements[f"{table}_from_new_mv"].replace(f"{table}_from_new_mv", f"{table}_sum_mv")

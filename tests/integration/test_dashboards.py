@@ -474,6 +474,60 @@ def test_a_store_with_the_wide_dedup_stage_is_upgraded_and_stays_exact(chdb_path
         store.close()
 
 
+ACCEPTED_FROM_LEDGER = """SELECT uniqExact(source_event_id) FROM ledger_entries FINAL
+                          WHERE source_event_type IN ('timesheet.submitted', 'timesheet.corrected',
+                                                      'timesheet.retracted', 'siae.invoice')"""
+
+
+def _accepted(store: Store) -> tuple[int, int]:
+    """(what intake_accounting counts as accepted, the same read from the ledger's distinct sources)."""
+    reference = store.query("""SELECT (SELECT count() FROM programme_definitions FINAL)
+        + (SELECT count() FROM contract_registrations FINAL) + (SELECT count() FROM beneficiary_enrolments FINAL)
+        + (SELECT count() FROM pooling_agreements FINAL) + (SELECT count() FROM beneficiary_outcomes FINAL)
+        + (SELECT uniqExact(event_id) FROM claim_resolutions)""").result_rows[0][0]
+    shown = store.query("SELECT accepted FROM intake_accounting").result_rows[0][0]
+    return shown - reference, store.query(ACCEPTED_FROM_LEDGER).result_rows[0][0]
+
+
+def test_a_store_made_before_the_first_entry_mark_is_upgraded_and_counts_each_event_once(chdb_path, shown):
+    """A store of before 2026-12-05 holds entries without opens_source (its table had no such
+    column: the loader skipped the field). Applying this version adds the column (NULL there), gives
+    entries_new the event type and the mark through a view of a new name, and adds accepted_events:
+    the unmarked events are counted by their ids, the marked ones by the mark, each once whatever
+    copies are written, and every panel shows what it showed."""
+    store = Store(f"chdb://{chdb_path}", database=f"dash_mark_{uuid.uuid4().hex[:10]}")
+    try:
+        store.apply_schema()
+        data.before_the_first_entry_mark(store)
+        data.load_ledger(store)
+        data.replay_batches(store, outcomes_too=False)
+        before = store.query(ACCEPTED_FROM_LEDGER).result_rows[0][0]  # (its view of then read the same)
+        store.apply_schema()
+        data.load_model_inputs(store)
+        views = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                                           "AND engine = 'MaterializedView'").result_rows}
+        assert "entries_new_mv" not in views and {"entries_new_from_ledger_mv", "accepted_events_from_new_mv"} <= views
+        assert store.query("SELECT countIf(opens_source IS NULL), count() FROM ledger_entries").result_rows[0][0] > 0
+        assert _accepted(store) == (before, before)
+        # Entries of an upgraded worker: marked, and sent twice (a re-send after a crash), the
+        # second time with an old entry's copy; then an event of three entries across two batches.
+        marked = [dict(e, entry_id=data._uuid(f"entry:new-{n}"), source_event_id=data._uuid(f"event:new-{n}"),
+                       opens_source=True) for n, e in enumerate(data.entries()[:6])]
+        store.insert_json_rows("ledger_entries", data._rows(marked), token="marked-1")
+        store.insert_json_rows("ledger_entries", data._rows(marked[2:] + data.entries()[-2:]), token="marked-2")
+        three = [dict(e, entry_id=data._uuid(f"entry:three-{n}"), source_event_id=data._uuid("event:three"),
+                      opens_source=n == 0) for n, e in enumerate(data.entries()[6:9])]
+        store.insert_json_rows("ledger_entries", data._rows(three[:1]), token="three-1")
+        store.insert_json_rows("ledger_entries", data._rows(three[1:]), token="three-2")
+        shown_now, from_ledger = _accepted(store)
+        assert shown_now == from_ledger == before + 7
+        assert store.query("SELECT sum(events) FROM accepted_events").result_rows[0][0] == \
+            store.query("SELECT count() FROM ledger_entries FINAL WHERE opens_source").result_rows[0][0]
+        assert store.rows("analytics_check") == []
+    finally:
+        store.close()
+
+
 def test_a_multi_block_insert_is_repaired(chdb_path, shown):
     """The model is exact for one block per INSERT (the loader's writes). A bulk INSERT cut into
     blocks can leave differences (ClickHouse reuses an MV's subquery sets across the blocks of

@@ -45,6 +45,11 @@ class Decision:
 
     @classmethod
     def of(cls, o: Outcome) -> Decision:
+        # What intake_accounting relies on: an outcome's entries are its own event's, and exactly
+        # the first is marked as the one that accounts for the event.
+        assert all(e["source_event_id"] == o.event_id for e in o.entries), o
+        marks = [e["opens_source"] for e in o.entries]
+        assert marks == ([True] + [False] * (len(marks) - 1) if marks else []), o
         position = Position(**_position(o.origin))
         rejection = Rejection(**o.rejection, position=position) if o.rejection is not None else None
         return cls(position, o.event_type if o.state != "rejected" else None,

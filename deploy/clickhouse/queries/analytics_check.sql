@@ -110,4 +110,17 @@ FULL OUTER JOIN
     HAVING sum(events) != 0 OR sum(hours_claimed) != 0
 ) AS a USING (reason, event_type, work_date)
 WHERE l.h != a.h
+UNION ALL
+SELECT 'accepted_events' AS aggregate, source_event_type AS key, toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
+FROM
+(
+    SELECT source_event_type, toString(count()) AS h
+    FROM ledger_entries FINAL WHERE opens_source GROUP BY source_event_type
+) AS l
+FULL OUTER JOIN
+(
+    SELECT source_event_type, toString(sum(events)) AS h
+    FROM accepted_events GROUP BY source_event_type HAVING sum(events) != 0
+) AS a USING (source_event_type)
+WHERE l.h != a.h
 ORDER BY aggregate, key

@@ -12,7 +12,8 @@
 
 INSERT INTO entries_new
 SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
-       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours
+       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours, source_event_type,
+       ifNull(opens_source, false)
 FROM ledger_entries FINAL
 WHERE entry_id NOT IN (SELECT entry_id FROM entry_keys);
 
@@ -141,3 +142,17 @@ FULL OUTER JOIN
     FROM hours_by_operation_day GROUP BY programme_id, operation_id, work_date, status
 ) AS s USING (programme_id, operation_id, work_date, status)
 WHERE t.hours != s.hours;
+
+INSERT INTO accepted_events
+SELECT source_event_type, t.events - s.events
+FROM
+(
+    SELECT source_event_type, count() AS events
+    FROM ledger_entries FINAL WHERE opens_source GROUP BY source_event_type
+) AS t
+FULL OUTER JOIN
+(
+    SELECT source_event_type, sum(events) AS events
+    FROM accepted_events GROUP BY source_event_type
+) AS s USING (source_event_type)
+WHERE t.events != s.events;

@@ -35,12 +35,20 @@ CREATE TABLE IF NOT EXISTS ledger_entries
     rule              LowCardinality(String),
     rulebook_version  LowCardinality(String),
     submitted_at      DateTime64(3, 'UTC'),
-    loaded_at         DateTime64(3, 'UTC') DEFAULT now64(3)
+    loaded_at         DateTime64(3, 'UTC') DEFAULT now64(3),
+    -- True on the first entry its source event caused, false on its others (the worker marks
+    -- them: every entry an event causes is made while that event is decided). intake_accounting
+    -- counts accepted events by summing it (accepted_events, 004). NULL on entries of workers
+    -- older than the mark (2026-12-05): those events are counted by their distinct ids.
+    opens_source      Nullable(Bool)
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYear(work_date)
 ORDER BY (programme_id, contract_id, entry_id)
 SETTINGS non_replicated_deduplication_window = 10000;
+
+-- A store made before the mark: its entries read NULL.
+ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS opens_source Nullable(Bool);
 
 -- Every event the worker could not count, with its original payload and where it was delivered.
 CREATE TABLE IF NOT EXISTS rejections

@@ -536,10 +536,16 @@ LEFT JOIN
 -- decisions are rows of their tables; a pending one waits in pending_now; a rejected one is a rejection.
 CREATE OR REPLACE VIEW intake_accounting AS
 SELECT
-    -- uniqExact needs no FINAL: the copies of an entry carry its source event's id.
-    (SELECT uniqExact(source_event_id) FROM ledger_entries
+    -- The first entry of each event is marked (opens_source): summed once per entry id by the
+    -- dedup stage (accepted_events). Entries of workers older than the mark (NULL) are counted by
+    -- their distinct source ids, which needs no FINAL: the copies of an entry carry its source's id.
+    (SELECT sum(events) FROM accepted_events
      WHERE source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
                                  'siae.invoice'))
+      + (SELECT uniqExact(source_event_id) FROM ledger_entries
+         WHERE opens_source IS NULL
+           AND source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
+                                     'siae.invoice'))
       -- Decisions: each has its row in claim_resolutions (a decision that changed nothing has no
       -- entry); decisions stored before that table existed are known by their entries only.
       + (SELECT uniqExact(event_id) FROM
