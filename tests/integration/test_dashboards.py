@@ -444,16 +444,23 @@ def test_model_is_backfilled_on_a_store_that_predates_it(chdb_path, tmp_path, sh
         store.close()
 
 
+def _store_of_then(chdb_path, kind: str, made_as_then) -> Store:
+    """A store of an earlier version (`made_as_then` turns this version's schema into it) holding
+    the dataset's ledger and copies of its entries, not yet upgraded."""
+    store = Store(f"chdb://{chdb_path}", database=f"dash_{kind}_{uuid.uuid4().hex[:10]}")
+    store.apply_schema()
+    made_as_then(store)
+    data.load_ledger(store)
+    data.replay_batches(store, outcomes_too=False)
+    return store
+
+
 def test_a_store_with_the_wide_dedup_stage_is_upgraded_and_stays_exact(chdb_path, shown):
     """A store of 2026-11-27 to 2026-12-04 (entries_seen, written with every column): applying this
     version fills entry_keys from the ledger and moves the aggregates to entries_new; the figures
     stay the same, copies written afterwards still count once, and entries_seen is no longer written."""
-    store = Store(f"chdb://{chdb_path}", database=f"dash_wide_{uuid.uuid4().hex[:10]}")
+    store = _store_of_then(chdb_path, "wide", data.wide_dedup_stage)
     try:
-        store.apply_schema()
-        data.wide_dedup_stage(store)
-        data.load_ledger(store)
-        data.replay_batches(store, outcomes_too=False)
         seen = store.query("SELECT count() FROM entries_seen").result_rows[0][0]
         assert seen == len({e["entry_id"] for e in data.entries()})
         store.apply_schema()
@@ -495,12 +502,8 @@ def test_a_store_made_before_the_first_entry_mark_is_upgraded_and_counts_each_ev
     entries_new the event type and the mark through a view of a new name, and adds accepted_events:
     the unmarked events are counted by their ids, the marked ones by the mark, each once whatever
     copies are written, and every panel shows what it showed."""
-    store = Store(f"chdb://{chdb_path}", database=f"dash_mark_{uuid.uuid4().hex[:10]}")
+    store = _store_of_then(chdb_path, "mark", data.before_the_first_entry_mark)
     try:
-        store.apply_schema()
-        data.before_the_first_entry_mark(store)
-        data.load_ledger(store)
-        data.replay_batches(store, outcomes_too=False)
         before = store.query(ACCEPTED_FROM_LEDGER).result_rows[0][0]  # (its view of then read the same)
         store.apply_schema()
         data.load_model_inputs(store)
@@ -509,6 +512,9 @@ def test_a_store_made_before_the_first_entry_mark_is_upgraded_and_counts_each_ev
         assert "entries_new_mv" not in views and {"entries_new_from_ledger_mv", "accepted_events_from_new_mv"} <= views
         assert store.query("SELECT countIf(opens_source IS NULL), count() FROM ledger_entries").result_rows[0][0] > 0
         assert _accepted(store) == (before, before)
+        results = panel_results(store)
+        for title in set(shown) - WRITE_TIME_PANELS:
+            assert results[title] == shown[title], title
         # Entries of an upgraded worker: marked, and sent twice (a re-send after a crash), the
         # second time with an old entry's copy; then an event of three entries across two batches.
         marked = [dict(e, entry_id=data._uuid(f"entry:new-{n}"), source_event_id=data._uuid(f"event:new-{n}"),
