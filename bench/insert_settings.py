@@ -56,9 +56,10 @@ COMPARISONS = {
     "operation-day": {"without hours_by_operation_day": (LOADER, lambda store: store.client.command(
                           "DROP VIEW hours_by_operation_day_from_new_mv"), False),
                       "with hours_by_operation_day (the curves' table)": (LOADER, None, True)},
-    "accepted-events": {"without accepted_events": (LOADER, lambda store: store.client.command(
-                            "DROP VIEW accepted_events_from_new_mv"), False),
-                        "with accepted_events (the first-entry mark summed)": (LOADER, None, True)},
+    "accepted-events": {"without accepted_events and unmarked_sources": (LOADER, lambda store: [
+                            store.client.command(f"DROP VIEW {view}")
+                            for view in ("accepted_events_from_new_mv", "unmarked_sources_from_new_mv")], False),
+                        "with them (the first-entry mark summed)": (LOADER, None, True)},
     # The loader's insert on a cluster goes through the Distributed table and waits for the shards
     # (distributed_foreground_insert); here the one shard is this process, so what is measured is
     # the Distributed layer, not the network or the replication.

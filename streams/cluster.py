@@ -47,6 +47,7 @@ SHARDED: dict[str, str] = {
     "hours_by_operation_day": "rand()",
     "rejections_by_reason_day": "rand()",
     "accepted_events": "rand()",
+    "unmarked_sources": "cityHash64(source_event_id)",
     "ledger_freshness": "rand()",
 }
 REPLICATED_EVERYWHERE = frozenset({

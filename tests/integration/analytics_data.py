@@ -356,13 +356,15 @@ def before_the_first_entry_mark(store) -> None:
     new_view = next(s for s in split_statements((SCHEMA_DIR / "004_analytics.sql").read_text())
                     if s.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS entries_new_from_ledger_mv "))
     old_view = (new_view.replace("entries_new_from_ledger_mv", "entries_new_mv")
-                .replace(", source_event_type,\n       ifNull(opens_source, false) AS opens_source", ""))
+                .replace(", source_event_id,\n       source_event_type, opens_source", ""))
     assert "opens_source" not in old_view and "source_event_type" not in old_view, old_view
-    store.client.command("ALTER TABLE analytics_backfills DELETE WHERE name = 'accepted_events' "
+    store.client.command("ALTER TABLE analytics_backfills DELETE WHERE name IN ('accepted_events', 'unmarked_sources') "
                          "SETTINGS mutations_sync = 2")
     for statement in ("DROP VIEW accepted_events_from_new_mv", "DROP TABLE accepted_events",
+                      "DROP VIEW unmarked_sources_from_new_mv", "DROP TABLE unmarked_sources",
                       "DROP VIEW entries_new_from_ledger_mv",
-                      "ALTER TABLE entries_new DROP COLUMN source_event_type, DROP COLUMN opens_source",
+                      "ALTER TABLE entries_new DROP COLUMN source_event_id, DROP COLUMN source_event_type, "
+                      "DROP COLUMN opens_source",
                       "ALTER TABLE ledger_entries DROP COLUMN opens_source", old_view):
         store.client.command(statement)
 
@@ -380,8 +382,9 @@ def wide_dedup_stage(store) -> None:
         store.client.command(f"DROP VIEW {view}")
     # What this version added: the keys of the dedup stage, the operation-day aggregate.
     store.client.command("DROP VIEW hours_by_operation_day_from_new_mv")
-    store.client.command("DROP VIEW accepted_events_from_new_mv")  # and the first-entry mark's table
-    for table in ("entry_keys", "hours_by_operation_day", "accepted_events"):
+    for view in ("accepted_events_from_new_mv", "unmarked_sources_from_new_mv"):  # and the first-entry mark's
+        store.client.command(f"DROP VIEW {view}")
+    for table in ("entry_keys", "hours_by_operation_day", "accepted_events", "unmarked_sources"):
         store.client.command(f"DROP TABLE {table}")
         store.client.command(f"ALTER TABLE analytics_backfills DELETE WHERE name = '{table}' SETTINGS mutations_sync = 2")
     store.client.command(statements["entries_new"].replace("entries_new", "entries_seen").replace(

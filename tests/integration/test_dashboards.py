@@ -499,9 +499,10 @@ def _accepted(store: Store) -> tuple[int, int]:
 def test_a_store_made_before_the_first_entry_mark_is_upgraded_and_counts_each_event_once(chdb_path, shown):
     """A store of before 2026-12-05 holds entries without opens_source (its table had no such
     column: the loader skipped the field). Applying this version adds the column (NULL there), gives
-    entries_new the event type and the mark through a view of a new name, and adds accepted_events:
-    the unmarked events are counted by their ids, the marked ones by the mark, each once whatever
-    copies are written, and every panel shows what it showed."""
+    entries_new the event's id, type and mark through a view of a new name, and adds accepted_events
+    and unmarked_sources (filled with the store's events): the unmarked events are counted by their
+    ids, the marked ones by the mark, each once whatever copies are written and whichever copy the
+    ledger's merges keep, and every panel shows what it showed."""
     store = _store_of_then(chdb_path, "mark", data.before_the_first_entry_mark)
     try:
         before = store.query(ACCEPTED_FROM_LEDGER).result_rows[0][0]  # (its view of then read the same)
@@ -509,7 +510,8 @@ def test_a_store_made_before_the_first_entry_mark_is_upgraded_and_counts_each_ev
         data.load_model_inputs(store)
         views = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
                                            "AND engine = 'MaterializedView'").result_rows}
-        assert "entries_new_mv" not in views and {"entries_new_from_ledger_mv", "accepted_events_from_new_mv"} <= views
+        assert "entries_new_mv" not in views and {"entries_new_from_ledger_mv", "accepted_events_from_new_mv",
+                                                  "unmarked_sources_from_new_mv"} <= views
         assert store.query("SELECT countIf(opens_source IS NULL), count() FROM ledger_entries").result_rows[0][0] > 0
         assert _accepted(store) == (before, before)
         results = panel_results(store)
@@ -525,10 +527,22 @@ def test_a_store_made_before_the_first_entry_mark_is_upgraded_and_counts_each_ev
                       opens_source=n == 0) for n, e in enumerate(data.entries()[6:9])]
         store.insert_json_rows("ledger_entries", data._rows(three[:1]), token="three-1")
         store.insert_json_rows("ledger_entries", data._rows(three[1:]), token="three-2")
-        shown_now, from_ledger = _accepted(store)
-        assert shown_now == from_ledger == before + 7
-        assert store.query("SELECT sum(events) FROM accepted_events").result_rows[0][0] == \
-            store.query("SELECT count() FROM ledger_entries FINAL WHERE opens_source").result_rows[0][0]
+        # An old worker's entries of an event, then an upgraded worker's re-send of the same entries
+        # after a crash, marked; the ledger's merge then keeps the marked copies.
+        old = [dict(e, entry_id=data._uuid(f"entry:resent-{n}"), source_event_id=data._uuid("event:resent"))
+               for n, e in enumerate(data.entries()[9:11])]
+        for e in old:
+            e.pop("opens_source", None)
+        store.insert_json_rows("ledger_entries", data._rows(old), token="old-worker")
+        store.insert_json_rows("ledger_entries", data._rows([dict(e, opens_source=n == 0) for n, e in enumerate(old)]),
+                               token="upgraded-worker")
+        assert _accepted(store) == (before + 8, before + 8)
+        store.client.command("SYSTEM START MERGES ledger_entries")
+        store.client.command("OPTIMIZE TABLE ledger_entries FINAL")
+        kept = store.query(f"SELECT groupArray(opens_source) FROM ledger_entries "
+                           f"WHERE source_event_id = '{data._uuid('event:resent')}'").result_rows[0][0]
+        assert sorted(kept, key=str) == [False, True]  # the marked copies, counted by nothing but their first copy
+        assert _accepted(store) == (before + 8, before + 8)
         assert store.rows("analytics_check") == []
     finally:
         store.close()

@@ -114,13 +114,18 @@ UNION ALL
 SELECT 'accepted_events' AS aggregate, source_event_type AS key, toString(l.h) AS ledger, toString(a.h) AS pre_aggregated
 FROM
 (
-    SELECT source_event_type, toString(count()) AS h
-    FROM ledger_entries FINAL WHERE opens_source GROUP BY source_event_type
+    SELECT source_event_type, toString(uniqExact(source_event_id)) AS h
+    FROM ledger_entries FINAL GROUP BY source_event_type
 ) AS l
 FULL OUTER JOIN
 (
-    SELECT source_event_type, toString(sum(events)) AS h
-    FROM accepted_events GROUP BY source_event_type HAVING sum(events) != 0
+    -- the marked events plus those of the entries older than the mark (004, 3e)
+    SELECT source_event_type, toString(m.events + u.events) AS h
+    FROM (SELECT source_event_type, sum(events) AS events FROM accepted_events GROUP BY source_event_type) AS m
+    FULL OUTER JOIN
+    (SELECT source_event_type, uniqExact(source_event_id) AS events FROM unmarked_sources GROUP BY source_event_type) AS u
+    USING (source_event_type)
+    WHERE m.events + u.events != 0
 ) AS a USING (source_event_type)
 WHERE l.h != a.h
 ORDER BY aggregate, key

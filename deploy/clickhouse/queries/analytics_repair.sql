@@ -12,8 +12,8 @@
 
 INSERT INTO entries_new
 SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
-       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours, source_event_type,
-       ifNull(opens_source, false)
+       beneficiary_id, mode, ifNull(siae_siret, ''), work_date, hours, source_event_id, source_event_type,
+       opens_source
 FROM ledger_entries FINAL
 WHERE entry_id NOT IN (SELECT entry_id FROM entry_keys);
 
@@ -143,16 +143,23 @@ FULL OUTER JOIN
 ) AS s USING (programme_id, operation_id, work_date, status)
 WHERE t.hours != s.hours;
 
+-- accepted_events: what makes the accounting's accepted (the marks plus the unmarked events)
+-- equal the distinct events of the ledger, per event type.
 INSERT INTO accepted_events
-SELECT source_event_type, t.events - s.events
+SELECT source_event_type, toInt64(t.events) - toInt64(u.events) - s.events
 FROM
 (
-    SELECT source_event_type, count() AS events
-    FROM ledger_entries FINAL WHERE opens_source GROUP BY source_event_type
+    SELECT source_event_type, uniqExact(source_event_id) AS events
+    FROM ledger_entries FINAL GROUP BY source_event_type
 ) AS t
+FULL OUTER JOIN
+(
+    SELECT source_event_type, uniqExact(source_event_id) AS events
+    FROM unmarked_sources GROUP BY source_event_type
+) AS u USING (source_event_type)
 FULL OUTER JOIN
 (
     SELECT source_event_type, sum(events) AS events
     FROM accepted_events GROUP BY source_event_type
 ) AS s USING (source_event_type)
-WHERE t.events != s.events;
+WHERE t.events != u.events + s.events;

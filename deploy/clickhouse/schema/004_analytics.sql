@@ -128,14 +128,16 @@ CREATE TABLE IF NOT EXISTS entries_new
     siae_siret        LowCardinality(String),
     work_date         Date,
     hours             Decimal(12, 2),
+    source_event_id   UUID,
     source_event_type LowCardinality(String),
-    opens_source      Bool
+    opens_source      Nullable(Bool)
 )
 ENGINE = Null;
 
--- A store of before 2026-12-05: the two columns accepted_events reads.
+-- A store of before 2026-12-05: the columns accepted_events and unmarked_sources read.
+ALTER TABLE entries_new ADD COLUMN IF NOT EXISTS source_event_id UUID;
 ALTER TABLE entries_new ADD COLUMN IF NOT EXISTS source_event_type LowCardinality(String);
-ALTER TABLE entries_new ADD COLUMN IF NOT EXISTS opens_source Bool;
+ALTER TABLE entries_new ADD COLUMN IF NOT EXISTS opens_source Nullable(Bool);
 
 CREATE TABLE IF NOT EXISTS entry_keys
 (
@@ -163,8 +165,8 @@ DROP VIEW IF EXISTS entries_new_mv;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS entries_new_from_ledger_mv TO entries_new AS
 SELECT entry_id, kind, status, reason, programme_id, operation_id, contract_id, lot, contractor_siret,
-       beneficiary_id, mode, ifNull(siae_siret, '') AS siae_siret, work_date, hours, source_event_type,
-       ifNull(opens_source, false) AS opens_source
+       beneficiary_id, mode, ifNull(siae_siret, '') AS siae_siret, work_date, hours, source_event_id,
+       source_event_type, opens_source
 FROM ledger_entries
 WHERE (work_date, contract_id, entry_id) NOT IN
       (SELECT work_date, contract_id, entry_id FROM entry_keys
@@ -411,12 +413,16 @@ SELECT programme_id, operation_id, status, work_date, sum(hours) AS hours
 FROM entries_new
 GROUP BY programme_id, operation_id, status, work_date;
 
--- 3e. Accepted events that caused entries, by type: the "accepted" of intake_accounting (005)
---     sums it. The worker marks the first entry of each event (opens_source, 002); counting the
---     distinct source ids of the ledger instead read every entry (350 ms at 10 M entries). The
---     entries stored before the mark read NULL, and intake_accounting counts their events by
---     their ids; the backfill counts the marked entries a store already holds (none, unless the
---     table was dropped to be rebuilt).
+-- 3e. Accepted events that caused entries: what intake_accounting (005) counts as accepted.
+--     The worker marks the first entry of each event (opens_source, 002): accepted_events sums
+--     the marks per event type. Entries of workers older than the mark (NULL) name their event in
+--     unmarked_sources, counted by distinct id. Both are fed by the dedup stage, so an entry id
+--     counts by its first copy, whatever the ledger's merges keep later (an old worker's unmarked
+--     entries re-sent marked by an upgraded one after a crash: the first copy is unmarked, and
+--     stays so here when the ledger keeps the marked one). Counting the distinct source ids of
+--     the whole ledger instead read every entry (350 ms at 10 M entries). The backfills: the
+--     events of the entries a store holds when the tables are created (all unmarked, in a store
+--     older than the mark: its accounting then reads as many ids as before).
 CREATE TABLE IF NOT EXISTS accepted_events
 (
     source_event_type  LowCardinality(String),
@@ -439,6 +445,27 @@ SELECT source_event_type, count() AS events
 FROM entries_new
 WHERE opens_source
 GROUP BY source_event_type;
+
+CREATE TABLE IF NOT EXISTS unmarked_sources
+(
+    source_event_type  LowCardinality(String),
+    source_event_id    UUID
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (source_event_type, source_event_id);
+
+INSERT INTO unmarked_sources
+SELECT DISTINCT source_event_type, source_event_id
+FROM ledger_entries
+WHERE opens_source IS NULL AND (SELECT count() FROM analytics_backfills WHERE name = 'unmarked_sources') = 0;
+
+INSERT INTO analytics_backfills (name)
+SELECT 'unmarked_sources' WHERE (SELECT count() FROM analytics_backfills WHERE name = 'unmarked_sources') = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS unmarked_sources_from_new_mv TO unmarked_sources AS
+SELECT DISTINCT source_event_type, source_event_id
+FROM entries_new
+WHERE opens_source IS NULL;
 
 -- 4. Rejections per reason, event type and claimed work day (from the payload, 1970-01-01 when it
 --    has none), with the hours rejected timesheets claimed. One per rejection_id (a delivery

@@ -536,15 +536,13 @@ LEFT JOIN
 -- decisions are rows of their tables; a pending one waits in pending_now; a rejected one is a rejection.
 CREATE OR REPLACE VIEW intake_accounting AS
 SELECT
-    -- The first entry of each event is marked (opens_source): summed once per entry id by the
-    -- dedup stage (accepted_events). Entries of workers older than the mark (NULL) are counted by
-    -- their distinct source ids, which needs no FINAL: the copies of an entry carry its source's id.
+    -- The first entry of each event is marked (opens_source), summed by accepted_events; the
+    -- events of entries older than the mark are in unmarked_sources (004, 3e).
     (SELECT sum(events) FROM accepted_events
      WHERE source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
                                  'siae.invoice'))
-      + (SELECT uniqExact(source_event_id) FROM ledger_entries
-         WHERE opens_source IS NULL
-           AND source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
+      + (SELECT uniqExact(source_event_id) FROM unmarked_sources
+         WHERE source_event_type IN ('timesheet.submitted', 'timesheet.corrected', 'timesheet.retracted',
                                      'siae.invoice'))
       -- Decisions: each has its row in claim_resolutions (a decision that changed nothing has no
       -- entry); decisions stored before that table existed are known by their entries only.
