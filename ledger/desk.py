@@ -133,6 +133,9 @@ class Outcome:
         return self.state == "pending"
 
 
+_NO_CAP = 1 << 62  # the lowest cap of no claim
+
+
 def _opened(outcomes: list[Outcome]) -> list[Outcome]:
     """Mark the first entry of each outcome as the one that accounts for its event. Every entry an
     event causes is made while that event is decided (a later event's reversal of its claim is the
@@ -219,6 +222,13 @@ class Desk:
         # The event being decided and its submission time: every entry it causes carries that time,
         # a reversal of an older claim included (auditors read it as when the correction came).
         self._cause: tuple[str | None, str | None] = (None, None)
+        # Per person with training claims, as the general path last shared the cap out (`_settle`):
+        # the latest work day of the claims sharing it, the hours of the cap they use and the lowest
+        # of their caps. Derived from the book,
+        # kept in memory only: dropped whenever the person's claims are settled again, set when
+        # their cap is shared out, empty after a restore (the person's next training claim takes
+        # the general path and sets it).
+        self._training_used: dict[str, tuple[int, int, int]] = {}
         self.reindex()
 
     # -- time and the pending index ------------------------------------------------------------
@@ -278,6 +288,7 @@ class Desk:
         except BooksUnavailable:
             raise
         except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
+            self._training_used.clear()  # the book may have changed half-way: shared out again when needed
             outcome = failed(raw, origin, error)
         return _opened([outcome, *self.release()] if self._arrived or self._due() else [outcome])
 
@@ -382,6 +393,7 @@ class Desk:
         return self._accepted(event, origin, reference=self._reference_record(event), learned=raw.decode())
 
     def _keep_contract(self, event) -> None:
+        self._training_used.clear()  # a contract's caps and period may change whose claims count
         self.book.put("contracts", event.contract_id, Contract(
             event.contract_id, event.programme_id, event.operation_id, event.lot, event.contractor_siret,
             event.start_date.toordinal(), event.end_date.toordinal(), getattr(event, "buyer_id", None)))
@@ -468,21 +480,40 @@ class Desk:
 
     def _first_of_its_day(self, sheet: Sheet, origin: str) -> Outcome | None:
         """Nearly every timesheet, decided in one step: new, its reference data known, the first claim
-        of its person's day, outside training, within the daily maximum. The same outcome and state
-        as `_timesheet`'s, without the general path's calls (13-15 % of the desk's CPU on the small
-        programme, same run, identical records); None for any other, which takes the general path."""
+        of its person's day, within the daily maximum; in training, also later than its person's
+        other training claims and within what their cap leaves. The same outcome and state as
+        `_timesheet`'s, without the general path's calls (13-15 % of the desk's CPU on the small
+        programme, same run, identical records; a training claim there re-read and shared the cap
+        over all its person's: 79-109 µs, docs/scaling.md); None for any other, which takes the
+        general path."""
         book = self.book
         contract = book.contracts.get(sheet.contract_id)
         enrolment = book.enrolments.get(sheet.beneficiary_id)
-        if contract is None or enrolment is None or sheet.mode == TRAINING:
+        if contract is None or enrolment is None:
             return None
         event_id, person, day, hours = sheet.event_id, sheet.beneficiary_id, sheet.work_date, sheet.hours
+        training = sheet.mode == TRAINING
+        if training:
+            used = self._training_used.get(person)
+            if used is None:  # its person's cap not shared out yet
+                return None
         if book.days.of(person, day):
             return None
         withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
+            if training:
+                return None
             parts = ((hours, NOT_COUNTED, *withheld),)
         elif hours <= self._param("daily_max_hours", sheet.contract_id, day):
+            if training:
+                # Counted whole and no other claim changed (share_training_cap): last in work-day
+                # order, within what its own cap leaves; or anywhere, when the total stays within
+                # the lowest of their caps (then every claim counts whole: one cut short by its cap
+                # leaves the total at least at that cap).
+                cap = self._param("training_cap_hours", sheet.contract_id, day)
+                last, taken, lowest = used
+                if hours > cap - taken or (day < last and taken + hours > lowest):
+                    return None
             parts = ((hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
         else:
             return None  # flagged by the daily maximum: _settle's
@@ -494,6 +525,9 @@ class Desk:
                              sheet.type, under, None)
         book.put_day(person, day, event_id)  # a day's only claim: its id alone (see _on_day)
         self._worked_on(person, day)
+        if training:
+            book.put("training", person, (*book.training.get(person, ()), event_id))
+            self._training_used[person] = (max(last, day), taken + hours, min(lowest, cap))
         book.put_record("claims", event_id, claim)
         return Outcome(origin, event_id, sheet.type, "accepted", [credit])
 
@@ -556,6 +590,7 @@ class Desk:
             if not ids:
                 self._worked_on(person, day)
         if claim.mode == TRAINING:
+            self._training_used.pop(person, None)  # shared out again by the _settle that follows
             ids = book.training.get(person, ())
             if claim.event_id not in ids:
                 book.put("training", person, (*ids, claim.event_id))
@@ -565,6 +600,7 @@ class Desk:
         """Bring the claims of `days` (and with `training`, all the person's training claims) to
         their verdicts. `first` is written first; `new` is its claim when just indexed."""
         book = self.book
+        self._training_used.pop(beneficiary_id, None)  # set again below if the cap is shared out
         scope: dict[str, Claim] = {}
         for day in sorted(days):
             for claim_id in self._on_day(beneficiary_id, day):
@@ -584,7 +620,8 @@ class Desk:
                     DayClaim(c.event_id, self._contractor(c), c.hours, self._param("daily_max_hours", c.contract_id, day),
                              resolved=c.resolution == "count") for c in on_day])
         elsewhere: set[str] = set()  # training claims on other days: their days' verdicts stand
-        if training or any(c.mode == TRAINING for c in scope.values()):
+        training = training or any(c.mode == TRAINING for c in scope.values())
+        if training:
             for claim_id in book.training.get(beneficiary_id, ()):
                 claim = None if claim_id in scope else book.claims.get(claim_id)
                 if claim is not None:
@@ -609,8 +646,14 @@ class Desk:
             else:
                 verdict = ((claim.hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
             verdicts[claim.event_id] = verdict
-        for claim_id, verdict in share_training_cap(sharing).items():
+        shared = share_training_cap(sharing)
+        for claim_id, verdict in shared.items():
             verdicts[claim_id] = tuple((h, str(s), rule, reason) for h, s, rule, reason in verdict.parts)
+        if training:  # every standing training claim of the person was shared out: what the next may use
+            self._training_used[beneficiary_id] = (
+                max((c.work_date for c in sharing), default=0),
+                sum(h for verdict in shared.values() for h, s, _, _ in verdict.parts if s == COUNTED),
+                min((c.cap for c in sharing), default=_NO_CAP))
 
         entries: list[dict] = []
         ordered = scope.values() if len(scope) == 1 else sorted(
@@ -692,6 +735,7 @@ class Desk:
         person, day = claim.beneficiary_id, claim.work_date
         self.book.put_day(person, day, _day_value(tuple(i for i in self._on_day(person, day) if i != claim.event_id)))
         if claim.mode == TRAINING:
+            self._training_used.pop(person, None)  # shared out again by the _settle that follows
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
         self.book.put_record("claims", claim.event_id,

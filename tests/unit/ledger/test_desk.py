@@ -695,6 +695,102 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
     assert statuses == ["counted", "counted", "flagged", "not_counted", "not_counted", "counted", "counted", "counted"]
 
 
+def test_training_claims_take_the_one_step_path_when_last_and_within_the_cap_and_decide_as_the_general_path(monkeypatch):
+    """A training claim dated after its person's other training claims, within what the cap leaves,
+    changes no other claim: `_first_of_its_day` decides it in one step (its person's cap shared out
+    once by the general path). The same sequence through the general path alone gives the same
+    outcomes, ids and book: in date order up to the cap and past it (a day split), one dated
+    before the others (the cap shared out again), a correction and a retraction (room given back),
+    a second claim of a day, and a new desk on the same book (as after a restart: nothing shared out)."""
+    from tests.support.builders import correction, retraction
+
+    def training(n: int, hours: float = 8, **changes) -> dict:
+        return timesheet(mode="training", hours=hours, work_date=(dt.date(2024, 6, 3) + dt.timedelta(days=n)).isoformat(),
+                         submitted_at="2024-09-30T18:00:00Z", **changes)
+
+    run_in_order = [training(n) for n in range(12)]  # 96 h
+    late = training(40, hours=7)
+    wrong = training(41, hours=6)
+    events = [*run_in_order, late, wrong, correction(wrong, hours=4), training(42, hours=5),
+              retraction(run_in_order[3]), training(43, hours=8), training(50), training(12),  # dated before
+              training(51), training(51, hours=1, contract_id="gpe-c001"), training(52, hours=2)]
+    events += [training(60 + n) for n in range(6)]  # past the cap: split, then nothing counted
+    reference = [programme(), contract(), enrolment()]
+
+    def run(book=None):
+        desk = Desk(book or Book(), RULEBOOK)
+        restarted = None
+        outcomes = []
+        for n, event in enumerate(reference + events):
+            if n == len(reference) + 20:  # a restart: a new desk on the same book
+                restarted = Desk(desk.book, RULEBOOK)
+                desk = restarted
+            outcomes.append(desk.decide(raw(event), at(100 + n), NOW))
+        decided = [[(o.state, o.entries, o.rejection, o.pending) for o in out] for out in outcomes[3:]]
+        return decided, desk.book.snapshot()
+
+    own_path, taken = Desk._first_of_its_day, []
+
+    def counted(self, sheet, origin):
+        outcome = own_path(self, sheet, origin)
+        if sheet.mode == "training":
+            taken.append(outcome is not None)
+        return outcome
+
+    monkeypatch.setattr(Desk, "_first_of_its_day", counted)
+    fast = run()
+    monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
+    general = run()
+    assert fast == general
+    # The first of the person's training claims, the one dated before, the second of a day, the
+    # one after the restart and those past the cap take the general path; the others one step.
+    assert 10 <= taken.count(True) < len(taken) and taken[0] is False
+    states = [out[0][0] for out in fast[0]]
+    assert states == ["accepted"] * len(events)
+    hours = Counter()
+    for out in fast[0]:
+        for entry in out[0][1]:
+            hours[entry["status"]] += Decimal(entry["hours"])
+    assert hours["counted"] == 150 and hours["not_counted"] > 0
+
+
+def test_a_training_claim_dated_before_its_persons_others_takes_the_general_path_even_within_its_cap(monkeypatch):
+    """The cap of a claim is its own day's (a rulebook may lower it from a date). A claim dated
+    before the others can fit under its own cap and still push a later claim over that claim's
+    lower cap: only the general path, sharing the cap out by work date again, sees it."""
+    lowered = Rulebook().with_overrides(training_cap_hours=[{"until": "2024-06-30", "value": 150},
+                                                           {"from": "2024-07-01", "value": 60}])
+
+    def training(day: str, hours: float = 8) -> dict:
+        return timesheet(mode="training", hours=hours, work_date=day, submitted_at="2024-09-30T18:00:00Z")
+
+    # 56 h under a cap of 150; July 15: 4 + 4 under 60; then 8 h dated before it.
+    cut_short = [*(training(f"2024-06-0{n}") for n in range(3, 10)), training("2024-07-15"), training("2024-06-10")]
+    # 24 h; July 15 (cap 60) counted whole, last; 24 h dated before it, within 60 in all; then 8 h
+    # more dated before it, past 60.
+    within = [*(training(f"2024-06-0{n}") for n in range(3, 6)), training("2024-07-15"),
+              *(training(f"2024-06-0{n}") for n in range(6, 9)), training("2024-06-09")]
+
+    def run(events):
+        desk = Desk(Book(), lowered)
+        return [desk.decide(raw(e), at(100 + n), NOW) for n, e in enumerate([programme(), contract(), enrolment(), *events])]
+
+    def seen(outcomes):
+        return [[(o.state, o.entries) for o in out] for out in outcomes]
+
+    fast = [run(cut_short), run(within)]
+    monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
+    assert [seen(f) for f in fast] == [seen(run(cut_short)), seen(run(within))]
+    # June 10 counts 8 h; July 15's 4 counted hours are reversed: none left under 60. June 9 counts
+    # 8 h; July 15 is cut to 4.
+    for outcomes, reversed_, credited in ((fast[0], [("counted", "-4.00"), ("not_counted", "-4.00")],
+                                           [("not_counted", "8.00")]),
+                                          (fast[1], [("counted", "-8.00")], [("counted", "4.00"), ("not_counted", "4.00")])):
+        last = [(e["kind"], e["status"], e["hours"]) for e in outcomes[-1][0].entries]
+        assert last == [("credit", "counted", "8.00"), *(("reversal", *r) for r in reversed_),
+                        *(("credit", *c) for c in credited)]
+
+
 # ------------------------------------------------------------------------------------- the desk failing
 
 def test_a_failure_of_the_desk_is_a_rejection_that_keeps_the_event():
