@@ -480,8 +480,8 @@ class Desk:
 
     def _first_of_its_day(self, sheet: Sheet, origin: str) -> Outcome | None:
         """Nearly every timesheet, decided in one step: new, its reference data known, the first claim
-        of its person's day, within the daily maximum; in training, also later than its person's
-        other training claims and within what their cap leaves. The same outcome and state as
+        of its person's day, within the daily maximum; in training, also changing no other claim
+        under the training cap (see below). The same outcome and state as
         `_timesheet`'s, without the general path's calls (13-15 % of the desk's CPU on the small
         programme, same run, identical records; a training claim there re-read and shared the cap
         over all its person's: 79-109 µs, docs/scaling.md); None for any other, which takes the
