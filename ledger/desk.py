@@ -224,8 +224,8 @@ class Desk:
         self._cause: tuple[str | None, str | None] = (None, None)
         # Per person with training claims, as the general path last shared the cap out (`_settle`):
         # the latest work day of the claims sharing it, the hours of the cap they use and the lowest
-        # of their caps. Derived from the book,
-        # kept in memory only: dropped whenever the person's claims are settled again, set when
+        # of their caps. Derived from the book, kept in memory only: dropped whenever the person's
+        # claims are settled again (every change of a training claim ends in a `_settle`), set when
         # their cap is shared out, empty after a restore (the person's next training claim takes
         # the general path and sets it).
         self._training_used: dict[str, tuple[int, int, int]] = {}
@@ -590,7 +590,6 @@ class Desk:
             if not ids:
                 self._worked_on(person, day)
         if claim.mode == TRAINING:
-            self._training_used.pop(person, None)  # shared out again by the _settle that follows
             ids = book.training.get(person, ())
             if claim.event_id not in ids:
                 book.put("training", person, (*ids, claim.event_id))
@@ -735,7 +734,6 @@ class Desk:
         person, day = claim.beneficiary_id, claim.work_date
         self.book.put_day(person, day, _day_value(tuple(i for i in self._on_day(person, day) if i != claim.event_id)))
         if claim.mode == TRAINING:
-            self._training_used.pop(person, None)  # shared out again by the _settle that follows
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
         self.book.put_record("claims", claim.event_id,
