@@ -81,7 +81,8 @@ def _gateway(args) -> int:
 
     threading.Thread(target=topics, name="ensure-topics", daemon=True).start()
     uvicorn.run(create_app(cfg, gw), host=args.host or gw.host, port=args.port or gw.port,
-                log_level="info" if args.verbose else "warning", proxy_headers=True)
+                log_level="info" if args.verbose else "warning", proxy_headers=True,
+                timeout_keep_alive=gw.keep_alive_seconds)
     return 0
 
 

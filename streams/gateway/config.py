@@ -34,6 +34,9 @@ class GatewaySettings(BaseSettings):
     max_errors_per_line: int = Field(10, description="errors listed for one line of a refused request")
     max_errors_listed: int = Field(100, description="errors listed for a refused request (the others are counted)")
     retry_after_seconds: int = Field(10, description="Retry-After of a 503 answer")
+    keep_alive_seconds: int = Field(75, description="an idle keep-alive connection is closed after this long; "
+                                    "longer than any client's or proxy's idle timeout (httpx 5 s, load "
+                                    "balancers 60 s), or a request sent as the gateway closes is reset")
     # Optional SASL/SCRAM towards the broker (docs/gateway.md): only the gateway may write the intake topic.
     kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL")
     kafka_sasl_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-512")

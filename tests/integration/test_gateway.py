@@ -7,12 +7,14 @@ gateway (read back up to its end offsets).
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -318,6 +320,37 @@ def test_kafka_unreachable_is_503_with_retry_after_and_not_ready(tmp_path):
         assert http.get("/readyz").status_code == 503
         text = http.get("/metrics").text
         assert 'ledger_gateway_requests_total{method="POST",route="/v1/events",status="503"}' in text
+
+
+def _open_after(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server still holds the connection `seconds` after its last answer."""
+    time.sleep(seconds)
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""  # b"": the server closed it
+    except BlockingIOError:
+        return True  # nothing to read and not closed
+    except ConnectionResetError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+def test_idle_connections_are_kept_as_configured_and_longer_than_a_clients(tmp_path):
+    """A server that closes an idle connection when the client reuses it resets that request (CI saw
+    httpx's `Connection reset by peer`: httpx and uvicorn both default to 5 s). The gateway keeps idle
+    connections for `keep_alive_seconds`, longer than httpx's and load balancers' idle timeouts."""
+    assert GatewaySettings().keep_alive_seconds > max(60, httpx.Limits().keepalive_expiry)
+    cfg = Settings(kafka_dsn=f"kafka://127.0.0.1:{free_port()}", topic_prefix="nowhere")
+    app = create_app(cfg, gateway_settings(tmp_path, keep_alive_seconds=2))
+    with serve_in_thread(app) as url:
+        connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+        connection.request("GET", "/healthz")
+        answer = connection.getresponse()
+        assert answer.status == 200 and json.loads(answer.read()) == {"status": "ok", "detail": None}
+        assert _open_after(connection.sock, 1)
+        assert not _open_after(connection.sock, 2.5)
+        connection.close()
 
 
 def test_a_frozen_broker_bounds_every_wait_and_healthz_answers_at_once(tmp_path):
