@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from streams.live.snapshot import read_snapshot  # noqa: E402
-from streams.store import QUERIES_DIR, Store  # noqa: E402
+from streams.store import QUERIES_DIR, QUERY_SETTINGS, Store  # noqa: E402
 from tests.integration.analytics_data import clickhouse_targets, load_dashboards, render_sql  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "dashboard_queries.json"
@@ -252,20 +252,22 @@ def check_exact(store: Store) -> dict:
     return {"differing_keys": differing, "examples": rows[:5], "check_s": round(time.perf_counter() - t, 1)}
 
 
-def queries() -> list[tuple[str, str, dict]]:
+def queries() -> list[tuple[str, str, dict, dict | None]]:
+    """(name, SQL, parameters, settings): query files run with their QUERY_SETTINGS, as their readers run them."""
     found = []
     for path, dashboard in load_dashboards():
         for panel, target in clickhouse_targets(dashboard):
             found.append((f"{path.stem}: {panel['title']}" + (f" [{target['refId']}]" if target.get('refId', 'A') != 'A' else ""),
-                          render_sql(target["rawSql"], programme="gpe"), {}))
+                          render_sql(target["rawSql"], programme="gpe"), {}, None))
     for name, parameters in QUERY_FILES:
-        found.append((f"queries/{name}.sql", (QUERIES_DIR / f"{name}.sql").read_text(), parameters))
+        found.append((f"queries/{name}.sql", (QUERIES_DIR / f"{name}.sql").read_text(), parameters,
+                      QUERY_SETTINGS.get(name)))
     return found
 
 
-def export_queries() -> list[tuple[str, str, dict]]:
-    return [(f"export: queries/{name}.sql", (QUERIES_DIR / f"{name}.sql").read_text(), parameters)
-            for name, parameters in EXPORT_QUERY_FILES]
+def export_queries() -> list[tuple[str, str, dict, dict | None]]:
+    return [(f"export: queries/{name}.sql", (QUERIES_DIR / f"{name}.sql").read_text(), parameters,
+             QUERY_SETTINGS.get(name)) for name, parameters in EXPORT_QUERY_FILES]
 
 
 # The parts of the views this version changed, as they were and as they are, timed in the same run
@@ -301,8 +303,10 @@ def time_queries(store: Store, repeats: int) -> list[dict]:
     """Wall ms (first, median, max) and the process's CPU ms (median: chDB runs in this process, so
     it is the query's work, whatever else the machine runs) of every query."""
     results = []
-    for name, sql, parameters in queries() + REFERENCE_QUERIES + export_queries():
-        results.append(_timed(name, lambda: len(store.query(sql, parameters or None).result_rows), repeats))
+    references = [(name, sql, parameters, None) for name, sql, parameters in REFERENCE_QUERIES]
+    for name, sql, parameters, settings in queries() + references + export_queries():
+        results.append(_timed(name, lambda: len(store.query(sql, parameters or None, settings).result_rows),
+                              repeats))
     # The live page's whole snapshot (streams/live/snapshot.py: the report's data, the accounting,
     # the freshness), read at most once a second while facilitators watch it.
     results.append(_timed("live page: one snapshot (streams.live.snapshot.read_snapshot)",

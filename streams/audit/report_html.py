@@ -28,7 +28,7 @@ from typing import Any
 
 from ledger.trajectory import STATUSES
 from streams.audit.tools import csv_cell, csv_writer, read_only_query
-from streams.store import Store, query_text
+from streams.store import QUERY_SETTINGS, Store, query_text
 
 CONTRACT_COLUMNS = [
     # (field, title, kind)
@@ -100,8 +100,11 @@ def report_data(store: Store) -> dict[str, Any]:
     # "To date" is the store's reference date (ledger_as_of: today unless pinned), as in the views.
     as_of = _rows(store, "SELECT as_of FROM ledger_as_of" if "ledger_as_of" in relations
                   else "SELECT today() AS as_of")[0]["as_of"]
-    daily = read_only_query(store, query_text("daily_counted_hours") if "hours_by_operation_day" in relations
-                            else _DAILY_FROM_LEDGER, {"as_of": as_of}).as_dicts()
+    if "hours_by_operation_day" in relations:
+        daily = read_only_query(store, query_text("daily_counted_hours"), {"as_of": as_of},
+                                QUERY_SETTINGS["daily_counted_hours"]).as_dicts()
+    else:
+        daily = read_only_query(store, _DAILY_FROM_LEDGER, {"as_of": as_of}).as_dicts()
     return {"database": store.database, "as_of": as_of, "source": "trajectory views" if trajectory
             else "progress views (no trajectory views in this store)",
             "programmes": programmes, "operations": operations, "contracts": contracts, "daily": daily,

@@ -76,8 +76,9 @@ def read_only_query(store: Store, sql: str, parameters: dict[str, Any] | None = 
                     limits: dict[str, Any] | None = None) -> QueryResult:
     """Run one statement that `check_read_only` accepts, with readonly=1 as well.
 
-    `limits`: engine settings that bound the query (max_execution_time, max_result_rows...), set by
-    the caller (the live view's SQL endpoint), never by the query; readonly=1 always wins.
+    `limits`: engine settings set by the caller, never by the query: bounds (max_execution_time,
+    max_result_rows... from the live view's SQL endpoint) or a query file's plan choices
+    (streams.store.QUERY_SETTINGS); readonly=1 always wins.
 
     Raises SqlRefused (the guard's refusal) or the client's error. Values the Python client cannot
     represent (a DateTime64 beyond year 9999 or before year 1 once put in its time zone) do not
