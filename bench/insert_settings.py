@@ -60,6 +60,11 @@ COMPARISONS = {
                             store.client.command(f"DROP VIEW {view}")
                             for view in ("accepted_events_from_new_mv", "unmarked_sources_from_new_mv")], False),
                         "with them (the first-entry mark summed)": (LOADER, None, True)},
+    # The engine's own parallelism on the loader's inserts: JSON parsed by several threads in
+    # chunks, and each view's query run by up to max_threads threads, on blocks of one second's rows.
+    "threads": {"the engine's default threads": (LOADER, None, True),
+                "one thread (max_threads=1, input_format_parallel_parsing=0)": (
+                    {**LOADER, "max_threads": 1, "input_format_parallel_parsing": 0}, None, True)},
     # The loader's insert on a cluster goes through the Distributed table and waits for the shards
     # (distributed_foreground_insert); here the one shard is this process, so what is measured is
     # the Distributed layer, not the network or the replication.
