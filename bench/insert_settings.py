@@ -10,6 +10,9 @@
     .venv/bin/python bench/insert_settings.py --compare cluster-layout --out bench/results/cluster_layout.json
                     # the cluster variant's tables (streams/cluster.py: local tables under a Distributed
                     # table, one local shard, not replicated) against one server's
+    .venv/bin/python bench/insert_settings.py --compare threads --pairs 7 --batch-rows 15000 --out bench/results/insert_threads.json
+                    # the engine's parallel parsing and view threads against one thread per insert
+                    # (2026-12-05: median ratio 0.97, pairs 0.90-1.09: no difference; not adopted)
 
 Each arm is a fresh database with the whole schema (the dedup stage, the sums, freshness), into
 which 16 batches of 50,000 ledger entries (bench/loader.py's rows, encoded as the worker encodes
