@@ -541,6 +541,12 @@ def table(results: dict) -> str:
                     g = f[part]
                     rows.append((f"  {part}, {w} worker(s)", f"p50 {g['p50']} s, p90 {g['p90']} s, p99 {g['p99']} s "
                                                             f"({g['entries']:,} entries {what})"))
+            if "steady_seconds" in f:
+                t = f["steady_seconds"]
+                rows.append((f"  slowest seconds, {w} worker(s)",
+                             f"{t['over_2s']} of {t['seconds']} s with an entry over 2 s; slowest (second of the phase: "
+                             "worst / median ms): " + ", ".join(f"{s['second']}: {s['worst_ms']} / {s['median_ms']}"
+                                                               for s in t["slowest"])))
         if "release_burst" in r:
             b = r["release_burst"]
             rows.append((f"release burst, {w} worker(s)",

@@ -67,7 +67,13 @@ def freshness(store, since: str, until: str) -> dict:
     for r in store.named("freshness", {"since": since, "until": until}).named_results():
         q = [v / 1000 for v in r["q"]] if r["n"] else [None] * 4
         parts[r["part"]] = {"entries": int(r["n"]), "p50": q[0], "p90": q[1], "p99": q[2], "max": q[3]}
-    return {**parts["all"], "steady": parts["steady"], "released": parts["released"]}
+    seconds = [{"second": int(r["second"]), "entries": int(r["entries"]), "worst_ms": int(r["worst_ms"]),
+                "median_ms": int(r["median_ms"])}
+               for r in store.named("freshness_by_second", {"since": since, "until": until}).named_results()]
+    slowest = sorted(seconds, key=lambda s: -s["worst_ms"])[:5]
+    return {**parts["all"], "steady": parts["steady"], "released": parts["released"],
+            "steady_seconds": {"seconds": len(seconds), "over_2s": sum(s["worst_ms"] > 2000 for s in seconds),
+                               "slowest": slowest}}
 
 
 def release_burst(store, since: str) -> dict:

@@ -566,30 +566,49 @@ class Book:
                     values[key] = decode(value)
         self.records.pack()
 
-    def snapshot_records(self, max_bytes: int) -> Iterator[bytes]:
-        """The whole state as records of at most `max_bytes` (a key too large alone is a record of
-        its own), with the changes not taken yet, removals included. Applied to an empty book they
-        give this one; applied after the history before them they change nothing: so a restore may
-        start at a snapshot instead of at the beginning of the history (streams/worker/state.py).
-        Generated a part at a time, so that the state is never copied whole (whole copies of four
-        books at once added 800 MB to the worker's peak at the Grand Paris size): the book must not
-        change until the last record is taken."""
+    def snapshot_parts(self, max_bytes: int) -> Iterator[list[bytes]]:
+        """The whole state as records of at most `max_bytes`, cut a part at a time (each part's
+        records, usually one, at once) while the book goes
+        on changing between them (the worker cuts a few at each commit, after its delta): a fuzzy
+        snapshot, as databases take their checkpoints. The keys
+        are those of the first call; each record holds the values its keys have when it is cut
+        (a key removed by then is left out). The changes stay marked for the next deltas.
+
+        Why the state log stays right (streams/worker/state.py applies records in log order, each
+        key set to its value): a key changed after its record was cut is dirty, so a delta taken
+        after it, and written after it, sets it again; a key made after the first call is in a
+        delta after that; a key removed before its record was cut is not in any record after the
+        first, only in a delta (None). Applied to an empty book from the first record on, a complete
+        snapshot and the deltas among and after it give the book of the last record applied.
+        Until 2026-12-05 a snapshot was cut whole at one commit with the book held still, which
+        stopped the partition's decisions for as long as the cut took: 1-2 s at the medium size
+        (docs/scaling.md, "The worker's state")."""
         limit = _fragment_limit(max_bytes)
+        # The days are listed by person (each person's days as they are when the record is cut):
+        # their flat keys, built for every day at once, would cost ~95 MB at the Grand Paris size.
+        keys = {name: list(self.days._people if name == "days" else getattr(self, name)) for name in MAPS}
+        people = self.days._people
         for name in MAPS:
-            values, label = getattr(self, name), b'{"' + name.encode() + b'":'
-            part = dict.fromkeys(k for k in self.dirty[name] if k not in values)  # removed
-            items = iter(values.items())
-            while True:
+            values, label, names = getattr(self, name), b'{"' + name.encode() + b'":', keys.pop(name)
+            at = 0
+            while at < len(names):
                 step = max(1, _cut(limit) // self._widths.get(name, _FIRST_WIDTH))
-                part.update(islice(items, max(0, step - len(part))))
-                if not part:
-                    break
-                for blob in self._fragments(name, part, limit):
-                    yield label + blob + b"}"
                 part = {}
-            self.dirty[name].clear()
-        self._days_put = {}
-        self.records.pack()
+                if name == "days":
+                    while at < len(names) and len(part) < step:
+                        person = names[at]
+                        at += 1
+                        for day, ids in people.get(person, {}).items():
+                            part[f"{person}|{day}"] = ids
+                else:
+                    for key in names[at:at + step]:
+                        value = values.get(key, _ABSENT)
+                        if value is not _ABSENT:
+                            part[key] = value
+                    at += step
+                if part:  # a part's records together: a record cut from a part built earlier could
+                    # come after a delta of a later change, and undo it
+                    yield [label + blob + b"}" for blob in self._fragments(name, part, limit)]
 
     def snapshot(self) -> bytes:
         """The whole state as one record, keys in order, leaving the changes marked (applied to an

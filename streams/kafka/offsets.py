@@ -74,6 +74,10 @@ class IntakeProgress:
             self._committed.pop(partition, None)
             self._reported.pop(partition, None)
 
+    def next_of(self, partition: int) -> int | None:
+        """The next offset to decide in `partition`: everything before it is decided."""
+        return self._next.get(partition)
+
     def to_commit(self) -> dict[int, int]:
         """Kafka's committed offset is the next one to read: the next one to decide."""
         return {p: n for p, n in self._next.items() if n > self._committed.get(p, -1)}

@@ -23,6 +23,8 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import faust
 
@@ -41,7 +43,9 @@ log = logging.getLogger(__name__)
 # thousands of events, and the event loop must come back to the consumer's heartbeat in between.
 TAKE, TAKE_WITHIN = 100, 0.05
 ROUTED_MESSAGE_BYTES = STATE_RECORD_BYTES = codec.MAX_MESSAGE_BYTES
-SNAPSHOT_RECORDS_IN_FLIGHT = 16  # a snapshot's records sent before the next are cut (~14 MB)
+# A snapshot's records cut at each commit, after the deltas (~7 MB): the routed lock is held while
+# they are cut, so this bounds how long a snapshot pauses the decisions at each commit.
+SNAPSHOT_RECORDS_PER_COMMIT = 8
 # A full producer buffer is let drain to a quarter of LEDGER_WORKER_BUFFERED_WRITES before the agents
 # go on (not to empty: the sender keeps sending while the agents decide), looked at every 2 ms.
 DRAIN_DOWN_TO = 4
@@ -95,6 +99,10 @@ class Worker:
         self.rulebook = rulebook or load_rulebook(cfg)
         self.processors: dict[int, PartitionProcessor] = {}
         self.snapshots: dict[int, Snapshots] = {}  # per routed partition: when its state log gets a snapshot
+        self._cutting: dict[int, _Cut] = {}  # the snapshot being written, a few records per commit
+        # Per routed partition, its last snapshot whose earlier log is not deleted yet: (offset of its
+        # first record in the state log, routed offset its last record covers).
+        self._written_snapshots: dict[int, tuple[int, int]] = {}
         # What was sent since the last commit (delivery futures): a commit waits for these, not for
         # the producer to be idle, which it never is while the agents go on.
         self._routed_sends: list = []
@@ -295,15 +303,18 @@ class Worker:
                 # Its next owner restores it from the last commit and decides the rest again.
                 self.processors.pop(tp.partition, None)
                 self.snapshots.pop(tp.partition, None)
+                self._cutting.pop(tp.partition, None)
+                self._written_snapshots.pop(tp.partition, None)
 
     # -- timers ----------------------------------------------------------------------------------
 
     async def commit(self) -> None:
         """State deltas first, then the routed offsets they cover, then the intake offsets; each
-        once what was sent for the messages before it is acknowledged."""
+        once what was sent for the messages before it is acknowledged. A snapshot being written
+        gets its next records after the deltas (`_cut_snapshot`)."""
         if self.app.rebalancing:
             return
-        routed, intake, snapshot_of, snapshot_start = {}, {}, None, None
+        routed, intake, finished = {}, {}, []
         try:
             # A delta's records name disjoint keys, so they may land in any order: all are handed to
             # the producer at once and awaited together with the outputs, durable before the offsets
@@ -312,14 +323,12 @@ class Worker:
             sent: list = []
             async with self.routed.lock:
                 routed = self.routed.progress.to_commit()
-                snapshot_of = self._snapshot_due(routed)
                 for p in routed:
-                    if p in self.processors and p != snapshot_of:
+                    if p in self.processors:
                         records = self.processors[p].book.take_deltas(STATE_RECORD_BYTES)
                         self.snapshots[p].wrote(sum(map(len, records)), snapshot=False)
                         sent += [await self._send_state(record, p, routed[p]) for record in records]
-                if snapshot_of is not None:
-                    snapshot_start = await self._write_snapshot(snapshot_of, routed[snapshot_of], sent)
+                finished = await self._cut_snapshot(routed, sent)
                 outputs, self._output_sends = self._output_sends, []
             async with self.intake.lock:
                 intake = self.intake.progress.to_commit()
@@ -335,14 +344,56 @@ class Worker:
             # The deltas' changes are no longer marked, or an output was lost: the worker must not
             # go on; a restart decides again from the last commit.
             await self._stop("cannot write the state log or the outputs", error)
-        if routed and await self.routed.commit(routed, flush=False) and snapshot_start is not None:
-            await self._forget_before_snapshots({snapshot_of: ((await snapshot_start).offset, routed[snapshot_of])})
+        for partition, cut in finished:
+            self._written_snapshots[partition] = ((await cut.first).offset, cut.upto)
+        if routed:
+            await self.routed.commit(routed, flush=False)
+        await self._forget_before_snapshots()
         if intake:
             await self.intake.commit(intake, flush=False)
 
+    async def _cut_snapshot(self, routed: dict[int, int], sent: list) -> list:
+        """Under the routed lock, after the deltas: start a partition's snapshot when one is due and
+        none is being written, and cut the next SNAPSHOT_RECORDS_PER_COMMIT records of the one being
+        written (Book.snapshot_parts: fuzzy, its records cut while the book goes on changing, every
+        change after a record in a later delta). Cut whole at one commit, as until 2026-12-05, a
+        snapshot stopped the decisions for as long as it took: 1-2 s at the medium size, the
+        freshness tail in docs/scaling.md. Each record's `upto` is the next routed offset to
+        decide: it holds no decision past it, so a restore to a lower committed offset leaves it
+        out. Returns the snapshots whose last record was cut: [(partition, _Cut)]."""
+        if not self._cutting:
+            partition = self._snapshot_due(routed)
+            if partition is not None:
+                book = self.processors[partition].book
+                self._cutting[partition] = _Cut(self.processors[partition], book.snapshot_parts(STATE_RECORD_BYTES),
+                                                str(self.routed.progress.next_of(partition)).encode())
+        finished = []
+        for partition, cut in list(self._cutting.items()):
+            if self.processors.get(partition) is not cut.processor:  # changed hands: given up
+                del self._cutting[partition]
+                continue
+            upto = self.routed.progress.next_of(partition)
+            cut_now = 0
+            while cut_now < SNAPSHOT_RECORDS_PER_COMMIT:
+                records = next(cut.parts, None)
+                if records is None:
+                    del self._cutting[partition]
+                    if cut.first is not None:
+                        self.snapshots[partition].wrote(cut.size, snapshot=True)
+                        metrics.STATE_SNAPSHOTS.inc()
+                        finished.append((partition, cut))
+                    break
+                for record in records:
+                    future = await self._send_state(record, partition, upto, snapshot=cut.id)
+                    cut.first = future if cut.first is None else cut.first
+                    cut.upto, cut.size = upto, cut.size + len(record)
+                    sent.append(future)
+                cut_now += len(records)
+        return finished
+
     def _snapshot_due(self, routed: dict[int, int]) -> int | None:
-        """The partition whose state log gets a snapshot at this commit, if any: one at a time, so
-        that a commit never cuts several partitions' whole state at once."""
+        """The partition whose state log gets a snapshot now, if any: one at a time, so that the
+        worker never holds several partitions' snapshots being written."""
         due = None
         for p in routed:
             if p in self.processors:
@@ -351,38 +402,27 @@ class Worker:
                     due = p
         return due
 
-    async def _send_state(self, record: bytes, partition: int, upto: int, snapshot: bool = False):
-        headers = [(UPTO_HEADER, str(upto).encode())] + ([(SNAPSHOT_HEADER, b"1")] if snapshot else [])
+    async def _send_state(self, record: bytes, partition: int, upto: int, snapshot: bytes | None = None):
+        headers = [(UPTO_HEADER, str(upto).encode())] + ([(SNAPSHOT_HEADER, snapshot)] if snapshot else [])
         return delivery(await self.state_topic.send(value=record, partition=partition, headers=headers))
 
-    async def _write_snapshot(self, partition: int, upto: int, sent: list):
-        """The partition's whole book to its state log, cut as it is sent (under the routed lock: the
-        book must not change meanwhile), SNAPSHOT_RECORDS_IN_FLIGHT records acknowledged before the
-        next are cut, so that no more than that is held. The first record's delivery, or None."""
-        first, size, window = None, 0, []
-        for record in self.processors[partition].book.snapshot_records(STATE_RECORD_BYTES):
-            future = await self._send_state(record, partition, upto, snapshot=True)
-            first = future if first is None else first
-            size += len(record)
-            sent.append(future)
-            window.append(future)
-            if len(window) >= SNAPSHOT_RECORDS_IN_FLIGHT:
-                await asyncio.gather(*window)
-                window = []
-        self.snapshots[partition].wrote(size, snapshot=True)
-        metrics.STATE_SNAPSHOTS.inc()
-        return first
-
-    async def _forget_before_snapshots(self, snapshots: dict[int, tuple[int, int]]) -> None:
-        """A committed snapshot makes the state log before it useless to any restore: delete it. A
-        failure only leaves the log longer (a restore reads it and the snapshot, the same book)."""
+    async def _forget_before_snapshots(self) -> None:
+        """A snapshot whose last record's offset the group has committed makes the state log before
+        its first record useless to any restore: delete it. A failure only leaves the log longer (a
+        restore reads it and the snapshot, the same book); it is tried again at the next commit."""
+        if not self._written_snapshots or self.app.rebalancing:
+            return
         try:
             deleted = await forget_before_snapshots(await self.routed.admin(), self.cfg.worker_id,
-                                                    self.cfg.routed_topic, self.cfg.state_topic, snapshots)
-            log.info("state log snapshots at %s; deleted before them in partitions %s", snapshots, sorted(deleted))
+                                                    self.cfg.routed_topic, self.cfg.state_topic,
+                                                    dict(self._written_snapshots))
+            for partition in deleted:
+                self._written_snapshots.pop(partition, None)
+            if deleted:
+                log.info("state log snapshots complete; deleted before them in partitions %s", sorted(deleted))
         except Exception:
             log.warning("cannot delete the state log before the snapshots at %s: a restore reads from further back",
-                        snapshots, exc_info=True)
+                        self._written_snapshots, exc_info=True)
 
     async def tick(self) -> None:
         """A tick through each intake partition this worker routes: queued behind what was posted
@@ -391,6 +431,20 @@ class Worker:
             if tp.topic == self.cfg.intake_topic:
                 await self.intake_topic.send(value=codec.TICK, partition=tp.partition,
                                              headers=[(codec.TICK_HEADER, self.cfg.worker_id.encode())])
+
+
+@dataclass
+class _Cut:
+    """A snapshot being written: its partition's processor when it began (another one, after a
+    rebalance, gives it up), its records still to cut, its id (the `ledger-snapshot` header: the
+    routed offset it began at), its first record's delivery, the `upto` of its last, its bytes."""
+
+    processor: PartitionProcessor
+    parts: Iterator[list[bytes]]
+    id: bytes
+    first: asyncio.Future | None = None
+    upto: int = 0
+    size: int = 0
 
 
 def tune_collector() -> None:

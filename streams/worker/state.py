@@ -16,14 +16,17 @@ the same values; applying the orphan as well, once a later commit covers it, cha
 Snapshots bound what a restore reads. The deltas of a busy partition add up to several times its
 state (every second rewrites the keys it touched), and the log is kept forever: at the Grand Paris
 size a partition's log passed 200 MB in a run. So once the deltas written since the last snapshot
-reach the size of that snapshot (and at least `LEDGER_WORKER_SNAPSHOT_MIN_BYTES`), a checkpoint
-writes the whole book instead of its delta (`Book.snapshot_records`, cut in records like a delta
-and tagged `ledger-snapshot`; one partition per checkpoint, sent as it is cut), and once the
-offset it covers is committed, the records before it are deleted from the log (Kafka's
-DeleteRecords). A restore then reads at most about twice the state, and the snapshots cost at
-most as many bytes as the deltas. Nothing before a snapshot is deleted until its offset is
-committed: a worker killed in between leaves a snapshot above the committed offset, which a
-restore skips like any orphan delta, with the whole history before it still there.
+reach the size of that snapshot (and at least `LEDGER_WORKER_SNAPSHOT_MIN_BYTES`), the worker
+writes the whole book (`Book.snapshot_parts`, cut in records like a delta and tagged
+`ledger-snapshot: <its id>`), a few records at each checkpoint after its delta, one partition at a
+time. The snapshot is fuzzy: each record holds its keys' values when it was cut, tagged with the
+routed offset decided then, and every key changed after its record is in a later delta. Once the
+offset of its last record is committed, the records before its first are deleted from the log
+(Kafka's DeleteRecords). A restore then reads at most about twice the state, and the snapshots
+cost at most as many bytes as the deltas. Nothing before a snapshot is deleted until its last
+offset is committed: a worker killed in between leaves records above the committed offset, which
+a restore skips like any orphan delta, with the whole history before them still there; the
+records of a snapshot cut short (its partition changed hands) are state like any other.
 """
 
 from __future__ import annotations
@@ -72,15 +75,19 @@ class Restored:
     from_snapshot: bool = False  # the log began with a snapshot (the history before it deleted)
     snapshot_bytes: int = 0  # of the last snapshot read
     since_snapshot: int = 0  # bytes of deltas read after it (all of them, without a snapshot)
+    snapshot_id: bytes | None = None  # the last snapshot's header value
 
     def count(self, records) -> None:
         for value, headers in records:
             size = len(value or b"")
             if not self.read:
                 self.from_snapshot = is_snapshot(headers)
-            if is_snapshot(headers):
-                if self.since_snapshot or not self.snapshot_bytes:  # a later snapshot begins
-                    self.snapshot_bytes, self.since_snapshot = 0, 0
+            snapshot = snapshot_of(headers)
+            if snapshot is not None:
+                # A later snapshot begins: another id, or (logs written before the ids, all b"1")
+                # a snapshot record after deltas. A snapshot's own records have deltas among them.
+                if snapshot != self.snapshot_id or (snapshot == b"1" and self.since_snapshot) or not self.snapshot_bytes:
+                    self.snapshot_bytes, self.since_snapshot, self.snapshot_id = 0, 0, snapshot
                 self.snapshot_bytes += size
             else:
                 self.since_snapshot += size
@@ -108,7 +115,15 @@ def restore_from(records, committed: int, book: Book | None = None) -> tuple[Boo
 
 
 def is_snapshot(headers) -> bool:
-    return any(key == SNAPSHOT_HEADER for key, _ in headers or ())
+    return snapshot_of(headers) is not None
+
+
+def snapshot_of(headers) -> bytes | None:
+    """The snapshot a state record belongs to (its header's value), or None for a delta."""
+    for key, value in headers or ():
+        if key == SNAPSHOT_HEADER:
+            return bytes(value)
+    return None
 
 
 async def restore(bootstrap_servers, topic: str, partition: int, committed: int,

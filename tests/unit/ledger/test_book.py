@@ -136,29 +136,65 @@ def test_deltas_cut_to_a_size_rebuild_the_book_in_any_order(seed, max_bytes, rng
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1), st.integers(300, 6000), st.data())
 def test_a_log_read_from_its_last_snapshot_rebuilds_the_book(seed, max_bytes, data):
-    """The worker's state log with snapshots (Book.snapshot_records at some checkpoints instead of
-    take_deltas): read from the start or from any snapshot's first record, it rebuilds the book;
-    a snapshot's records are cut to max_bytes like deltas, and it leaves no change untaken."""
+    """The worker's state log with snapshots (Book.snapshot_parts): a snapshot's records are cut a
+    few at a time, each after a checkpoint's deltas, while events go on being decided between them;
+    each is cut to max_bytes like a delta. Read from the start or from any snapshot's first record,
+    the log rebuilds the book."""
     prog = generate(seed, SMALL)
-    ledger, log, snapshots = Ledger(), [], []
+    ledger, log, snapshots, cutting = Ledger(), [], [], None
     lines = prog.lines()
     for n, line in enumerate(lines):
         ledger.post(encode(line))
-        if n % 7 == 6 or n == len(lines) - 1:
-            if data.draw(st.booleans(), label="snapshot"):
+        if n % 7 == 6:
+            log += ledger.book.take_deltas(max_bytes)
+            if cutting is None and data.draw(st.booleans(), label="snapshot"):
                 snapshots.append(len(log))
-                records = list(ledger.book.snapshot_records(max_bytes))
-                assert not ledger.book.changed
+                cutting = ledger.book.snapshot_parts(max_bytes)
+            for _ in range(data.draw(st.integers(1, 3), label="records") if cutting is not None else 0):
+                records = next(cutting, None)
+                if records is None:
+                    cutting = None
+                    break
                 assert all(len(r) <= max_bytes or sum(map(len, orjson.loads(r).values())) == 1 for r in records)
-            else:
-                records = ledger.book.take_deltas(max_bytes)
-            log += records
+                log += records
+    log += [record for records in cutting or () for record in records]
+    log += ledger.book.take_deltas(max_bytes)
     for start in [0, *snapshots]:
         rebuilt = Book()
         for record in log[start:]:
             rebuilt.apply(record)
         assert state(rebuilt) == state(ledger.book), start
         check_types(rebuilt)
+
+
+def test_a_snapshot_cut_while_the_book_changes_and_the_deltas_after_it_give_the_book():
+    """What the property above draws, fixed: changes, removals and new keys between a snapshot's
+    records, before and after each key's record is cut, and no delta taken among them."""
+    book = Book()
+    for n in range(40):
+        book.put("people", f"b-{n:03d}", (n, n + 1))
+        book.put_day(f"b-{n:03d}", 739000 + n, f"id-{n}")
+    book.put("clock", "now", 1.0)
+    book.take_deltas(1 << 20)
+    parts = book.snapshot_parts(400)  # a few keys per record
+    log = next(parts)  # the first part's records
+    assert "b-039" not in str(orjson.loads(log[0]))
+    book.put("people", "b-000", (100, 101))  # changed after its record: the next delta has it
+    book.put("people", "b-039", (390, 391))  # changed before its record: the record has it
+    book.drop("people", "b-038")  # removed before its record: in no record, in the delta
+    book.put_day("b-039", 739500, "id-new-day")  # a day added before its person's record
+    book.put("people", "b-new", (7, 8))  # made after the first record: only in the delta
+    log += [record for records in parts for record in records]
+    cut = {(name, key): value for record in log for name, changes in orjson.loads(record).items()
+           for key, value in changes.items()}
+    assert ("people", "b-038") not in cut and ("people", "b-new") not in cut
+    assert cut[("people", "b-039")] == [390, 391] and cut[("days", "b-039|739500")] == "id-new-day"
+    log += book.take_deltas(1 << 20)
+    rebuilt = Book()
+    for record in log:
+        rebuilt.apply(record)
+    assert state(rebuilt) == state(book)
+    assert rebuilt.people["b-000"] == (100, 101) and "b-038" not in rebuilt.people
 
 
 def test_a_delta_holds_the_last_value_of_each_changed_key():
