@@ -130,7 +130,13 @@ def test_deltas_cut_to_a_size_rebuild_the_book_in_any_order(seed, max_bytes, rng
             rebuilt.apply(record)
     assert state(rebuilt) == state(ledger.book)
     check_types(rebuilt)
-    assert sum(map(len, records)) > len(records)  # some were cut
+    # Cut where the limit asks for it: a checkpoint's changes larger than max_bytes are several
+    # records, unless they are one key alone. (Asserting that some checkpoint was cut failed when
+    # hypothesis drew a limit above every checkpoint's changes: CI, 2026-12-05.)
+    for taken in records:
+        if sum(map(len, taken)) > max_bytes and len(taken) == 1:
+            members = json.loads(taken[0], object_pairs_hook=list)
+            assert sum(len(changes) for _, changes in members) == 1
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
