@@ -568,11 +568,11 @@ class Book:
 
     def snapshot_parts(self, max_bytes: int) -> Iterator[list[bytes]]:
         """The whole state as records of at most `max_bytes`, cut a part at a time (each part's
-        records, usually one, at once) while the book goes
-        on changing between them (the worker cuts a few at each commit, after its delta): a fuzzy
-        snapshot, as databases take their checkpoints. The keys
-        are those of the first call; each record holds the values its keys have when it is cut
-        (a key removed by then is left out). The changes stay marked for the next deltas.
+        records, usually one, at once) while the book goes on changing between them (a few parts
+        at each checkpoint, after its delta): a fuzzy snapshot, as databases take their
+        checkpoints. The keys are those of the first call; each record holds the values its keys
+        have when it is cut (a key removed by then is left out). The changes stay marked for the
+        next deltas.
 
         Why the state log stays right (streams/worker/state.py applies records in log order, each
         key set to its value): a key changed after its record was cut is dirty, so a delta taken
@@ -580,8 +580,8 @@ class Book:
         delta after that; a key removed before its record was cut is not in any record after the
         first, only in a delta (None). Applied to an empty book from the first record on, a complete
         snapshot and the deltas among and after it give the book of the last record applied.
-        Until 2026-12-05 a snapshot was cut whole at one commit with the book held still, which
-        stopped the partition's decisions for as long as the cut took: 1-2 s at the medium size
+        Until 2026-12-05 a snapshot was cut whole at one checkpoint with the book held still, which
+        stopped the decisions for as long as the cut took: 1-2 s at the medium size
         (docs/scaling.md, "The worker's state")."""
         limit = _fragment_limit(max_bytes)
         # The days are listed by person (each person's days as they are when the record is cut):
