@@ -11,15 +11,12 @@ import uvicorn
 
 
 @contextmanager
-def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, timeout: float = 30,
-                    keep_alive_seconds: int | None = None) -> Iterator[str]:
+def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, timeout: float = 30) -> Iterator[str]:
     """Serve `app` on host:port (0: a free port) until the block ends; yields the base URL.
 
     Idle connections are kept as the gateway's settings say (app.state.gateway), as `ledger gateway` does."""
-    if keep_alive_seconds is None:
-        keep_alive_seconds = app.state.gateway.gw.keep_alive_seconds
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           timeout_keep_alive=keep_alive_seconds))
+                                           timeout_keep_alive=app.state.gateway.gw.keep_alive_seconds))
     thread = threading.Thread(target=server.run, name="gateway-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
