@@ -86,9 +86,10 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
     tune_collector()  # as the worker does
     processor = PartitionProcessor(load_rulebook(Settings()))
     clock, cpu_clock = time.perf_counter, time.process_time
-    spent = {"decide_s": 0.0, "decide_cpu": 0.0, "encode_s": 0.0, "accepted": 0}
 
-    def route_and_process(values, base: int) -> None:
+    def route_and_process(values, base: int) -> collections.Counter:
+        """Decide, then encode, each message's outputs; what it took, summed over the messages."""
+        spent: collections.Counter = collections.Counter()
         for n, value in enumerate(intake_messages(values, batch)):
             started, cpu = clock(), cpu_clock()
             outs = [processor.process(EVENTS, bytes(routed), None)
@@ -102,12 +103,12 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
             spent["decide_cpu"] += decided_cpu - cpu
             spent["encode_s"] += clock() - decided
             spent["accepted"] += sum(o.accepted for out in outs for o in out.outcomes)
+        return spent
 
     reference = msgs.reference
     activity = msgs.activity[:limit]
     route_and_process(reference, 0)
-    spent.update(decide_s=0.0, decide_cpu=0.0, encode_s=0.0, accepted=0)
-    route_and_process(activity, len(reference))
+    spent = route_and_process(activity, len(reference))
     decide_s = spent["decide_s"]
     return {"events": len(activity), "accepted": spent["accepted"],
             "decide_seconds": round(decide_s, 2), "parse_attribute_rate": round(len(activity) / decide_s),
