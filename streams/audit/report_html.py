@@ -100,11 +100,9 @@ def report_data(store: Store) -> dict[str, Any]:
     # "To date" is the store's reference date (ledger_as_of: today unless pinned), as in the views.
     as_of = _rows(store, "SELECT as_of FROM ledger_as_of" if "ledger_as_of" in relations
                   else "SELECT today() AS as_of")[0]["as_of"]
-    if "hours_by_operation_day" in relations:
-        daily = read_only_query(store, query_text("daily_counted_hours"), {"as_of": as_of},
-                                QUERY_SETTINGS["daily_counted_hours"]).as_dicts()
-    else:
-        daily = read_only_query(store, _DAILY_FROM_LEDGER, {"as_of": as_of}).as_dicts()
+    sql, settings = ((query_text("daily_counted_hours"), QUERY_SETTINGS["daily_counted_hours"])
+                     if "hours_by_operation_day" in relations else (_DAILY_FROM_LEDGER, None))
+    daily = read_only_query(store, sql, {"as_of": as_of}, settings).as_dicts()
     return {"database": store.database, "as_of": as_of, "source": "trajectory views" if trajectory
             else "progress views (no trajectory views in this store)",
             "programmes": programmes, "operations": operations, "contracts": contracts, "daily": daily,
