@@ -25,6 +25,11 @@ Writes bench/results/pipeline.json (or --out) and prints a table. Figures:
   whole projection from the ledger and rejection topics' history;
 - peak RSS (VmHWM) of each worker and of the loader process; CPU seconds of each process during the
   pipeline phase (what saturates); optionally a py-spy profile of the 1-worker run's worker.
+
+The broker's log and the chDB stores live in --workdir (a temp dir by default), and the loader's CPU
+per event depends on that directory's filesystem: on an ext4 without a journal (this machine's root
+disk) every file ClickHouse creates costs several times what it costs on a journaled one
+(bench/filesystem.py, docs/scaling.md). The filesystem is recorded in the results and printed.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, com
                            key_of, messages, start_worker, wait_workers_assigned)
 from streams.demo import stop_process  # noqa: E402
 from bench.storeproc import peak_rss_mb  # noqa: E402
+from bench.filesystem import describe, filesystem_of  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -440,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "kafka_python_crc32c_in_c": kafka_record_util.crc32c_c is not None},
+                    "kafka_python_crc32c_in_c": kafka_record_util.crc32c_c is not None,
+                    # The loader's CPU depends on it (bench/filesystem.py): the broker's log and the stores live here.
+                    "workdir_filesystem": filesystem_of(workdir)},
         "size": args.size, "size_params": {k: str(v) for k, v in asdict(size).items()},
         "producer_batch_events": args.batch,
     }
@@ -522,9 +530,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(results: dict) -> str:
     g, p = results["generation"], results["parse"]
+    fs = results["machine"].get("workdir_filesystem")
     rows = [("size", f"{results['size']}: {g['reference_events']:,} reference + {g['activity_lines']:,} activity "
                      f"events ({g['timesheet_events']:,} timesheets)"),
             ("producer batch", f"{results['producer_batch_events']} events per Kafka message"),
+            ("broker and stores on", describe(fs) if fs else "(not recorded)"),
             ("generation", f"{g['seconds']} s, peak RSS {g['peak_rss_mb']} MiB"),
             ("parse_attribute_rate", f"{p['parse_attribute_rate']:,} events/s (with output encoding "
                                      f"{p['with_output_encoding_rate']:,}/s; {p['events']:,} events; "

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from streams.settings import settings
 
+log = logging.getLogger("ledger.cli")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ledger", description="Live, exact, auditable insertion hours.")
@@ -103,11 +105,17 @@ def _demo(args) -> int:
 
 def _worker(args) -> int:
     from streams import metrics
-    from streams.kafka.topics import check_retention, ensure_topics
+    from streams.kafka.topics import batch_bytes_allowed, check_retention, ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
     check_retention(cfg)
+    allowed = batch_bytes_allowed(cfg)
+    if allowed < cfg.worker_batch_bytes:
+        log.warning("the worker's producer batches are cut to %d bytes (LEDGER_WORKER_BATCH_BYTES=%d): what the "
+                    "topics it writes accept (max.message.bytes) and a share of a request for %d partitions "
+                    "(docs/scaling.md)", allowed, cfg.worker_batch_bytes, cfg.partitions)
+        cfg = cfg.model_copy(update={"worker_batch_bytes": allowed})
     metrics.serve(cfg.metrics_port, cfg.metrics_addr)
     from streams.worker.app import build_worker
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     worker_buffered_writes: int = Field(
         2000, description="sends a worker lets wait in its producer buffer before it lets it drain")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
+    worker_batch_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024 * 1024, description="the largest batch of records the worker's producer sends to one "
+        "partition at a time; at the start it is cut to what the topics it writes accept (max.message.bytes)")
     worker_stream_buffer: int = Field(
         16, ge=8, description="messages a worker's agents buffer per topic before it pauses fetching (routed "
         "messages are up to 900 kB: 256 held ~230 MB on a backlog; Faust's default is 4,096)")

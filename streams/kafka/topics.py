@@ -42,11 +42,49 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 }
 
 
+# The topics the workers write, and the largest record batch they are created to accept. Kafka's
+# default (max.message.bytes, 1 MiB) holds about one routed or ledger message: the worker's producer
+# then waited for the broker's answer at nearly every send (streams/worker/app.py). Only a creation
+# default: a topic that exists keeps its own, and the worker's batches are cut to it at the start.
+WORKER_TOPICS = ("routed_topic", "ledger_topic", "rejections_topic", "state_topic")
+WORKER_TOPIC_BATCH_BYTES = 8 * 1024 * 1024
+# Kafka's own limits: a record batch of a topic created without max.message.bytes, and a request
+# (socket.request.max.bytes). aiokafka puts one batch of every partition with one ready into a
+# request, whatever its size: the batches of the two busy topics (routed, ledger) must fit in a
+# request well under the broker's limit.
+KAFKA_DEFAULT_BATCH_BYTES = 1024 * 1024 + 12
+REQUEST_BUDGET_BYTES = 64 * 1024 * 1024
+MIN_BATCH_BYTES = 1024 * 1024
+
+
 def topic_configs(cfg: Settings) -> dict[str, dict[str, str]]:
     """Topic name -> the configuration it must have, for these settings (with min.insync.replicas
     on a cluster: an acknowledged record is then on at least that many brokers)."""
     durability = {"min.insync.replicas": str(cfg.min_insync_replicas)} if cfg.min_insync_replicas > 1 else {}
     return {getattr(cfg, prop): {**configs, **durability} for prop, configs in TOPIC_CONFIGS.items()}
+
+
+def creation_configs(cfg: Settings) -> dict[str, dict[str, str]]:
+    """What `ensure_topics` creates a topic with: its required configuration, and for the topics the
+    workers write, room for larger batches."""
+    batches = {getattr(cfg, prop) for prop in WORKER_TOPICS}
+    return {name: {**configs, **({"max.message.bytes": str(WORKER_TOPIC_BATCH_BYTES)} if name in batches else {})}
+            for name, configs in topic_configs(cfg).items()}
+
+
+def batch_bytes_allowed(cfg: Settings, describe: Callable[[list[str]], dict[str, dict[str, str]]] | None = None) -> int:
+    """The largest producer batch a worker may send: LEDGER_WORKER_BATCH_BYTES, cut to what every
+    topic it writes accepts (max.message.bytes, read from the broker) and to a share of a request
+    (REQUEST_BUDGET_BYTES over the routed and ledger partitions), never under 1 MiB."""
+    names = [getattr(cfg, prop) for prop in WORKER_TOPICS]
+    actual = (describe or (lambda topics: describe_topic_configs(cfg, topics)))(names)
+    accepted = []
+    for name in names:
+        value = (actual.get(name) or {}).get("max.message.bytes")
+        accepted.append(int(value) if value and value.isdigit() else KAFKA_DEFAULT_BATCH_BYTES)
+    # The batch's own framing (61 bytes) and the record overheads count in max.message.bytes.
+    allowed = min(cfg.worker_batch_bytes, min(accepted) - 1024, REQUEST_BUDGET_BYTES // (2 * cfg.partitions))
+    return max(MIN_BATCH_BYTES, allowed)
 
 
 def ensure_topics(cfg: Settings) -> None:
@@ -60,7 +98,7 @@ def ensure_topics(cfg: Settings) -> None:
     admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id="ledger-admin")
     try:
         wanted = [NewTopic(name, cfg.partitions, cfg.replication_factor, topic_configs=configs)
-                  for name, configs in topic_configs(cfg).items()]
+                  for name, configs in creation_configs(cfg).items()]
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:

@@ -520,6 +520,39 @@ def test_topics_of_record_are_created_to_keep_their_history_forever(idle):
     check_retention(cfg)  # passes
 
 
+def test_the_worker_s_batches_follow_what_its_topics_accept(idle, kafka_dsn):
+    """Topics created by `ensure_topics` take the worker's 4 MiB batches; for topics created before,
+    with Kafka's default (a batch over 1 MiB refused), the worker's batches are cut to 1 MiB."""
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from streams.kafka.topics import MIN_BATCH_BYTES, WORKER_TOPIC_BATCH_BYTES, batch_bytes_allowed
+
+    cfg = idle.cfg
+    assert _topic_configs(cfg, cfg.ledger_topic)["max.message.bytes"]["value"] == str(WORKER_TOPIC_BATCH_BYTES)
+    assert batch_bytes_allowed(cfg) == cfg.worker_batch_bytes == 4 * 1024 * 1024
+
+    older = cfg.model_copy(update={"topic_prefix": f"older-{uuid.uuid4().hex[:8]}"})
+    admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(getattr(older, t), 1, 1) for t in
+                             ("routed_topic", "ledger_topic", "rejections_topic", "state_topic")])
+    finally:
+        admin.close()
+    assert batch_bytes_allowed(older) == MIN_BATCH_BYTES
+
+    # A batch of ~3.6 MB (four records of 900 kB; the producer waits to fill it) is taken.
+    producer = KafkaProducer(bootstrap_servers=cfg.bootstrap_servers, batch_size=4 * 1024 * 1024,
+                             linger_ms=1000, max_request_size=8 * 1024 * 1024)
+    try:
+        futures = [producer.send(cfg.ledger_topic, value=bytes(900_000), partition=0) for _ in range(4)]
+        producer.flush()
+        offsets = [future.get(timeout=30).offset for future in futures]
+    finally:
+        producer.close()
+    assert offsets == list(range(offsets[0], offsets[0] + 4))
+
+
 def test_check_retention_refuses_topics_that_delete_history_and_reconcile_and_replay_refuse_to_run(
         kafka_dsn, chdb_path, monkeypatch, capsys, tmp_path):
     from kafka import KafkaAdminClient

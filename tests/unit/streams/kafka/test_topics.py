@@ -50,3 +50,35 @@ def test_on_a_cluster_the_topics_of_record_need_their_in_sync_replicas():
 
     assert retention_problems(cluster, describe) == [
         f"{cluster.ledger_topic}: min.insync.replicas=1; needs min.insync.replicas=2"]
+
+
+def test_the_topics_the_workers_write_are_created_for_larger_batches_and_checked_as_before():
+    from streams.kafka.topics import WORKER_TOPIC_BATCH_BYTES, creation_configs
+
+    created = creation_configs(CFG)
+    for name in (CFG.routed_topic, CFG.ledger_topic, CFG.rejections_topic, CFG.state_topic):
+        assert created[name] == {**KEEP_FOREVER, "max.message.bytes": str(WORKER_TOPIC_BATCH_BYTES)}
+    # Contractors write the intake with their own clients: Kafka's default stays theirs.
+    assert created[CFG.intake_topic] == KEEP_FOREVER
+    # Not a requirement: a topic created before keeps its limit, and the worker's batches fit it.
+    assert all("max.message.bytes" not in configs for configs in topic_configs(CFG).values())
+
+
+def test_the_worker_s_batches_fit_what_every_topic_it_writes_accepts():
+    from streams.kafka.topics import KAFKA_DEFAULT_BATCH_BYTES, MIN_BATCH_BYTES, REQUEST_BUDGET_BYTES, batch_bytes_allowed
+
+    def topics(limits: dict[str, str | None]):
+        return lambda names: {n: ({"max.message.bytes": limits[n]} if limits.get(n) else {}) for n in names}
+
+    written = [CFG.routed_topic, CFG.ledger_topic, CFG.rejections_topic, CFG.state_topic]
+    roomy = {n: str(8 * 1024 * 1024) for n in written}
+    assert CFG.partitions * 2 * CFG.worker_batch_bytes <= REQUEST_BUDGET_BYTES
+    assert batch_bytes_allowed(CFG, topics(roomy)) == CFG.worker_batch_bytes
+    # One topic left at Kafka's default (created before): every batch is cut to it, with room for framing.
+    assert batch_bytes_allowed(CFG, topics({**roomy, CFG.state_topic: str(2 * 1024 * 1024)})) == 2 * 1024 * 1024 - 1024
+    assert batch_bytes_allowed(CFG, topics({**roomy, CFG.ledger_topic: str(KAFKA_DEFAULT_BATCH_BYTES)})) == MIN_BATCH_BYTES
+    assert batch_bytes_allowed(CFG, topics({**roomy, CFG.ledger_topic: None})) == MIN_BATCH_BYTES  # unreadable: the default
+    # Many partitions: the busy topics' batches together stay within a share of a request.
+    many = CFG.model_copy(update={"partitions": 24})
+    assert batch_bytes_allowed(many, topics(roomy)) == REQUEST_BUDGET_BYTES // 48 < CFG.worker_batch_bytes
+    assert batch_bytes_allowed(CFG.model_copy(update={"partitions": 200}), topics(roomy)) == MIN_BATCH_BYTES
