@@ -3,7 +3,10 @@
 The intake, ledger and rejection topics are the book of record: `ledger replay` and `ledger
 reconcile` read them from offset 0, so they must never delete a record. `TOPIC_CONFIGS` says, per
 topic, the configuration it is created with (`ensure_topics`) and checked against at every start
-(`check_retention`): add a topic there (a key naming its `Settings` property) to have both.
+(`check_retention`): add a topic there (a key naming its `Settings` property) to have both. The
+topics the workers write are also created for larger record batches (`creation_configs`), which
+is not required of a topic that exists: the worker's batches are cut to what it accepts
+(`batch_bytes_allowed`).
 """
 
 from __future__ import annotations
