@@ -37,8 +37,6 @@ class Settings(BaseSettings):
         45.0, description="how long the group waits for a silent worker (and for rejoins) before moving its partitions")
     worker_commit_seconds: float = Field(
         1.0, description="how often a worker commits the intake offsets it has decided (a restart decides again since then)")
-    worker_buffered_writes: int = Field(
-        2000, description="sends a worker lets wait in its producer buffer before it lets it drain")
     worker_linger_seconds: float = Field(0.02, description="how long the worker's producer waits to fill a batch")
     worker_batch_bytes: int = Field(
         4 * 1024 * 1024, ge=1024 * 1024, description="the largest batch of records the worker's producer sends to one "

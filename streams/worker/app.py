@@ -46,10 +46,6 @@ ROUTED_MESSAGE_BYTES = STATE_RECORD_BYTES = codec.MAX_MESSAGE_BYTES
 # A snapshot's records cut at each commit, after the deltas (~7 MB): the routed lock is held while
 # they are cut, so this bounds how long a snapshot pauses the decisions at each commit.
 SNAPSHOT_RECORDS_PER_COMMIT = 8
-# A full producer buffer is let drain to a quarter of LEDGER_WORKER_BUFFERED_WRITES before the agents
-# go on (not to empty: the sender keeps sending while the agents decide), looked at every 2 ms.
-DRAIN_DOWN_TO = 4
-DRAIN_POLL_S = 0.002
 
 
 def delivery(sent: asyncio.Future) -> asyncio.Future:
@@ -206,7 +202,6 @@ class Worker:
                     pending = batches[partition] = bytearray()
                 pending += batch
         await self._flush_routed(batches)
-        await self._let_sends_drain()
 
     async def _flush_routed(self, batches: dict[int, bytearray]) -> None:
         for partition, batch in batches.items():
@@ -231,9 +226,10 @@ class Worker:
                             _kind(message.headers), message.value or b"", message.timestamp)
                         outputs.setdefault(message.partition, Outputs()).extend(out)
                         await asyncio.sleep(0)  # the heartbeat and the timers between messages
+                    # What bounds the sends waiting: aiokafka's accumulator holds one open batch per
+                    # partition, and a send finding it full waits until the sender takes it.
                     for partition, out in outputs.items():
                         await self._send(out, partition)
-                    await self._let_sends_drain()
                 except Exception as error:
                     # Decisions never raise but for the state or the output path failing: going on
                     # would skip these messages, so the worker stops uncommitted and a restart
@@ -266,15 +262,6 @@ class Worker:
         for rejection in out.rejections:
             sent.append(delivery(await self.rejections_topic.send(value=codec.encode_rejection(rejection),
                                                                   partition=partition)))
-
-    async def _let_sends_drain(self) -> None:
-        """Sends wait in Faust's producer buffer for its sender task, and nothing bounds it while the
-        agents outpace the sender (measured before: 255,491 sends waiting, a 3.3 GB worker). So the
-        agents let it drain before going on (polling: Faust's own flush waits on one event per send)."""
-        buffer = self.app.producer.buffer
-        if buffer.size > self.cfg.worker_buffered_writes:
-            while buffer.size > self.cfg.worker_buffered_writes // DRAIN_DOWN_TO:
-                await asyncio.sleep(DRAIN_POLL_S)
 
     async def _stop(self, what: str, error: Exception) -> None:
         log.critical("%s: stopping the worker", what, exc_info=error)
