@@ -115,9 +115,9 @@ class Worker:
             # One partition's batch may be in the accumulator while the previous one is in flight;
             # a send that finds its partition's batch full waits for the broker's answer to the
             # request before (aiokafka has one request in flight per broker). At 1 MB (about one
-            # routed or ledger message) the agents waited so at nearly every send: 4 MiB measured
-            # +18 % events/s, -6 % worker and -19 % broker CPU per event (docs/scaling.md). The CLI cuts it to
-            # what the topics accept (streams.kafka.topics.batch_bytes_allowed).
+            # routed or ledger message) the agents waited so at nearly every send. 4 MiB measured +18 %
+            # events/s at the medium size, +6 % at the Grand Paris size, the broker -10 to -19 % CPU per
+            # event (docs/scaling.md). The CLI cuts it to what the topics accept (topics.batch_bytes_allowed).
             producer_max_batch_size=cfg.worker_batch_bytes,
             producer_max_request_size=max(16 * 1024 * 1024, 2 * cfg.worker_batch_bytes),
             consumer_auto_offset_reset="earliest",
