@@ -119,7 +119,7 @@ class Worker:
             # events/s at the medium size, +6 % at the Grand Paris size, the broker -10 to -19 % CPU per
             # event (docs/scaling.md). The CLI cuts it to what the topics accept (topics.batch_bytes_allowed).
             producer_max_batch_size=cfg.worker_batch_bytes,
-            producer_max_request_size=max(16 * 1024 * 1024, 2 * cfg.worker_batch_bytes),
+            producer_max_request_size=16 * 1024 * 1024,  # aiokafka checks each record against it, not the request
             consumer_auto_offset_reset="earliest",
             # Messages prefetched per partition: on a backlog Faust fills its buffers to this many
             # before it pauses the fetch (4096 by default: up to 4096 x ~150 kB 500-event messages),
