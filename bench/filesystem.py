@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -33,8 +34,9 @@ OUT = REPO / "bench" / "results" / "filesystem.json"
 
 
 def _unescape(field: str) -> str:
-    # /proc/self/mountinfo escapes spaces and a few other bytes as \ooo
-    return field.encode().decode("unicode_escape")
+    # /proc/self/mountinfo escapes a space, tab, newline and backslash as \ooo (octal) and leaves
+    # other bytes as they are: decoding the whole field as escapes would garble a non-ASCII name.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _journals() -> list[str] | None:

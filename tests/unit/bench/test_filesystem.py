@@ -14,6 +14,7 @@ MOUNTINFO = """\
 41 24 7:0 / /tmp/wtl/jfs rw,relatime shared:20 - ext4 /dev/loop0 rw
 52 24 253:1 / /var/lib/clickhouse rw,noatime shared:30 - xfs /dev/mapper/data rw,attr2,inode64
 60 24 0:40 / /mnt/with\\040space rw shared:31 - tmpfs tmpfs rw
+61 24 0:41 / /mnt/données\\011tab rw shared:32 - tmpfs tmpfs rw
 """
 JOURNALS = ["loop0-8"]
 
@@ -33,6 +34,7 @@ def test_the_deepest_mount_holding_the_path_is_the_one():
     assert filesystem_of("/dev/shmem", MOUNTINFO, JOURNALS)["type"] == "ext4"  # a prefix of a name is not a mount
     assert filesystem_of("/var/lib/clickhouse/data", MOUNTINFO, JOURNALS)["journal"] is True  # XFS always has one
     assert filesystem_of("/mnt/with space/store", MOUNTINFO, JOURNALS)["mount_point"] == "/mnt/with space"
+    assert filesystem_of("/mnt/données\ttab/x", MOUNTINFO, JOURNALS)["mount_point"] == "/mnt/données\ttab"
 
 
 def test_no_journal_listed_at_all_means_none_in_use():
