@@ -105,12 +105,11 @@ def _demo(args) -> int:
 
 def _worker(args) -> int:
     from streams import metrics
-    from streams.kafka.topics import batch_bytes_allowed, check_retention, ensure_topics
+    from streams.kafka.topics import check_worker_topics, ensure_topics
 
     cfg = settings()
     ensure_topics(cfg)
-    check_retention(cfg)
-    allowed = batch_bytes_allowed(cfg)
+    allowed = check_worker_topics(cfg)
     if allowed < cfg.worker_batch_bytes:
         log.warning("the worker's producer batches are cut to %d bytes (LEDGER_WORKER_BATCH_BYTES=%d): what the "
                     "topics it writes accept (max.message.bytes) and a share of a request for %d partitions "

@@ -161,14 +161,30 @@ def describe_topic_configs(cfg: Settings, names: list[str]) -> dict[str, dict[st
     return {name: {key: entry.get("value") for key, entry in (topics.get(name) or {}).items()} for name in names}
 
 
-def check_retention(cfg: Settings) -> None:
+def check_worker_topics(cfg: Settings, describe: Callable[[list[str]], dict[str, dict[str, str]]] | None = None
+                        ) -> int:
+    """A worker's start: `check_retention`, then the producer batch it may send (`batch_bytes_allowed`),
+    from one read of the topics' configuration (each read is an admin client's connection and
+    metadata round trips; the worker's start made two until 2026-12-05)."""
+    names = sorted({*topic_configs(cfg), *(getattr(cfg, prop) for prop in WORKER_TOPICS)})
+    found = (describe or (lambda topics: describe_topic_configs(cfg, topics)))(names)
+
+    def read(topics: list[str]) -> dict[str, dict[str, str]]:
+        return {name: found.get(name) or {} for name in topics}
+
+    check_retention(cfg, read)
+    return batch_bytes_allowed(cfg, read)
+
+
+def check_retention(cfg: Settings, describe: Callable[[list[str]], dict[str, dict[str, str]]] | None = None
+                    ) -> None:
     """Refuse to run (RetentionError) if a topic of record would delete history.
 
-    Reads the topics' configuration back from the broker. Call it at the start of every process
-    that relies on the topics' whole history: the worker and the loader (after `ensure_topics`),
-    the gateway, `ledger replay` and `ledger reconcile`.
+    Reads the topics' configuration back from the broker (or from `describe`). Call it at the start
+    of every process that relies on the topics' whole history: the worker (`check_worker_topics`)
+    and the loader (after `ensure_topics`), the gateway, `ledger replay` and `ledger reconcile`.
     """
-    problems = retention_problems(cfg)
+    problems = retention_problems(cfg, describe)
     if problems:
         raise RetentionError(
             "the ledger's topics of record must keep their whole history (replay and reconcile read them "

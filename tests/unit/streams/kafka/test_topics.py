@@ -82,3 +82,29 @@ def test_the_worker_s_batches_fit_what_every_topic_it_writes_accepts():
     many = CFG.model_copy(update={"partitions": 24})
     assert batch_bytes_allowed(many, topics(roomy)) == REQUEST_BUDGET_BYTES // 48 < CFG.worker_batch_bytes
     assert batch_bytes_allowed(CFG.model_copy(update={"partitions": 200}), topics(roomy)) == MIN_BATCH_BYTES
+
+
+def test_a_worker_s_start_reads_the_topics_once_for_retention_and_for_its_batches():
+    import pytest
+
+    from streams.kafka.topics import RetentionError, check_worker_topics
+
+    reads: list[list[str]] = []
+
+    def broker(configs: dict[str, dict[str, str]]):
+        def describe(names):
+            reads.append(names)
+            return {n: configs[n] for n in names if n in configs}
+        return describe
+
+    written = {CFG.routed_topic, CFG.ledger_topic, CFG.rejections_topic, CFG.state_topic}
+    good = {n: {**KEEP_FOREVER, **({"max.message.bytes": str(2 * 1024 * 1024)} if n in written else {})}
+            for n in topic_configs(CFG)}
+    assert check_worker_topics(CFG, broker(good)) == 2 * 1024 * 1024 - 1024
+    assert len(reads) == 1 and set(reads[0]) == set(topic_configs(CFG)) | written
+
+    reads.clear()
+    deleting = {**good, CFG.ledger_topic: {**good[CFG.ledger_topic], "retention.ms": "604800000"}}
+    with pytest.raises(RetentionError, match="deletes records older than 7 days"):
+        check_worker_topics(CFG, broker(deleting))
+    assert len(reads) == 1
