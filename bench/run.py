@@ -240,6 +240,9 @@ def run_pipeline(args, msgs, freshness_events, base_cfg, workdir: Path, workers:
             result["state_records"] = records_written(cfg, cfg.state_topic) - state_before
             result["state_records_per_event"] = round(result["state_records"] / events, 5)
             result["cpu_us_per_event"] = {k: round(v * 1e6 / events, 1) for k, v in cpu.items()}
+            # Cores each process kept busy while the events went through: the worker is one thread
+            # of decisions, so its share says whether it or its inputs bound the rate (docs/scaling.md).
+            result["busy_cores"] = {k: round(v / (visible - started), 2) for k, v in cpu.items()}
             result.update({
                 "events": events, "produce_seconds": round(produced - started, 1),
                 "seconds": round(visible - started, 1), "pipeline_rate": round(events / (visible - started)),
@@ -570,6 +573,9 @@ def table(results: dict) -> str:
         if "cpu_us_per_event" in r:
             rows.append((f"CPU-us per event, {w} worker(s)",
                          ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_event"].items())))
+            if "busy_cores" in r:
+                rows.append((f"cores busy while loading, {w} worker(s)",
+                             ", ".join(f"{k} {v}" for k, v in r["busy_cores"].items())))
             rows.append((f"state records per event, {w} worker(s)",
                          f"{r['state_records_per_event']} ({r['state_records']:,} records)"))
         if "state_restore" in r:
