@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-
 from prometheus_client import Counter, Histogram, start_http_server
 
 
