@@ -30,7 +30,7 @@ import faust
 
 from ledger.desk import BooksUnavailable
 from streams import metrics
-from streams.kafka import codec
+from streams.kafka import codec, produce
 from streams.kafka.offsets import Admission, IntakeOffsets
 from streams.settings import Settings, load_rulebook
 from streams.worker.processor import Outputs, PartitionProcessor
@@ -448,4 +448,7 @@ def tune_collector() -> None:
 
 def build_worker(cfg: Settings, rulebook=None) -> Worker:
     tune_collector()
+    # Its produce requests carry every routed and ledger byte the worker writes: one copy of them,
+    # not aiokafka's eight (streams/kafka/produce.py).
+    produce.install()
     return Worker(cfg, rulebook)
