@@ -6,8 +6,10 @@ the topic's struct, the topics' array and the request's struct, before the conne
 header and the size (`conn.send`): about eight copies of every byte the worker produces, each
 into a new buffer the kernel must fault in. At the Grand Paris size the worker's profile put
 `Array.encode` and `Schema.encode` at 7 % of its samples (docs/scaling.md, "Produce requests
-with one copy"). Here the request body is one join of its small headers and the batches as they
-are; the connection's two copies stay.
+with one copy"). Here the request is one join of its small headers and the batches as they are,
+the connection's header and size included: `encode` returns the parts (`Body`), and the two
+concatenations `conn.send` makes with it (`header.encode() + body`, then `size + message`) put
+their bytes in front of the parts instead of copying the request twice more.
 
 Only the shape of versions 3 to 8 (transactional id, acks, timeout, topics of partitions of
 batches) is written so; any other version goes through aiokafka's own encoder. The bytes are the
@@ -29,7 +31,35 @@ _HEAD = struct.Struct(">hii")  # acks, timeout, number of topics
 _PARTITION = struct.Struct(">ii")  # partition, batch length (-1: none)
 
 
-def encode_produce(request) -> bytes:
+class Body:
+    """A request's body as its parts, joined once the connection has put its header and size before
+    them. aiokafka's `conn.send` (0.14) does `message = header.encode() + body`, then
+    `len(message)`, then `write(size + message)`: `bytes` has no numeric `+`, so Python asks the
+    right operand (`__radd__`), which puts the header, then the size, in front of the parts, and
+    returns the whole request as bytes the second time. Used any other way, it is its bytes
+    (`bytes(body)`, `len(body)`); `tests/unit/streams/kafka/test_produce.py` sends through
+    aiokafka's own `conn.send` and compares the bytes written with aiokafka's encoder's."""
+
+    __slots__ = ("parts", "size", "headed")
+
+    def __init__(self, parts: list, size: int, headed: bool = False) -> None:
+        self.parts, self.size, self.headed = parts, size, headed
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.parts)
+
+    def __radd__(self, head):
+        if not isinstance(head, (bytes, bytearray)):
+            return NotImplemented
+        if self.headed:  # the size before the header and body: the request as it is written
+            return b"".join([head, *self.parts])
+        return Body([head, *self.parts], len(head) + self.size, headed=True)
+
+
+def encode_produce(request) -> Body:
     """A v3-v8 produce request struct's body, byte for byte as aiokafka writes it."""
     fields = request.__dict__
     transactional_id = fields["transactional_id"]
@@ -48,7 +78,7 @@ def encode_produce(request) -> bytes:
                 parts.append(_PARTITION.pack(partition, -1))
             else:
                 parts += (_PARTITION.pack(partition, len(batch)), batch)
-    return b"".join(parts)
+    return Body(parts, sum(map(len, parts)))
 
 
 @lru_cache(maxsize=None)
