@@ -80,7 +80,7 @@ def batch_bytes_allowed(cfg: Settings, describe: Callable[[list[str]], dict[str,
     topic it writes accepts (max.message.bytes, read from the broker) and to a share of a request
     (REQUEST_BUDGET_BYTES over the routed and ledger partitions), never under 1 MiB."""
     names = [getattr(cfg, prop) for prop in WORKER_TOPICS]
-    actual = (describe or (lambda topics: describe_topic_configs(cfg, topics)))(names)
+    actual = _configs(cfg, describe, names)
     accepted = []
     for name in names:
         value = (actual.get(name) or {}).get("max.message.bytes")
@@ -135,7 +135,7 @@ def retention_problems(cfg: Settings, describe: Callable[[list[str]], dict[str, 
                        ) -> list[str]:
     """What is wrong with the topics of record's configuration on the broker (empty: nothing)."""
     wanted = topic_configs(cfg)
-    actual = (describe or (lambda names: describe_topic_configs(cfg, names)))(list(wanted))
+    actual = _configs(cfg, describe, list(wanted))
     problems = []
     for topic, configs in wanted.items():
         have = actual.get(topic) or {}
@@ -147,6 +147,12 @@ def retention_problems(cfg: Settings, describe: Callable[[list[str]], dict[str, 
             problems.append(f"{topic}: " + ", ".join(_explain(key, have.get(key)) for key in wrong)
                             + "; needs " + ", ".join(f"{key}={configs[key]}" for key in wrong))
     return problems
+
+
+def _configs(cfg: Settings, describe: Callable[[list[str]], dict[str, dict[str, str]]] | None,
+             names: list[str]) -> dict[str, dict[str, str]]:
+    """`describe(names)`, or the broker's configuration of `names` when no `describe` is given."""
+    return describe(names) if describe is not None else describe_topic_configs(cfg, names)
 
 
 def describe_topic_configs(cfg: Settings, names: list[str]) -> dict[str, dict[str, str]]:
@@ -167,7 +173,7 @@ def check_worker_topics(cfg: Settings, describe: Callable[[list[str]], dict[str,
     from one read of the topics' configuration (each read is an admin client's connection and
     metadata round trips; the worker's start made two until 2026-12-05)."""
     names = sorted({*topic_configs(cfg), *(getattr(cfg, prop) for prop in WORKER_TOPICS)})
-    found = (describe or (lambda topics: describe_topic_configs(cfg, topics)))(names)
+    found = _configs(cfg, describe, names)
 
     def read(topics: list[str]) -> dict[str, dict[str, str]]:
         return {name: found.get(name) or {} for name in topics}
