@@ -464,7 +464,7 @@ def test_token_commands_issue_list_and_revoke(tmp_path):
     assert run_cli("token", "issue", "--contractor", "12345678901234", env=env).returncode == 2  # not a SIRET
     listed = run_cli("token", "list", "--json", env=env)
     assert [(t["id"], t["role"], t["revoked_at"]) for t in json.loads(listed.stdout)] == [(token["id"], "contractor", None)]
-    assert token["token"].split("_")[2] not in (tmp_path / "tokens.sqlite").read_bytes().decode("latin-1")
+    assert token["token"].split("_", 2)[2] not in (tmp_path / "tokens.sqlite").read_bytes().decode("latin-1")
     assert run_cli("token", "revoke", token["id"], env=env).returncode == 0
     assert run_cli("token", "revoke", token["id"], env=env).returncode == 1
 
