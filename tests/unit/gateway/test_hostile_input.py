@@ -52,9 +52,13 @@ def jsonl(items: list, junk: list[str]) -> bytes:
     return "\n".join(lines).encode()
 
 
+def cell_text(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
 def csv_body(rows: list[dict], header: list[str]) -> bytes:
     def cell(v):
-        text = v if isinstance(v, str) else json.dumps(v)
+        text = cell_text(v)
         return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
 
     return ("\n".join([",".join(header)] + [",".join(cell(r.get(h, "")) for h in header) for r in rows])).encode()
@@ -112,7 +116,10 @@ def test_csv_bodies_get_one_outcome_per_row(items, header):
     accepted, refused = {line.line for line in lines}, {e.line for e in errors}
     assert not accepted & refused
     rendered = body.decode().split("\n")[1:]
-    if len(set(header)) == len(header) and not any("\n" in r or "\r" in r for r in rendered):
+    # A value holding a line break is quoted across lines (split by line, no line holds one): then
+    # rows and lines differ. Hypothesis found a `type` of "\n".
+    multiline = any(c in cell_text(row.get(h, "")) for row in rows for h in header for c in "\n\r")
+    if len(set(header)) == len(header) and not multiline:
         # (a repeated column refuses the header, line 1, and so the body; a blank row is skipped)
         assert accepted | refused >= {n for n, row in enumerate(rendered, start=2) if row.strip(", ")}
     decide_each(worker(), [line.value for line in lines], base=1)
