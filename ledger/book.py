@@ -212,29 +212,60 @@ class Records:
         self.counts["claims"] += bool(claim)
 
     def pack(self) -> None:
-        cold, memos, claims, head = self.cold, self.memos, self.claims, _MEMO.pack
-        packed_memo, packed_claim = self.packed_memo, self.packed_claim
+        cold, memos, claims, of = self.cold, self.memos, self.claims, self.index
         new_memos = new_claims = 0
+        prefix = index = None
         for key, memo in memos.items():
             claim = claims.pop(key, None)
-            memo_bytes = packed_memo(memo)
-            if key in cold:
-                old = cold[key]
-                self.store(key, memo_bytes, packed_claim(key, claim) if claim is not None else self.claim_part(old))
+            if key in cold:  # an id seen before: posted again, or its claim changed
+                self.store(key, self.packed_memo(memo),
+                           self.packed_claim(key, claim) if claim is not None else self.claim_part(cold[key]))
                 continue
-            # Nearly every id: new since the last pack, its memo and (a timesheet) its claim.
+            # Nearly every id: new since the last pack, its memo and (a timesheet) its claim, packed
+            # as `packed_memo` and `packed_claim` would, in one struct call, the origin's prefix
+            # looked up once per run of it: 2.45 -> 2.15 CPU-µs per id (docs/scaling.md).
+            cut = memo.rfind("/") + 1
+            if memo[:cut] != prefix:  # an origin's prefix, the same for nearly every memo
+                prefix = memo[:cut]
+                index = of[prefix]
+            rest = memo[cut:].encode()
             if claim is None:
-                cold[key] = head(len(memo_bytes)) + memo_bytes
+                cold[key] = _MEMO_AND_PREFIX.pack(len(rest) + _PREFIX.size, index) + rest
             else:
-                cold[key] = head(len(memo_bytes)) + memo_bytes + packed_claim(key, claim)
+                (_, person, contract, day, mode, hours, siae, hire_type, hired, submitted, withheld, parts, by,
+                 credited, superseded, resolution) = claim
+                submitted = submitted.encode()
+                shape = len(rest) << 16 | len(submitted)
+                packer = _RECORD_PACKERS.get(shape) or _record_packer(len(rest), len(submitted))
+                cold[key] = packer.pack(
+                    len(rest) + _PREFIX.size, index, rest, of[person], of[contract], of[mode], of[siae],
+                    of[hire_type], of[withheld], of[parts], of[credited], _OWN if by == key else of[by],
+                    of[superseded], of[resolution], day, hours, hired or 0, submitted)
                 new_claims += 1
             new_memos += 1
         for key, claim in claims.items():  # changed without its memo: a correction, a release
-            self.store(key, self.memo_part(cold.get(key)), packed_claim(key, claim))
+            self.store(key, self.memo_part(cold.get(key)), self.packed_claim(key, claim))
         self.counts["memos"] += new_memos
         self.counts["claims"] += new_claims
         memos.clear()
         claims.clear()
+
+
+_MEMO_AND_PREFIX = struct.Struct("<HI")
+assert _MEMO_AND_PREFIX.size == _MEMO.size + _PREFIX.size
+_RECORD_PACKERS: dict[int, struct.Struct] = {}
+
+
+def _record_packer(memo_rest: int, submitted: int) -> struct.Struct:
+    """The struct of a whole record (memo head, prefix, the memo's rest, the claim, its submission
+    time) for these two lengths: the same bytes as `_MEMO`, `packed_memo` and `packed_claim` joined.
+    The lengths are few (an origin's digits, a time's text); a hostile variety must not grow the cache."""
+    if len(_RECORD_PACKERS) > 4096:
+        _RECORD_PACKERS.clear()
+    packer = _RECORD_PACKERS[memo_rest << 16 | submitted] = struct.Struct(
+        f"<HI{memo_rest}s{_PACKED.format[1:]}{submitted}s")
+    assert packer.size == _MEMO_AND_PREFIX.size + memo_rest + _PACKED.size + submitted
+    return packer
 
 
 class _Part(MutableMapping):

@@ -890,13 +890,18 @@ class Desk:
 
     def _due(self) -> bool:
         deadlines = self._deadlines
+        now = None
         while deadlines:
             expires_at, event_id = deadlines[0]
+            if now is None:
+                now = self.now
+            if expires_at > now:  # the earliest deadline, standing or not: nothing expires yet
+                return False
             parked = self.book.parked.get(event_id)
             if parked is None or parked.expires_at != expires_at:
                 heapq.heappop(deadlines)  # released or parked again meanwhile
                 continue
-            return expires_at <= self.now
+            return True
         return False
 
     def release(self) -> list[Outcome]:

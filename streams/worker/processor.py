@@ -74,8 +74,16 @@ class PartitionProcessor:
         out = Outputs()
         if kind == EVENTS:
             decide, time_of = self.desk.decide, self._time
+            # A routed message's events are most often one intake message's: the same source and
+            # time, which the watermark has just taken (_time again would be None).
+            last_stamp, last_source = _NEVER, ""
             for where, stamp, raw in lines(value):
-                out.add(decide(raw, where, time_of(source_of(where), stamp), stamp))
+                if stamp == last_stamp and where.startswith(last_source):
+                    now = None
+                else:
+                    last_stamp, last_source = stamp, where[:where.index("@", where.rindex("/")) + 1]
+                    now = time_of(source_of(where), stamp)
+                out.add(decide(raw, where, now, stamp))
         elif kind == LEARN:
             for _, _, raw in lines(value):
                 out.add(self.desk.learn(raw))
@@ -87,6 +95,9 @@ class PartitionProcessor:
         else:
             raise ValueError(f"unknown routed message kind {kind!r}")
         return out
+
+
+_NEVER = object()
 
 
 def source_of(origin: str) -> int:

@@ -377,6 +377,27 @@ def test_memos_and_claims_read_back_as_they_were_put_whole_or_packed(claims, dat
                 del held["absent"]
 
 
+@given(st.lists(st.tuples(_claims, _memos, st.booleans()), max_size=20, unique_by=lambda c: c[0].event_id))
+def test_a_new_id_is_packed_as_its_memo_and_claim_packed_one_by_one(items):
+    """Records.pack writes a new id's memo and claim in one struct call: the same bytes as its memo
+    and its claim packed apart and joined (memos of any text, non-ASCII and without a prefix
+    included)."""
+    from ledger.book import _MEMO
+
+    book = Book()
+    for claim, memo, with_claim in items:
+        book.memos[claim.event_id] = memo
+        if with_claim:
+            book.claims[claim.event_id] = claim
+    book.records.pack()
+    records = book.records
+    for claim, memo, with_claim in items:
+        packed = records.packed_memo(memo)
+        expected = _MEMO.pack(len(packed)) + packed + (records.packed_claim(claim.event_id, claim) if with_claim else b"")
+        assert records.cold[claim.event_id] == expected
+    assert records.counts == {"memos": len(items), "claims": sum(with_claim for _, _, with_claim in items)}
+
+
 def test_days_are_held_per_person_under_their_flat_keys():
     days = Days()
     days["b-1|739000"] = "e1"
