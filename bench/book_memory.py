@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     def decide(pairs, base: int) -> None:
         nonlocal state_bytes
         for n, value in enumerate(intake_messages(pairs, BATCH)):
-            for routed in route(value, "bench", 0, base + n, None, 1).values():
-                processor.process(EVENTS, bytes(routed), None)
+            routed = route(value, "bench", 0, base + n, None, 1)
+            for batch in routed.values():
+                processor.process(EVENTS, bytes(batch), None, routed.keys_unique)
             if n % DELTA_EVERY == DELTA_EVERY - 1:
                 state_bytes += sum(map(len, processor.book.take_deltas(MAX_RECORD)))
 

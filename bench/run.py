@@ -98,8 +98,8 @@ def parse_attribute_rate(msgs, limit: int, batch: int = 500) -> dict:
         spent: collections.Counter = collections.Counter()
         for n, value in enumerate(intake_messages(values, batch)):
             started, cpu = clock(), cpu_clock()
-            outs = [processor.process(EVENTS, bytes(routed), None)
-                    for routed in route(value, "bench", 0, base + n, None, 1).values()]
+            routed = route(value, "bench", 0, base + n, None, 1)
+            outs = [processor.process(EVENTS, bytes(batch), None, routed.keys_unique) for batch in routed.values()]
             decided, decided_cpu = clock(), cpu_clock()
             for out in outs:
                 encode_ledger(out.records)

@@ -218,6 +218,7 @@ class Desk:
         self._param_cache: dict[tuple, list] = {}
         # Equal verdict parts and credit parties, held once by every claim that has them.
         self._shared: dict[tuple, tuple] = {}
+        self._counted: dict[int, tuple] = {}  # hours -> the shared verdict of hours counted whole
         self._posted_at: float | None = None
         # The event being decided and its submission time: every entry it causes carries that time,
         # a reversal of an older claim included (auditors read it as when the correction came).
@@ -277,20 +278,27 @@ class Desk:
     # -- deliveries ------------------------------------------------------------------------------
 
     def decide(self, raw: bytes, origin: str, stream_time: float | None = None,
-               posted_at: float | None = None) -> list[Outcome]:
+               posted_at: float | None = None, keys_unique: bool = False) -> list[Outcome]:
         """The outcome of this delivery, then those of pending timesheets it released. `stream_time`
         is the time every source of deliveries has reached (what expires waits); `posted_at` this
-        delivery's own time (what a parked timesheet's wait starts from), the stream time if None."""
-        self.advance(stream_time)
+        delivery's own time (what a parked timesheet's wait starts from), the stream time if None.
+        `keys_unique`: the caller vouches that `raw` repeats no key in an object (it wrote it from
+        a parsed object): it is not counted again (ledger.sheets.fast_sheet)."""
+        if stream_time is not None:
+            self.advance(stream_time)
         self._posted_at = posted_at
         try:
-            outcome = self._decide(raw, origin)
+            outcome = self._decide(raw, origin, keys_unique)
         except BooksUnavailable:
             raise
         except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
             self._training_used.clear()  # the book may have changed half-way: shared out again when needed
             outcome = failed(raw, origin, error)
-        return _opened([outcome, *self.release()] if self._arrived or self._due() else [outcome])
+        if self._arrived or self._due():
+            return _opened([outcome, *self.release()])
+        if outcome.entries:  # as _opened marks it
+            outcome.entries[0]["opens_source"] = True
+        return [outcome]
 
     def tick(self, stream_time: float) -> list[Outcome]:
         """Time passes with no event: release or expire what waits."""
@@ -309,7 +317,7 @@ class Desk:
             self.book.put("programmes", event.programme_id, getattr(event, "buyer_id", None))
         return _opened(self.release()) if self._arrived else []
 
-    def _decide(self, raw: bytes, origin: str) -> Outcome:
+    def _decide(self, raw: bytes, origin: str, keys_unique: bool = False) -> Outcome:
         posted = getattr(raw, "posted", None)  # an event cut on its way for its size: refused for it
         if posted is not None and posted > MAX_EVENT_BYTES:
             event_id, event_type = peek_head(raw)
@@ -318,17 +326,22 @@ class Desk:
             out.rejection["payload_truncated"] = True
             return out
         obj = _parsed(raw)
-        try:
-            event = _event_of(raw, obj)
-        except InvalidEvent as invalid:
-            event_id, event_type = invalid.event_id, invalid.event_type
-            if event_id is None:
-                event_id, event_type = peek_identity(raw)
-            return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
-        if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
-            obj = json.loads(raw)
-        event_id = str(event.event_id)
-        self._cause = (event_id, _submitted(event))
+        event = fast_sheet(raw, obj, keys_unique) if type(obj) is dict else None
+        if event is not None:  # nearly every event: a timesheet of the usual shape (as _event_of reads it)
+            event_id = event.event_id
+            self._cause = (event_id, event.submitted_at)
+        else:
+            try:
+                event = parse_event(raw)
+            except InvalidEvent as invalid:
+                event_id, event_type = invalid.event_id, invalid.event_type
+                if event_id is None:
+                    event_id, event_type = peek_identity(raw)
+                return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
+            if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
+                obj = json.loads(raw)
+            event_id = str(event.event_id)
+            self._cause = (event_id, _submitted(event))
         digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
         memo = None if memo is None else Memo(memo)
@@ -499,11 +512,15 @@ class Desk:
                 return None
         if book.days.of(person, day):
             return None
-        withheld = self._withheld(sheet, contract, enrolment)
+        if (contract.start <= day <= contract.end and enrolment.eligible_from <= day <= enrolment.eligible_until
+                and sheet.hire_type != "permanent"):
+            withheld = None  # what rules.withheld_on finds inside both windows, but for a permanent hire
+        else:
+            withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
             if training:
                 return None
-            parts = ((hours, NOT_COUNTED, *withheld),)
+            parts = self._share(((hours, NOT_COUNTED, *withheld),))
         elif hours <= self._param("daily_max_hours", sheet.contract_id, day):
             if training:
                 # Counted whole and no other claim changed (share_training_cap): last in work-day
@@ -514,10 +531,10 @@ class Desk:
                 last, taken, lowest = used
                 if hours > cap - taken or (day < last and taken + hours > lowest):
                     return None
-            parts = ((hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),)
+            parts = self._counted.get(hours) or self._counted_whole(hours)
         else:
             return None  # flagged by the daily maximum: _settle's
-        parts, under = self._share(parts), self._credited_under(contract)
+        under = self._credited_under(contract)
         claim = Claim(event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret, sheet.hire_type,
                       sheet.hire_date, sheet.submitted_at, withheld, parts, event_id, under)
         _, status, rule, reason = parts[0]
@@ -677,6 +694,12 @@ class Desk:
         self.book.put_record("claims", claim.event_id, Claim(
             *claim[:11], self._share(parts), credited_by, self._credited_under(self.book.contracts[claim.contract_id]),
             claim.superseded_by, claim.resolution))
+
+    def _counted_whole(self, hours: int) -> tuple:
+        """The shared verdict of `hours` counted whole, kept per hours (a few hundred values): the
+        common timesheet's, found without building it again."""
+        parts = self._counted[hours] = self._share(((hours, COUNTED, ELIGIBLE_ON_CONTRACT, ""),))
+        return parts
 
     def _share(self, value: tuple) -> tuple:
         """One tuple for equal verdict parts and credit parties, held by every claim that has them."""

@@ -16,6 +16,7 @@ import re
 from sys import intern
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
 from ledger.events import (
@@ -67,11 +68,16 @@ _KEY = re.compile(BENEFICIARY_KEY_PATTERN.strip("^$"))
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
 _MODES = frozenset(m.value for m in Mode)
+_INTERNED = {value: intern(value) for value in (*_MODES, *(h.value for h in HireType))}
 _PARTNER_MODES = frozenset(m.value for m in PARTNER_MODES)
 _HIRE_TYPES = frozenset(h.value for h in HireType)
 _FIELDS = frozenset({"type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours",
                      "mode", "siae_siret", "hire_type", "hire_date", "submitted_at"})
 _FIRST, _LAST = FIRST_DAY.toordinal(), LAST_DAY.toordinal()
+# The fields a timesheet must have, read in one call (a KeyError when one is missing: then pydantic
+# says which).
+_REQUIRED = itemgetter("event_id", "schema_version", "contract_id", "beneficiary_id", "work_date", "hours", "mode",
+                       "submitted_at")
 _WHITESPACE = b" \t\n\r"
 
 
@@ -135,6 +141,7 @@ def _hundredths(value: int | float) -> int | None:
 # each timesheet ran them again. Bounded: a hostile variety is forgotten, never refused.
 _VALID: dict[str, dict[str, str]] = {"contract": {}, "key": {}, "siret": {}}
 _MAX_VALID = 200_000
+_CONTRACTS, _KEYS, _SIRETS = _VALID["contract"], _VALID["key"], _VALID["siret"]
 
 
 def _remember(kind: str, value: str) -> str:
@@ -160,35 +167,36 @@ _CHECKS = {"contract": _IDENTIFIER.fullmatch,
            "siret": is_valid_siret}
 
 
-def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
+def fast_sheet(raw: bytes, obj: dict, keys_unique: bool = False) -> Sheet | None:
     """`obj` (raw parsed) as a Sheet when it is a `timesheet.submitted` of the usual shape, else None
-    (then pydantic decides). Never a Sheet for what the contract refuses."""
+    (then pydantic decides). Never a Sheet for what the contract refuses. `keys_unique`: the caller
+    knows `raw` repeats no key (it wrote it from a parsed object), which is then not counted."""
     if obj.get("type") != "timesheet.submitted" or len(raw) > MAX_EVENT_BYTES or not obj.keys() <= _FIELDS:
         return None
-    if key_marks(raw) != len(obj):  # a repeated key, or `":` in a value
+    if not keys_unique and key_marks(raw) != len(obj):  # a repeated key, or `":` in a value
         return None
-    event_id = obj.get("event_id")
+    try:
+        event_id, version, contract_id, key, work_date, hours, mode, submitted = _REQUIRED(obj)
+    except KeyError:
+        return None
     if type(event_id) is not str or not _UUID.fullmatch(event_id):
         return None
-    version = obj.get("schema_version")
     if type(version) is not int or version != 1:
         return None
-    contract_id, key = _valid("contract", obj.get("contract_id")), _valid("key", obj.get("beneficiary_id"))
+    # Known identifiers looked up here, without _valid's call: most timesheets name known ones.
+    contract_id = (_CONTRACTS.get(contract_id) if type(contract_id) is str else None) or _valid("contract", contract_id)
+    key = (_KEYS.get(key) if type(key) is str else None) or _valid("key", key)
     if contract_id is None or key is None:
         return None
-    work_date = obj.get("work_date")
     day = _day(work_date) if type(work_date) is str else None
-    hours = obj.get("hours")
     hundredths = _hundredths(hours) if type(hours) in (int, float) else None
-    mode = obj.get("mode")
     if type(mode) is not str:  # a list or an object is unhashable: `in _MODES` would raise
         return None
-    submitted = obj.get("submitted_at")
     moment = _moment(submitted) if type(submitted) is str else None
     if day is None or hundredths is None or mode not in _MODES or moment is None or moment[1] < day:
         return None
     siret = obj.get("siae_siret")
-    partner = _valid("siret", siret) if siret is not None else None
+    partner = None if siret is None else (_SIRETS.get(siret) if type(siret) is str else None) or _valid("siret", siret)
     if (mode in _PARTNER_MODES) != (siret is not None) or (siret is not None and partner is None):
         return None
     hire_type, hire_date = obj.get("hire_type"), obj.get("hire_date")
@@ -203,6 +211,5 @@ def fast_sheet(raw: bytes, obj: dict) -> Sheet | None:
         return None
     # Interned (contract, key and SIRET by _remember): a claim keeps them for good, and a
     # programme's millions name a few thousand.
-    return Sheet(event_id, "timesheet.submitted", contract_id, key, day, hundredths, intern(mode),
-                 partner, hire_type and intern(hire_type), hired,
-                 moment[0])
+    return Sheet(event_id, "timesheet.submitted", contract_id, key, day, hundredths, _INTERNED[mode],
+                 partner, hire_type and _INTERNED[hire_type], hired, moment[0])

@@ -54,7 +54,7 @@ def replay(cfg: Settings, rulebook: Rulebook, database: str) -> ReplayResult:
             out = processor.process(TICK, f"{partition}:{timestamp}".encode(), None)
         else:
             routed = route(value or b"", cfg.intake_topic, partition, offset, timestamp, 1)
-            out = processor.process(EVENTS, bytes(routed.get(0, b"")), None)
+            out = processor.process(EVENTS, bytes(routed.get(0, b"")), None, routed.keys_unique)
         decisions += len(out.outcomes)
         for record in out.records:
             sink.add_ledger_record(dict(record), version=version)

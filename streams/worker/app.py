@@ -34,7 +34,7 @@ from streams.kafka import codec, produce
 from streams.kafka.offsets import Admission, IntakeOffsets
 from streams.settings import Settings, load_rulebook
 from streams.worker.processor import Outputs, PartitionProcessor
-from streams.worker.routing import EVENTS, KIND_HEADER, LEARN, TICK, route
+from streams.worker.routing import EVENTS, KEYS_HEADER, KIND_HEADER, LEARN, TICK, UNIQUE, route
 from streams.worker.state import SNAPSHOT_HEADER, UPTO_HEADER, Snapshots, forget_before_snapshots, restore
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,12 @@ def _kind(headers) -> bytes:
         if key == KIND_HEADER:
             return value
     return EVENTS
+
+
+def _keys_unique(headers) -> bool:
+    """Whether a routed batch says its events repeat no key (routing.py, KEYS_HEADER)."""
+    items = headers.items() if hasattr(headers, "items") else (headers or ())
+    return any(key == KEYS_HEADER and value == UNIQUE for key, value in items)
 
 
 class Worker:
@@ -183,35 +189,40 @@ class Worker:
 
     async def _route(self, messages) -> None:
         batches: dict[int, bytearray] = {}
+        unique: dict[int, bool] = {}  # whether every event of a partition's batch repeats no key
         for message in messages:
             stamp = int(message.timestamp * 1000) if message.timestamp else None
             if is_tick(message.value, message.headers):
                 # The clock of `ledger`'s tools (streams.contractor.producer.let_time_pass): every partition's
                 # time. It travels in the value: Kafka refuses a record timestamp over an hour ahead.
-                await self._flush_routed(batches)
+                await self._flush_routed(batches, unique)
                 tick = f"{message.partition}:{stamp or 0}".encode()
                 for partition in range(self.cfg.partitions):
                     self._routed_sends.append(delivery(await self.routed_topic.send(
                         value=tick, partition=partition, headers=[(KIND_HEADER, TICK)])))
                 continue
-            for partition, batch in route(message.value or b"", message.topic, message.partition, message.offset,
-                                          stamp, self.cfg.partitions).items():
+            routed = route(message.value or b"", message.topic, message.partition, message.offset, stamp,
+                           self.cfg.partitions)
+            for partition, batch in routed.items():
                 pending = batches.setdefault(partition, bytearray())
                 if pending and len(pending) + len(batch) > ROUTED_MESSAGE_BYTES:
-                    await self._send_routed(partition, pending)
+                    await self._send_routed(partition, pending, unique.pop(partition))
                     pending = batches[partition] = bytearray()
                 pending += batch
-        await self._flush_routed(batches)
+                unique[partition] = unique.get(partition, True) and routed.keys_unique
+        await self._flush_routed(batches, unique)
 
-    async def _flush_routed(self, batches: dict[int, bytearray]) -> None:
+    async def _flush_routed(self, batches: dict[int, bytearray], unique: dict[int, bool]) -> None:
         for partition, batch in batches.items():
             if batch:
-                await self._send_routed(partition, batch)
+                await self._send_routed(partition, batch, unique.get(partition, False))
         batches.clear()
+        unique.clear()
 
-    async def _send_routed(self, partition: int, batch: bytearray) -> None:
+    async def _send_routed(self, partition: int, batch: bytearray, keys_unique: bool) -> None:
+        headers = [(KIND_HEADER, EVENTS), (KEYS_HEADER, UNIQUE)] if keys_unique else [(KIND_HEADER, EVENTS)]
         self._routed_sends.append(delivery(await self.routed_topic.send(value=bytes(batch), partition=partition,
-                                                                        headers=[(KIND_HEADER, EVENTS)])))
+                                                                        headers=headers)))
 
     # -- deciding --------------------------------------------------------------------------------
 
@@ -223,7 +234,8 @@ class Worker:
                 try:
                     for message in messages:
                         out = self.processors[message.partition].process(
-                            _kind(message.headers), message.value or b"", message.timestamp)
+                            _kind(message.headers), message.value or b"", message.timestamp,
+                            keys_unique=_keys_unique(message.headers))
                         outputs.setdefault(message.partition, Outputs()).extend(out)
                         await asyncio.sleep(0)  # the heartbeat and the timers between messages
                     # What bounds the sends waiting: aiokafka's accumulator holds one open batch per

@@ -70,7 +70,9 @@ class PartitionProcessor:
             return None
         return min(self._latest.values())
 
-    def process(self, kind: bytes, value: bytes, timestamp: float | None) -> Outputs:
+    def process(self, kind: bytes, value: bytes, timestamp: float | None, keys_unique: bool = False) -> Outputs:
+        """`keys_unique`: the batch's events were written back from their parsed objects, so none
+        repeats a key (routing.Routed.keys_unique)."""
         out = Outputs()
         if kind == EVENTS:
             decide, time_of = self.desk.decide, self._time
@@ -83,7 +85,7 @@ class PartitionProcessor:
                 else:
                     last_stamp, last_source = stamp, where[:where.index("@", where.rindex("/")) + 1]
                     now = time_of(source_of(where), stamp)
-                out.add(decide(raw, where, now, stamp))
+                out.add(decide(raw, where, now, stamp, keys_unique))
         elif kind == LEARN:
             for _, _, raw in lines(value):
                 out.add(self.desk.learn(raw))

@@ -11,6 +11,12 @@ A routed message is a batch of records, each (origin, timestamp, event bytes) wi
 (`_RECORD`): the origin is the intake position the event was posted at (its rejection id and its
 duplicate check use it), the timestamp the intake message's (stream time). Lengths, not separators,
 so that bytes that are not JSON reach their rejection exactly as they were posted.
+
+A routed batch of events whose every event was written back from its parsed object (the items of
+an array without a repeated key, nearly every message) is sent with the header `ledger-keys:
+unique`: the deciding side then need not count each event's keys again to find a repeated one
+(`ledger.sheets.fast_sheet`). A batch without it (a worker before 2026-12-05, a message decided
+whole as it was posted) is checked as before.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ledger.registry import key_of
 from ledger.sheets import key_marks
 
 KIND_HEADER = "ledger-kind"
+KEYS_HEADER, UNIQUE = "ledger-keys", b"unique"
 _KEY = re.compile(rb'"\s*:')
 
 
@@ -77,9 +84,17 @@ def _keys_differ(parsed, value: bytes) -> bool:
     flat events, the usual message, is counted by its items' lengths: a nested object's keys, or a
     `":` in a string, only make the text's count larger, and send it to the exact count."""
     if type(parsed) is list and all(type(item) is dict for item in parsed):
-        if sum(map(len, parsed)) == key_marks(value):
+        if sum(map(len, parsed)) == _marks(value):
             return False
     return _count_keys(parsed) != len(_KEY.findall(value))
+
+
+def _marks(value: bytes) -> int:
+    """`key_marks(value)`, without removing the whitespace of a message that has none (a compact
+    array, as `ledger post` and most encoders write it): then every `":` is already in place."""
+    if b" " in value or b"\n" in value or b"\r" in value or b"\t" in value:
+        return key_marks(value)
+    return value.count(b'":')
 
 
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
@@ -102,6 +117,15 @@ def parse_origin(text: str) -> dict:
     return {"topic": topic, "partition": int(partition), "offset": int(offset), "index": int(index or 0)}
 
 
+class Routed(defaultdict):
+    """An intake message's routed batches, by the partition that decides them. `keys_unique`: every
+    event they carry was written back from its parsed object, so none repeats a key."""
+
+    def __init__(self) -> None:
+        super().__init__(bytearray)
+        self.keys_unique = False
+
+
 def events_of(value: bytes) -> list[bytes] | None:
     """The events of an intake message as they are decided: the items of an array, each written
     back on its own, or None for a message decided whole (one event, or bytes that are not JSON)."""
@@ -109,10 +133,12 @@ def events_of(value: bytes) -> list[bytes] | None:
     return None if found is None or not found[1] else [raw for _, raw in found[0]]
 
 
-def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool] | None:
-    """(item, its JSON) for each event of an intake message, and whether it was an array; None when
-    the message is decided whole as it was posted: not JSON, or nested deeper than it can be written
-    back (a JSON bomb), which is then one event, rejected for it."""
+def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool, bool] | None:
+    """(item, its JSON) for each event of an intake message, whether it was an array, and whether
+    each item was written back from its parsed object (then none repeats a key; a repeated key is
+    kept, as `_Pairs`, and written back with it); None when the message is decided whole as it was
+    posted: not JSON, or nested deeper than it can be written back (a JSON bomb), which is then one
+    event, rejected for it."""
     try:
         parsed = orjson.loads(value)
         encode = _orjson_or_json
@@ -130,8 +156,8 @@ def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool] | None:
         if not isinstance(parsed, list) or isinstance(parsed, _Pairs):
             # A single event travels as it was posted, without the JSON whitespace around it
             # (as an array's items do; hypothesis found b"\r0" kept whole).
-            return [(parsed, value.strip(b" \t\r\n"))], False
-        return [(item, encode(item)) for item in parsed], True
+            return [(parsed, value.strip(b" \t\r\n"))], False, False
+        return [(item, encode(item)) for item in parsed], True, encode is not _pairs
     except (RecursionError, TypeError, ValueError):
         return None
 
@@ -170,15 +196,16 @@ CARRIED = MAX_KEPT_PAYLOAD + 1
 
 
 def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: int | None,
-          partitions: int) -> dict[int, bytearray]:
+          partitions: int) -> Routed:
     """The events of one intake message, as routed batches by the partition that decides them."""
-    out: dict[int, bytearray] = defaultdict(bytearray)
+    out = Routed()
     stamp = timestamp_ms or 0
     found = _events(value)
     if found is None:  # decided (rejected) where it was read, as it was posted
         records = [(partition % partitions, 0, value)]
     else:
         records = []
+        out.keys_unique = found[2]
         for index, (item, raw) in enumerate(found[0]):
             key = key_of(_as_dict(item))
             records.append((partition_of(key, partitions) if key is not None else partition % partitions, index, raw))

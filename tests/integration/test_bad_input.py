@@ -20,10 +20,11 @@ import os
 import random
 import time
 import uuid
+from collections import Counter
 from decimal import Decimal
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import MessageSizeTooLargeError
 
@@ -33,6 +34,7 @@ from streams.demo import stop_process
 from streams.contractor.producer import ContractorProducer
 from streams.settings import Settings
 from streams.kafka.topics import ensure_topics
+from streams.worker.routing import EVENTS, KEYS_HEADER, KIND_HEADER, UNIQUE
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +42,26 @@ SEED = int(os.environ.get("LEDGER_BAD_INPUT_SEED", "0")) or random.SystemRandom(
 MESSAGES = int(os.environ.get("LEDGER_BAD_INPUT_MESSAGES", "3000"))
 CONTRACTOR = with_check_digit("7328293200007")
 BIG = 2 * 1024 * 1024
+
+
+def _read_all(cfg: Settings, topic: str) -> list:
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        out = []
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                out += records
+        return out
+    finally:
+        consumer.close()
+
+
+def _keys_header(headers) -> bytes | None:
+    return next((value for key, value in headers if key == KEYS_HEADER), None)
 
 
 def event(type_: str, **fields) -> dict:
@@ -85,7 +107,7 @@ class Stream:
     def bad_one(self) -> bytes:
         rng = self.rng
         t = self.timesheet()  # consumes a day, never counted
-        kind = rng.randrange(22)
+        kind = rng.randrange(23)
         if kind == 0:  # truncated
             raw = json.dumps(t).encode()
             return raw[:rng.randrange(1, len(raw) - 1)]
@@ -148,6 +170,18 @@ class Stream:
                               ensure_ascii=rng.random() < 0.5).encode("utf-8", errors="surrogatepass")
         if kind == 19:  # an empty array: carries no event
             return b"[]"
+        if kind == 21:  # an array of valid timesheets and one repeating a key, compact or spaced: the
+            # routing must not vouch for its keys (routing.py, KEYS_HEADER), and the repeat is refused
+            comma, colon = rng.choice([(",", ":"), (", ", ": ")])
+            items = []
+            for _ in range(rng.randrange(1, 6)):
+                v = self.timesheet()
+                self.valid += 1
+                self.valid_hours += Decimal(str(v["hours"]))
+                items.append(json.dumps(v, separators=(comma, colon)))
+            repeated = json.dumps(self.timesheet(hours=7), separators=(comma, colon))
+            items.insert(rng.randrange(len(items) + 1), f'{repeated[:-1]}{comma}"hours"{colon}8}}')
+            return ("[" + comma.join(items) + "]").encode()
         if kind == 20:  # an oversized payload (2 MB), a single event with a huge string
             return json.dumps({**t, "contract_id": "c" * BIG}).encode()
         return json.dumps({**t, "partner": {"siret": "1" * 14}, "mode": "geiq"}).encode()
@@ -215,6 +249,12 @@ def test_hostile_stream_every_event_decided_and_the_worker_survives(kafka_dsn, t
         assert set(totals["rejections_by_reason"]) <= {"invalid_json", "invalid_event", "processing_error",
                                                        "duplicate_event", "unknown_contract",
                                                        "unknown_beneficiary"}, totals["rejections_by_reason"]
+
+        # Batches routed from arrays written back item by item say their events repeat no key; the
+        # others (single events, an array with a repeated key) leave the deciding side to check.
+        routed = Counter(_keys_header(m.headers) for m in _read_all(cfg, cfg.routed_topic)
+                         if (KIND_HEADER, EVENTS) in m.headers)
+        assert routed[UNIQUE] > 0 and routed[None] > 0, routed
 
         # Still alive and still counting after all that.
         last = stream.timesheet()

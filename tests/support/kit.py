@@ -98,8 +98,8 @@ class Ledger:
             self.now = now
         routed = route(encode(item), self.topic, self.partition, offset, int(self.now.timestamp() * 1000), 1)
         out = []
-        for batch in routed.values():
-            out += self._keep(self.processor.process(EVENTS, bytes(batch), None).outcomes)
+        for batch in routed.values():  # with the routing's word on repeated keys, as the worker sends it
+            out += self._keep(self.processor.process(EVENTS, bytes(batch), None, routed.keys_unique).outcomes)
         return out
 
     @property

@@ -664,6 +664,7 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
     ]
     sheets.append(dict(sheets[1]))  # a duplicate
     sheets.append(enrolment(beneficiary_id="b-0000000abc"))  # releases the parked one (_release)
+    sheets.append(timesheet(work_date="2025-01-06", submitted_at="2025-01-07T08:00:00Z"))  # after the contract
 
     reference = [programme(), contract(), enrolment()]
 
@@ -682,17 +683,19 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
     monkeypatch.setattr(Desk, "_first_of_its_day", counted)
     fast = run()
     # Taken by the first claims of a day, outside training, within the maximum, whose person is known.
-    assert taken == [True, True, False, True, True, True, True, False, False, False, True]
+    assert taken == [True, True, False, True, True, True, True, False, False, False, True, True]
     monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
     general = run()
     assert fast == general
     states = [out[0][0] for out in fast[0]]
-    assert states == ["accepted"] * 9 + ["pending", "rejected", "accepted"]
-    released = fast[0][-1][1]
+    assert states == ["accepted"] * 9 + ["pending", "rejected", "accepted", "accepted"]
+    released = fast[0][-2][1]
     assert released[0] == "accepted" and released[1][0]["status"] == "counted" and released[3]["state"] == "resolved"
     assert released[4] == fast[0][9][0][4]  # where it was delivered
     statuses = [out[0][1][0]["status"] for out in fast[0][:8]]
     assert statuses == ["counted", "counted", "flagged", "not_counted", "not_counted", "counted", "counted", "counted"]
+    reasons = [out[0][1][0]["reason"] for out in (fast[0][3], fast[0][4], fast[0][-1])]
+    assert reasons == ["not_eligible_on_work_date", "permanent_hire_cap_reached", "outside_contract_period"]
 
 
 def test_training_claims_take_the_one_step_path_when_last_and_within_the_cap_and_decide_as_the_general_path(monkeypatch):

@@ -40,9 +40,9 @@ def test_each_event_is_decided_at_the_watermark_of_the_events_before_it(messages
     seen = []
     decide = processor.desk.decide
 
-    def spy(raw, where, stream_time=None, posted_at=None):
+    def spy(raw, where, stream_time=None, posted_at=None, keys_unique=False):
         seen.append(stream_time)
-        return decide(raw, where, stream_time, posted_at)
+        return decide(raw, where, stream_time, posted_at, keys_unique)
 
     processor.desk.decide = spy
     expected = []

@@ -14,7 +14,9 @@ from ledger.book import Book
 from ledger.desk import Desk
 from ledger.registry import key_of
 from ledger.rulebook import Rulebook
+from ledger.sheets import key_marks
 from streams.worker.routing import (
+    _marks,
     events_of,
     has_duplicate_keys,
     lines,
@@ -187,6 +189,36 @@ def test_repeated_keys_stay_in_the_routed_bytes_so_the_validator_refuses_them():
     ((target, _, _, event),) = routed(b"[" + two + b"]", partitions=64)
     assert event.count(b"beneficiary_id") == 2 and target in {partition_of("person:b-1111111111", 64),
                                                             partition_of("person:b-2222222222", 64)}
+
+
+def test_the_routing_vouches_for_the_keys_of_items_it_wrote_back_and_for_nothing_else():
+    """`route(...).keys_unique` (sent as the routed batch's `ledger-keys: unique` header) is what
+    lets the deciding side skip counting an event's keys: true only when every event carried was
+    written back from its parsed object, so that none can repeat a key."""
+    sheet = raw(timesheet(hours=1))
+    repeated = sheet.replace(b'"hours": 1', b'"hours": 1, "hours": 24')
+    compact = json.dumps([timesheet(), enrolment()], separators=(",", ":")).encode()
+    vouched = [b"[" + sheet + b"]", raw([timesheet(), enrolment(), contract()]), compact, b"[1, {}, []]",
+               b'[{"a": {"b": 1}}]', b'[{"n": 123456789012345678901234567890}]']
+    for value in vouched:
+        assert route(value, "intake", 0, 0, None, 4).keys_unique, value
+    for value in [sheet, repeated, b"[" + repeated + b"]", b'[{"a": 1}, {"a": {"b": 1, "b": 2}}]',
+                  compact.replace(b'"hours":', b'"hours":1,"hours":'), b"not json", b"[", b"[]" * 2, b"42"]:
+        assert not route(value, "intake", 0, 0, None, 4).keys_unique, value
+    # The batches it vouches for are those the desk decides as if it counted the keys itself.
+    for value in vouched + [b"[" + repeated + b"]"]:
+        batches = route(value, "intake", 0, 0, None, 1)
+        for where, _, event in lines(bytes(batches.get(0, b""))):
+            checked = Desk(Book(), Rulebook()).decide(event, where)
+            trusted = Desk(Book(), Rulebook()).decide(event, where, keys_unique=batches.keys_unique)
+            assert [(o.state, o.rejection, o.entries) for o in trusted] == \
+                [(o.state, o.rejection, o.entries) for o in checked]
+
+
+@given(st.binary(max_size=200) | st.lists(json_values, max_size=5).map(
+    lambda items: json.dumps(items, separators=(",", ":")).encode()))
+def test_a_compact_message_s_keys_are_counted_in_place(value):
+    assert _marks(value) == key_marks(value)
 
 
 # ---------------------------------------------------------------------------------------- duplicate keys
