@@ -219,6 +219,7 @@ class Desk:
         # Equal verdict parts and credit parties, held once by every claim that has them.
         self._shared: dict[tuple, tuple] = {}
         self._counted: dict[int, tuple] = {}  # hours -> the shared verdict of hours counted whole
+        self._under: dict[str, tuple[Contract, tuple]] = {}  # contract -> (as registered, its parties)
         self._posted_at: float | None = None
         # The event being decided and its submission time: every entry it causes carries that time,
         # a reversal of an older claim included (auditors read it as when the correction came).
@@ -709,7 +710,13 @@ class Desk:
         return shared.setdefault(value, value)
 
     def _credited_under(self, contract: Contract) -> tuple[str, str, str, str]:
-        return self._share((contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret))
+        # Kept per contract while the book holds that very Contract (a new registration replaces it).
+        kept = self._under.get(contract.contract_id)
+        if kept is not None and kept[0] is contract:
+            return kept[1]
+        under = self._share((contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret))
+        self._under[contract.contract_id] = (contract, under)
+        return under
 
     def _contractor(self, claim: Claim) -> str:
         return claim.credited[3] if claim.credited else self.book.contracts[claim.contract_id].contractor_siret
@@ -917,7 +924,7 @@ class Desk:
         while deadlines:
             expires_at, event_id = deadlines[0]
             if now is None:
-                now = self.now
+                now = self.book.clock.get("now", EPOCH)  # self.now
             if expires_at > now:  # the earliest deadline, standing or not: nothing expires yet
                 return False
             parked = self.book.parked.get(event_id)

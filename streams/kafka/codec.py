@@ -30,6 +30,8 @@ sends each (value, headers) pair as one message on the intake message's partitio
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
+from itertools import accumulate
 
 import orjson
 from collections.abc import Iterable
@@ -102,16 +104,17 @@ def encode_record(record: dict) -> bytes:
 
 
 def _messages(table: str, lines: list[bytes]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    """`lines` joined by newlines into messages of at most MAX_MESSAGE_BYTES (a longer line alone),
+    cut where the running size of the lines and their newlines passes it: found by bisection over
+    that running size, not line by line in Python."""
     headers = [(TABLE_HEADER, table.encode())]
-    out, part, size = [], [], 0
-    for line in lines:
-        if part and size + len(line) + 1 > MAX_MESSAGE_BYTES:
-            out.append((b"\n".join(part), headers))
-            part, size = [], 0
-        part.append(line)
-        size += len(line) + 1
-    if part:
-        out.append((b"\n".join(part), headers))
+    ends = list(accumulate(len(line) + 1 for line in lines))  # bytes up to each line's newline
+    out, start, before = [], 0, 0
+    while start < len(lines):
+        # The lines from `start` whose sizes with a newline each fit (as the line-by-line cut had it).
+        stop = max(start + 1, bisect_right(ends, before + MAX_MESSAGE_BYTES, lo=start))
+        out.append((b"\n".join(lines[start:stop]), headers))
+        start, before = stop, ends[stop - 1]
     return out
 
 
@@ -133,8 +136,16 @@ def loading_order(tables: Iterable[str]) -> list[str]:
 
 
 def encode_ledger(records: list[dict]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-    """Plain dict records (each with its `record` kind) -> (value, headers) ledger messages."""
-    return encode_lines((r["record"], encode_record(r)) for r in records)
+    """Plain dict records (each with its `record` kind) -> (value, headers) ledger messages: as
+    `encode_lines` groups them, the table looked up once per run of records of one kind."""
+    by_table: dict[str, list[bytes]] = {}
+    kind = lines = None
+    for record in records:
+        if record["record"] != kind:
+            kind = record["record"]
+            lines = by_table.setdefault(TABLE_OF_RECORD[kind], [])
+        lines.append(_dumps(record) if next(iter(record)) == "record" else encode_record(record))
+    return [m for table in loading_order(by_table) for m in _messages(table, by_table[table])]
 
 
 def encode_rejection(rejection) -> bytes:

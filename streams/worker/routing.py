@@ -157,9 +157,17 @@ def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool, bool] | Non
             # A single event travels as it was posted, without the JSON whitespace around it
             # (as an array's items do; hypothesis found b"\r0" kept whole).
             return [(parsed, value.strip(b" \t\r\n"))], False, False
+        if encode is _orjson_or_json:
+            try:  # nearly every message: each item written by orjson, without a call of ours per item
+                return [(item, _dumps(item)) for item in parsed], True, True
+            except TypeError:  # an item nested past what orjson writes: json writes it
+                pass
         return [(item, encode(item)) for item in parsed], True, encode is not _pairs
     except (RecursionError, TypeError, ValueError):
         return None
+
+
+_dumps = orjson.dumps
 
 
 def _orjson_or_json(item) -> bytes:
@@ -185,10 +193,6 @@ def _pairs(item) -> bytes:
     return _json(item)
 
 
-def _as_dict(item):
-    return dict(item) if isinstance(item, _Pairs) else item
-
-
 _RECORD = struct.Struct(">HqII")  # origin length, timestamp (ms), bytes carried, bytes posted
 # An event longer than the contract allows is refused for its size whatever it holds: it travels cut
 # to what its rejection keeps (a 2 MB payload would not fit the routed topic's messages).
@@ -200,17 +204,25 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
     """The events of one intake message, as routed batches by the partition that decides them."""
     out = Routed()
     stamp = timestamp_ms or 0
+    here = partition % partitions
     found = _events(value)
     if found is None:  # decided (rejected) where it was read, as it was posted
-        records = [(partition % partitions, 0, value)]
-    else:
-        records = []
-        out.keys_unique = found[2]
-        for index, (item, raw) in enumerate(found[0]):
-            key = key_of(_as_dict(item))
-            records.append((partition_of(key, partitions) if key is not None else partition % partitions, index, raw))
-    for target, index, raw in records:
-        out[target] += pack(origin(topic, partition, offset, index), stamp, raw)
+        out[here] += pack(origin(topic, partition, offset), stamp, value)
+        return out
+    out.keys_unique = found[2]
+    # What `pack(origin(topic, partition, offset, index), stamp, raw)` writes, the origin's head
+    # written once per message (the two calls per event were a fifth of routing it).
+    head, record = origin(topic, partition, offset, 0)[:-1].encode(), _RECORD.pack
+    for index, (item, raw) in enumerate(found[0]):
+        key = key_of(item if type(item) is not _Pairs else dict(item))
+        where = head + b"%d" % index
+        posted = len(raw)
+        if posted > MAX_EVENT_BYTES:
+            raw = raw[:CARRIED]
+        batch = out[partition_of(key, partitions) if key is not None else here]
+        batch += record(len(where), stamp, len(raw), posted)
+        batch += where
+        batch += raw
     return out
 
 

@@ -126,6 +126,18 @@ def test_reference_data_learned_from_another_partition_releases_what_waited():
 
 # ------------------------------------------------------------------------------------------ timesheets
 
+def test_a_contract_registered_again_credits_its_new_parties_from_then_on(ev):
+    """The desk keeps each contract's credited parties while the book holds that registration: a
+    new registration (another lot, operation or contractor) credits the timesheets after it."""
+    ledger = loaded()
+    first = ledger.one(ev.timesheet(work_date="2024-06-03"))
+    assert ledger.one(contract(lot="GC-09", operation_id="L17", contractor_siret=ev.PARTNER_SIRET)).accepted
+    second = ledger.one(ev.timesheet(work_date="2024-06-04"))
+    assert [(e.lot, e.operation_id, e.contractor_siret) for e in first.entries + second.entries] == \
+        [("GC-01", "L15S", first.entries[0].contractor_siret), ("GC-09", "L17", ev.PARTNER_SIRET)]
+    assert first.entries[0].contractor_siret != ev.PARTNER_SIRET
+
+
 def test_accepted_timesheet_credits_every_party(ev):
     ledger = loaded(contract_changes={"operation_id": "L16", "lot": "GC-07", "programme_id": "gpe"})
     sheet = ev.timesheet(mode="temp_agency_etti", siae_siret=ev.PARTNER_SIRET, hours=7.5,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from streams.kafka.codec import (MAX_MESSAGE_BYTES, TABLE_HEADER, TABLE_OF_RECORD, encode_ledger, encode_lines,
                                  encode_record, loading_order)
 
@@ -41,3 +44,49 @@ def test_every_record_kind_has_a_table_and_encode_ledger_names_it():
     records = [{"record": kind, "id": n} for n, kind in enumerate(TABLE_OF_RECORD)]
     messages = encode_ledger(records)
     assert sorted(dict(h)[TABLE_HEADER].decode() for _, h in messages) == sorted(TABLE_OF_RECORD.values())
+
+
+def _messages_line_by_line(lines: list[bytes]) -> list[bytes]:
+    """The cut as it was made line by line until 2026-12-05: a line goes in while the message's
+    lines, each with a newline, stay within MAX_MESSAGE_BYTES; a longer line alone."""
+    out, part, size = [], [], 0
+    for line in lines:
+        if part and size + len(line) + 1 > MAX_MESSAGE_BYTES:
+            out.append(b"\n".join(part))
+            part, size = [], 0
+        part.append(line)
+        size += len(line) + 1
+    if part:
+        out.append(b"\n".join(part))
+    return out
+
+
+_sizes = st.sampled_from([0, 1, 2, 100, MAX_MESSAGE_BYTES // 3, MAX_MESSAGE_BYTES // 2 - 1, MAX_MESSAGE_BYTES // 2,
+                          MAX_MESSAGE_BYTES - 2, MAX_MESSAGE_BYTES - 1, MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES + 5])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(TABLE_OF_RECORD)), _sizes), max_size=12))
+def test_records_are_cut_into_messages_as_line_by_line(specs):
+    """encode_ledger groups records by table (pending first) and cuts each table's lines by bisection
+    over their running size: the same messages as `encode_lines` over the records' lines, and as
+    the line-by-line cut, at every boundary (a line of the limit alone, one byte under, over)."""
+    records = [{"record": kind, "n": n, "pad": "x" * size} if n % 3 else {"n": n, "record": kind, "pad": "x" * size}
+               for n, (kind, size) in enumerate(specs)]  # its kind first, or not (written first all the same)
+    messages = encode_ledger(records)
+    assert messages == encode_lines((r["record"], encode_record(r)) for r in records)
+    by_table: dict[bytes, list[bytes]] = {}
+    for record in records:
+        by_table.setdefault(TABLE_OF_RECORD[record["record"]].encode(), []).append(encode_record(record))
+    for table, lines in by_table.items():
+        assert [value for value, headers in messages if dict(headers)[TABLE_HEADER] == table] == \
+            _messages_line_by_line(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_sizes | st.integers(0, 3000), max_size=10))
+def test_a_table_s_lines_are_cut_as_line_by_line_at_every_boundary(sizes):
+    from streams.kafka.codec import _messages
+
+    lines = [bytes([65 + n % 26]) * size for n, size in enumerate(sizes)]
+    assert [value for value, _ in _messages("ledger_entries", lines)] == _messages_line_by_line(lines)
