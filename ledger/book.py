@@ -507,13 +507,8 @@ class Book:
             self._days_put.pop(key, None)
 
     def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
-        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided
-        (`Records.hold`, written out)."""
-        records = self.records
-        held = records.memos if name == "memos" else records.claims
-        held[event_id] = value
-        if len(held) >= records.HOT_LIMIT:
-            records.pack()
+        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
+        self.records.hold(name, event_id, value)
         self.dirty[name].add(event_id)
 
     def put_day(self, person: str, day: int, ids) -> None:

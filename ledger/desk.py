@@ -190,10 +190,11 @@ def digest_of(obj) -> str:
     return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=10).hexdigest()
 
 
-def _event_of(raw: bytes, obj) -> Sheet | object:
+def _event_of(raw: bytes, obj, keys_unique: bool = False) -> Sheet | object:
     """The event `raw` holds: a Sheet for a timesheet of the usual shape (`obj` is raw parsed, None
-    if orjson could not), else the event contract's own validation (InvalidEvent if refused)."""
-    sheet = fast_sheet(raw, obj) if type(obj) is dict else None
+    if orjson could not), else the event contract's own validation (InvalidEvent if refused).
+    `keys_unique`: as `fast_sheet` takes it."""
+    sheet = fast_sheet(raw, obj, keys_unique) if type(obj) is dict else None
     return sheet if sheet is not None else parse_event(raw)
 
 
@@ -295,11 +296,7 @@ class Desk:
         except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
             self._training_used.clear()  # the book may have changed half-way: shared out again when needed
             outcome = failed(raw, origin, error)
-        if self._arrived or self._due():
-            return _opened([outcome, *self.release()])
-        if outcome.entries:  # as _opened marks it
-            outcome.entries[0]["opens_source"] = True
-        return [outcome]
+        return _opened([outcome, *self.release()] if self._arrived or self._due() else [outcome])
 
     def tick(self, stream_time: float) -> list[Outcome]:
         """Time passes with no event: release or expire what waits."""
@@ -327,22 +324,17 @@ class Desk:
             out.rejection["payload_truncated"] = True
             return out
         obj = _parsed(raw)
-        event = fast_sheet(raw, obj, keys_unique) if type(obj) is dict else None
-        if event is not None:  # nearly every event: a timesheet of the usual shape (as _event_of reads it)
-            event_id = event.event_id
-            self._cause = (event_id, event.submitted_at)
-        else:
-            try:
-                event = parse_event(raw)
-            except InvalidEvent as invalid:
-                event_id, event_type = invalid.event_id, invalid.event_type
-                if event_id is None:
-                    event_id, event_type = peek_identity(raw)
-                return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
-            if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
-                obj = json.loads(raw)
-            event_id = str(event.event_id)
-            self._cause = (event_id, _submitted(event))
+        try:
+            event = _event_of(raw, obj, keys_unique)
+        except InvalidEvent as invalid:
+            event_id, event_type = invalid.event_id, invalid.event_type
+            if event_id is None:
+                event_id, event_type = peek_identity(raw)
+            return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
+        if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
+            obj = json.loads(raw)
+        event_id = str(event.event_id)
+        self._cause = (event_id, _submitted(event))
         digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
         memo = None if memo is None else Memo(memo)
@@ -513,11 +505,7 @@ class Desk:
                 return None
         if book.days.of(person, day):
             return None
-        if (contract.start <= day <= contract.end and enrolment.eligible_from <= day <= enrolment.eligible_until
-                and sheet.hire_type != "permanent"):
-            withheld = None  # what rules.withheld_on finds inside both windows, but for a permanent hire
-        else:
-            withheld = self._withheld(sheet, contract, enrolment)
+        withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
             if training:
                 return None
@@ -920,11 +908,9 @@ class Desk:
 
     def _due(self) -> bool:
         deadlines = self._deadlines
-        now = None
+        now = self.now if deadlines else None
         while deadlines:
             expires_at, event_id = deadlines[0]
-            if now is None:
-                now = self.book.clock.get("now", EPOCH)  # self.now
             if expires_at > now:  # the earliest deadline, standing or not: nothing expires yet
                 return False
             parked = self.book.parked.get(event_id)

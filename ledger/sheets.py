@@ -84,8 +84,11 @@ _WHITESPACE = b" \t\n\r"
 def key_marks(raw: bytes) -> int:
     """The `":` of a JSON text once its whitespace is gone: one after each key, so never fewer than
     the keys its parsed objects hold; more when a key is repeated (parsing keeps one) or a string
-    holds `":`. Equal counts therefore mean no key was repeated."""
-    return raw.translate(None, _WHITESPACE).count(b'":')
+    holds `":`. Equal counts therefore mean no key was repeated. A text without whitespace (a
+    compact array, as `ledger post` and most encoders write it) is counted in place."""
+    if b" " in raw or b"\n" in raw or b"\r" in raw or b"\t" in raw:
+        return raw.translate(None, _WHITESPACE).count(b'":')
+    return raw.count(b'":')
 
 
 @lru_cache(maxsize=65536)
@@ -141,7 +144,6 @@ def _hundredths(value: int | float) -> int | None:
 # each timesheet ran them again. Bounded: a hostile variety is forgotten, never refused.
 _VALID: dict[str, dict[str, str]] = {"contract": {}, "key": {}, "siret": {}}
 _MAX_VALID = 200_000
-_CONTRACTS, _KEYS, _SIRETS = _VALID["contract"], _VALID["key"], _VALID["siret"]
 
 
 def _remember(kind: str, value: str) -> str:
@@ -183,9 +185,7 @@ def fast_sheet(raw: bytes, obj: dict, keys_unique: bool = False) -> Sheet | None
         return None
     if type(version) is not int or version != 1:
         return None
-    # Known identifiers looked up here, without _valid's call: most timesheets name known ones.
-    contract_id = (_CONTRACTS.get(contract_id) if type(contract_id) is str else None) or _valid("contract", contract_id)
-    key = (_KEYS.get(key) if type(key) is str else None) or _valid("key", key)
+    contract_id, key = _valid("contract", contract_id), _valid("key", key)
     if contract_id is None or key is None:
         return None
     day = _day(work_date) if type(work_date) is str else None
@@ -196,7 +196,7 @@ def fast_sheet(raw: bytes, obj: dict, keys_unique: bool = False) -> Sheet | None
     if day is None or hundredths is None or mode not in _MODES or moment is None or moment[1] < day:
         return None
     siret = obj.get("siae_siret")
-    partner = None if siret is None else (_SIRETS.get(siret) if type(siret) is str else None) or _valid("siret", siret)
+    partner = _valid("siret", siret) if siret is not None else None
     if (mode in _PARTNER_MODES) != (siret is not None) or (siret is not None and partner is None):
         return None
     hire_type, hire_date = obj.get("hire_type"), obj.get("hire_date")
