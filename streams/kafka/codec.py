@@ -136,16 +136,8 @@ def loading_order(tables: Iterable[str]) -> list[str]:
 
 
 def encode_ledger(records: list[dict]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-    """Plain dict records (each with its `record` kind) -> (value, headers) ledger messages: as
-    `encode_lines` groups them, the table looked up once per run of records of one kind."""
-    by_table: dict[str, list[bytes]] = {}
-    kind = lines = None
-    for record in records:
-        if record["record"] != kind:
-            kind = record["record"]
-            lines = by_table.setdefault(TABLE_OF_RECORD[kind], [])
-        lines.append(_dumps(record) if next(iter(record)) == "record" else encode_record(record))
-    return [m for table in loading_order(by_table) for m in _messages(table, by_table[table])]
+    """Plain dict records (each with its `record` kind) -> (value, headers) ledger messages."""
+    return encode_lines((r["record"], encode_record(r)) for r in records)
 
 
 def encode_rejection(rejection) -> bytes:

@@ -83,7 +83,7 @@ class PartitionProcessor:
                 if stamp == last_stamp and where.startswith(last_source):
                     now = None
                 else:
-                    last_stamp, last_source = stamp, where[:where.index("@", where.rindex("/")) + 1]
+                    last_stamp, last_source = stamp, _source_head(where)
                     now = time_of(source_of(where), stamp)
                 out.add(decide(raw, where, now, stamp, keys_unique))
         elif kind == LEARN:
@@ -102,6 +102,12 @@ class PartitionProcessor:
 _NEVER = object()
 
 
+def _source_head(origin: str) -> str:
+    """`topic/partition@` of an origin `topic/partition@offset#index`."""
+    return origin[:origin.index("@", origin.rindex("/")) + 1]
+
+
 def source_of(origin: str) -> int:
     """The intake partition of an origin `topic/partition@offset#index`."""
-    return int(origin[origin.rindex("/") + 1:origin.index("@", origin.rindex("/"))])
+    head = _source_head(origin)
+    return int(head[head.rindex("/") + 1:-1])

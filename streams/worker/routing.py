@@ -84,17 +84,9 @@ def _keys_differ(parsed, value: bytes) -> bool:
     flat events, the usual message, is counted by its items' lengths: a nested object's keys, or a
     `":` in a string, only make the text's count larger, and send it to the exact count."""
     if type(parsed) is list and all(type(item) is dict for item in parsed):
-        if sum(map(len, parsed)) == _marks(value):
+        if sum(map(len, parsed)) == key_marks(value):
             return False
     return _count_keys(parsed) != len(_KEY.findall(value))
-
-
-def _marks(value: bytes) -> int:
-    """`key_marks(value)`, without removing the whitespace of a message that has none (a compact
-    array, as `ledger post` and most encoders write it): then every `":` is already in place."""
-    if b" " in value or b"\n" in value or b"\r" in value or b"\t" in value:
-        return key_marks(value)
-    return value.count(b'":')
 
 
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
@@ -210,29 +202,24 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
         out[here] += pack(origin(topic, partition, offset), stamp, value)
         return out
     out.keys_unique = found[2]
-    # What `pack(origin(topic, partition, offset, index), stamp, raw)` writes, the origin's head
-    # written once per message (the two calls per event were a fifth of routing it).
-    head, record = origin(topic, partition, offset, 0)[:-1].encode(), _RECORD.pack
+    # Each event's origin is the message's own and its index: its head formatted once per message.
+    head = origin(topic, partition, offset, 0)[:-1].encode()
     for index, (item, raw) in enumerate(found[0]):
         key = key_of(item if type(item) is not _Pairs else dict(item))
-        where = head + b"%d" % index
-        posted = len(raw)
-        if posted > MAX_EVENT_BYTES:
-            raw = raw[:CARRIED]
-        batch = out[partition_of(key, partitions) if key is not None else here]
-        batch += record(len(where), stamp, len(raw), posted)
-        batch += where
-        batch += raw
+        out[partition_of(key, partitions) if key is not None else here] += _record(head + b"%d" % index, stamp, raw)
     return out
 
 
 def pack(where: str, stamp_ms: int | None, raw: bytes) -> bytes:
     """One record of a routed batch (an event past MAX_EVENT_BYTES cut to CARRIED bytes)."""
-    encoded = where.encode()
+    return _record(where.encode(), stamp_ms or 0, raw)
+
+
+def _record(where: bytes, stamp_ms: int, raw: bytes) -> bytes:
     posted = len(raw)
     if posted > MAX_EVENT_BYTES:
         raw = raw[:CARRIED]
-    return _RECORD.pack(len(encoded), stamp_ms or 0, len(raw), posted) + encoded + raw
+    return _RECORD.pack(len(where), stamp_ms, len(raw), posted) + where + raw
 
 
 def lines(value: bytes) -> list[tuple[str, float | None, bytes]]:

@@ -14,9 +14,7 @@ from ledger.book import Book
 from ledger.desk import Desk
 from ledger.registry import key_of
 from ledger.rulebook import Rulebook
-from ledger.sheets import key_marks
 from streams.worker.routing import (
-    _marks,
     events_of,
     has_duplicate_keys,
     lines,
@@ -213,12 +211,6 @@ def test_the_routing_vouches_for_the_keys_of_items_it_wrote_back_and_for_nothing
             trusted = Desk(Book(), Rulebook()).decide(event, where, keys_unique=batches.keys_unique)
             assert [(o.state, o.rejection, o.entries) for o in trusted] == \
                 [(o.state, o.rejection, o.entries) for o in checked]
-
-
-@given(st.binary(max_size=200) | st.lists(json_values, max_size=5).map(
-    lambda items: json.dumps(items, separators=(",", ":")).encode()))
-def test_a_compact_message_s_keys_are_counted_in_place(value):
-    assert _marks(value) == key_marks(value)
 
 
 # ---------------------------------------------------------------------------------------- duplicate keys
