@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from streams.cluster import cluster_statements, digest, sql_string
 from streams.settings import REPO_ROOT, Settings
@@ -53,6 +54,14 @@ QUERY_SETTINGS: dict[str, dict[str, Any]] = {
     # entries 59 -> 31 ms in the engine; see docs/scaling.md, "Queries").
     "daily_counted_hours": {"optimize_aggregation_in_order": 1},
 }
+
+
+def _names_an_alias(error: Exception, database: str) -> bool:
+    """Whether the engine refused a view because its database is named like one of the view's table
+    aliases: a view's tables are stored qualified (`p.programmes AS p`), and the analyzer then reads
+    `p.ledger_as_of` as a column of the alias `p` (UNKNOWN_IDENTIFIER, an error that names neither)."""
+    text = str(error)
+    return f"identifier '{database}." in text and "cannot be resolved as table expression" in text
 
 
 class Store:
@@ -101,7 +110,15 @@ class Store:
             if version is not None and self._has_schema_version(version):
                 return
             for statement in statements:
-                self.client.command(self._prepare(statement))
+                try:
+                    self.client.command(self._prepare(statement))
+                except DatabaseError as error:
+                    if _names_an_alias(error, self.database):
+                        raise ValueError(
+                            f"the database name {self.database!r} (LEDGER_CLICKHOUSE_DATABASE) is also a table alias "
+                            "in the schema's views (deploy/clickhouse/schema), which ClickHouse then cannot tell "
+                            "from it: choose another name") from error
+                    raise
             if version is not None:
                 self.client.command(f"INSERT INTO schema_versions (digest) VALUES ({sql_string(version)})")
 
