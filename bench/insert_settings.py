@@ -1,4 +1,4 @@
-"""The loader's insert under two variants, paired in one run (chDB, this machine).
+"""The loader's insert under two variants, paired in one run (chDB, this machine), or broken down view by view.
 
     .venv/bin/python bench/insert_settings.py                    # optimize_on_insert 1 against 0
     .venv/bin/python bench/insert_settings.py --compare dedup-stage --out bench/results/dedup_stage.json
@@ -13,6 +13,10 @@
     .venv/bin/python bench/insert_settings.py --compare threads --pairs 7 --batch-rows 15000 --out bench/results/insert_threads.json
                     # the engine's parallel parsing and view threads against one thread per insert
                     # (2026-12-05: median ratio 0.97, pairs 0.90-1.09: no difference; not adopted)
+    .venv/bin/python bench/insert_settings.py --compare views --pairs 3 --batches 12 --batch-rows 15000 --out bench/results/insert_views.json
+                    # where an entries insert's CPU goes: every view, then without each view an
+                    # entries insert runs, the dedup stage alone, no view (more than two arms: each
+                    # arm's median and what it saves against the first, instead of pair ratios)
 
 Each arm is a fresh database with the whole schema (the dedup stage, the sums, freshness), into
 which 16 batches of 50,000 ledger entries (bench/loader.py's rows, encoded as the worker encodes
@@ -76,6 +80,30 @@ COMPARISONS = {
                            {**LOADER, "distributed_foreground_insert": 1}, None, True, True)},
 }
 
+# Where an entries insert's CPU goes: the whole schema, then without each materialized view that
+# an entries insert runs (its marginal cost), then with the dedup stage alone, then with no view
+# (the engine's floor: parse, sort, compress, write the ledger's part). Arms alternate round by round.
+_DEDUP_STAGE = ("entries_new_from_ledger_mv", "entry_keys_mv")
+_ENTRY_VIEWS = ("hours_by_contract_day_from_new_mv", "hours_by_contract_month_from_new_mv",
+                "hours_by_beneficiary_contract_from_new_mv", "people_contract_hours_from_new_mv",
+                "hours_by_programme_day_from_new_mv", "hours_by_operation_day_from_new_mv",
+                "accepted_events_from_new_mv", "unmarked_sources_from_new_mv", "ledger_freshness_entries_mv")
+
+
+def _without(*views: str):
+    def prepare(store: Store) -> None:
+        for view in views:
+            store.client.command(f"DROP VIEW {view}")
+    return prepare
+
+
+COMPARISONS["views"] = {
+    "the loader's schema (every view)": (LOADER, None, True),
+    **{f"without {view}": (LOADER, _without(view), False) for view in _ENTRY_VIEWS},
+    "the dedup stage alone (no sum, no freshness)": (LOADER, _without(*_ENTRY_VIEWS), False),
+    "no view (the ledger table alone)": (LOADER, _without(*_DEDUP_STAGE, *_ENTRY_VIEWS), False),
+}
+
 
 def arm(dsn: str, settings: dict, prepare, bodies: list[bytes], rows: int, cluster: bool = False) -> dict:
     database = f"arm_{uuid.uuid4().hex[:10]}"
@@ -126,24 +154,31 @@ def main(argv: list[str] | None = None) -> int:
             for name, (settings, prepare, _, *cluster) in arms.items():
                 result = arm(dsn, settings, prepare, bodies, rows, cluster=bool(cluster and cluster[0]))
                 runs[name].append(result)
-                print(f"pair {pair + 1}: {name:55s} {result['cpu_us_per_row_merges_settled']:6.2f} CPU-µs/row "
+                print(f"round {pair + 1}: {name:55s} {result['cpu_us_per_row_merges_settled']:6.2f} CPU-µs/row "
                       f"(inserts {result['insert_cpu_us_per_row']:.2f}), analytics_check {result['analytics_check_rows']}",
                       flush=True)
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
-    (a, b) = arms
-    ratios = [y["cpu_us_per_row_merges_settled"] / x["cpu_us_per_row_merges_settled"] for x, y in zip(runs[a], runs[b])]
+    first, second, *more = arms
+    ratios = [y["cpu_us_per_row_merges_settled"] / x["cpu_us_per_row_merges_settled"]
+              for x, y in zip(runs[first], runs[second])]
     summary = {name: {"median_cpu_us_per_row": round(statistics.median(r["cpu_us_per_row_merges_settled"] for r in rs), 2),
                       "median_wall_us_per_row": round(statistics.median(r["wall_us_per_row_inserts"] for r in rs), 2)}
                for name, rs in runs.items()}
-    print("\nmedians: " + "; ".join(f"{n}: {s['median_cpu_us_per_row']} CPU-µs/row" for n, s in summary.items()))
-    print(f"B / A per pair: {', '.join(f'{r:.3f}' for r in ratios)} (median {statistics.median(ratios):.3f})")
+    if more:  # a breakdown: what each arm saves against the first, median against median
+        whole = summary[first]["median_cpu_us_per_row"]
+        for name, s in summary.items():
+            s["saves_cpu_us_per_row"] = round(whole - s["median_cpu_us_per_row"], 2)
+            print(f"{name:60s} {s['median_cpu_us_per_row']:6.2f} CPU-µs/row, saves {s['saves_cpu_us_per_row']:5.2f}")
+    else:
+        print("\nmedians: " + "; ".join(f"{n}: {s['median_cpu_us_per_row']} CPU-µs/row" for n, s in summary.items()))
+        print(f"B / A per pair: {', '.join(f'{r:.3f}' for r in ratios)} (median {statistics.median(ratios):.3f})")
     report = {"command": "bench/insert_settings.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "comparison": args.compare, "rows_per_arm": rows, "batch_rows": args.batch_rows, "cpus": os.cpu_count(),
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
-              "summary": summary, "ratio_b_over_a": [round(r, 3) for r in ratios], "runs": runs}
+              "summary": summary, "runs": runs, **({} if more else {"ratio_b_over_a": [round(r, 3) for r in ratios]})}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
