@@ -224,6 +224,23 @@ class StoreProcess:
         c = self.ask("counts")
         return c["entries"] + c["rejections"] + c["reference"]
 
+    def wait_still(self, still: float, timeout: float, poll: float = 0.25) -> None:
+        """Wait until the store's row counts (cheap: no FINAL) have not moved for `still` seconds:
+        the loader has written what was on its way. The accounting's FINAL queries hold the store's
+        lock, which the loader's inserts take too: asked while the last events of a paced phase were
+        still being written, they delayed those writes, and the freshness measured was partly the
+        bench's own."""
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            c = self.ask("counts")
+            now = (c["entries"], c["rejections"], c["reference"], c["pending"])
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= still:
+                return
+            time.sleep(poll)
+
     def wait_accounted(self, posted: int, timeout: float, workers=(), poll: float = 1.0, settled: bool = True) -> dict:
         """Wait until the store's own accounting (FINAL) covers `posted` events: accepted + rejected
         with none pending (`settled`), or accepted + rejected + pending (every event decided, some
