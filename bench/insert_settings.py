@@ -52,20 +52,29 @@ from tests.integration.cluster_layout import CLUSTER, CONFIG, LayoutStore  # noq
 
 OUT = REPO / "bench" / "results" / "insert_settings.json"
 LOADER = {"optimize_on_insert": 0}
-# Each comparison: two arms, (engine settings of the inserts, what is done to the fresh store first,
-# whether analytics_check.sql must be empty: an arm without an aggregate's view leaves it unfed, and
-# optionally whether the arm's store has the cluster variant of the schema).
+
+
+def _without(*views: str):
+    """What an arm does to its fresh store first: drop these materialized views."""
+    def prepare(store: Store) -> None:
+        for view in views:
+            store.client.command(f"DROP VIEW {view}")
+    return prepare
+
+
+# Each comparison: two arms (`views`, below, has more: a breakdown), each (engine settings of the
+# inserts, what is done to the fresh store first, whether analytics_check.sql must be empty: an arm
+# without an aggregate's view leaves it unfed, and optionally whether the arm's store has the cluster
+# variant of the schema).
 COMPARISONS = {
     "optimize_on_insert": {"optimize_on_insert=1 (the engine's default)": ({"optimize_on_insert": 1}, None, True),
                            "optimize_on_insert=0 (the loader's)": (LOADER, None, True)},
     "dedup-stage": {"wide dedup stage (entries_seen, 2026-11-27 to 12-04)": (LOADER, wide_dedup_stage, True),
                     "entry_keys + entries_new (Null)": (LOADER, None, True)},
-    "operation-day": {"without hours_by_operation_day": (LOADER, lambda store: store.client.command(
-                          "DROP VIEW hours_by_operation_day_from_new_mv"), False),
+    "operation-day": {"without hours_by_operation_day": (LOADER, _without("hours_by_operation_day_from_new_mv"), False),
                       "with hours_by_operation_day (the curves' table)": (LOADER, None, True)},
-    "accepted-events": {"without accepted_events and unmarked_sources": (LOADER, lambda store: [
-                            store.client.command(f"DROP VIEW {view}")
-                            for view in ("accepted_events_from_new_mv", "unmarked_sources_from_new_mv")], False),
+    "accepted-events": {"without accepted_events and unmarked_sources": (
+                            LOADER, _without("accepted_events_from_new_mv", "unmarked_sources_from_new_mv"), False),
                         "with them (the first-entry mark summed)": (LOADER, None, True)},
     # The engine's own parallelism on the loader's inserts: JSON parsed by several threads in
     # chunks, and each view's query run by up to max_threads threads, on blocks of one second's rows.
@@ -88,13 +97,6 @@ _ENTRY_VIEWS = ("hours_by_contract_day_from_new_mv", "hours_by_contract_month_fr
                 "hours_by_beneficiary_contract_from_new_mv", "people_contract_hours_from_new_mv",
                 "hours_by_programme_day_from_new_mv", "hours_by_operation_day_from_new_mv",
                 "accepted_events_from_new_mv", "unmarked_sources_from_new_mv", "ledger_freshness_entries_mv")
-
-
-def _without(*views: str):
-    def prepare(store: Store) -> None:
-        for view in views:
-            store.client.command(f"DROP VIEW {view}")
-    return prepare
 
 
 COMPARISONS["views"] = {

@@ -666,7 +666,7 @@ def test_the_python_status_rule_agrees_with_contract_trajectory(chdb_path):
 def test_a_database_named_like_a_views_alias_is_refused_with_a_reason(chdb_path, alias):
     """The views' tables are stored qualified by the database (`p.programmes AS p`): a database
     named like one of their aliases makes the engine fail on an identifier it does not explain.
-    The store says which setting to change instead; a name that is no alias applies as usual."""
+    The store says which setting to change instead."""
     store = Store(f"chdb://{chdb_path}", database=alias)
     try:
         with pytest.raises(ValueError, match=rf"'{alias}' \(LEDGER_CLICKHOUSE_DATABASE\) is also a table alias"):
