@@ -67,6 +67,7 @@ def uuid5(name: str) -> str:
 
 
 _sha1 = hashlib.sha1
+_new = tuple.__new__  # a NamedTuple from its values in one C call, as ledger.sheets builds a Sheet
 _VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
@@ -524,8 +525,9 @@ class Desk:
         else:
             return None  # flagged by the daily maximum: _settle's
         under = self._credited_under(contract)
-        claim = Claim(event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret, sheet.hire_type,
-                      sheet.hire_date, sheet.submitted_at, withheld, parts, event_id, under)
+        claim = _new(Claim, (event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret,
+                             sheet.hire_type, sheet.hire_date, sheet.submitted_at, withheld, parts, event_id, under,
+                             None, None))
         _, status, rule, reason = parts[0]
         credit = self._entry(claim, entry_id(event_id, "credit"), "credit", hours, status, reason, rule, event_id,
                              sheet.type, under, None)

@@ -80,15 +80,20 @@ def kind_of(event_type: str) -> EventKind:
     return kind
 
 
+# Each type's key field and its keys' prefix, as `key_of` reads them for every event routed (an
+# enum's `.value` is a Python property: a fifth of key_of's time).
+_KEYED = {k.type: (k.key_field, f"{k.scope.value}:") for k in KINDS.values()}
+
+
 def key_of(item: dict) -> str | None:
     """The key an event (as parsed JSON) is decided under, or None when it cannot be told (the event
     is then decided where it was read, and rejected there for what is wrong with it)."""
     event_type = item.get("type") if isinstance(item, dict) else None
-    kind = KINDS.get(event_type) if isinstance(event_type, str) else None
-    if kind is None:
+    keyed = _KEYED.get(event_type) if isinstance(event_type, str) else None
+    if keyed is None:
         return None
-    value = item.get(kind.key_field)
-    return f"{kind.scope.value}:{value}" if isinstance(value, str) and value else None
+    value = item.get(keyed[0])
+    return keyed[1] + value if isinstance(value, str) and value else None
 
 
 def subject_of(event) -> str:

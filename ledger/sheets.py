@@ -48,6 +48,11 @@ class Sheet(NamedTuple):
     submitted_at: str  # as entries record it (UTC written Z)
 
 
+# A NamedTuple built from its values in one C call: its generated __new__ is a Python function
+# (0.34 against 0.11 µs for a claim's 16 fields, timeit), and the hot path builds two per timesheet.
+_new = tuple.__new__
+
+
 def stamp(moment: dt.datetime) -> str:
     """A date-time as pydantic writes it in JSON (UTC as Z)."""
     text = moment.isoformat()
@@ -102,15 +107,27 @@ def _day(text: str) -> int | None:
     return ordinal if _FIRST <= ordinal <= _LAST else None
 
 
-# A UTC date-time to the second, as most senders write one: its stamp is its own text, Z-ended.
-_UTC_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)")
+# A UTC date-time to the second, as most senders write one ("2026-03-02T07:41:09Z" or with
+# "+00:00"): its stamp is its own text, Z-ended. Each is a new one, but its hour is not: the hour
+# ("2026-03-02T07", its day) is checked once and cached, the minute and second looked up among the
+# 3,600 there are (a regular expression over the whole text was a quarter of fast_sheet's time).
+_UTC_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3])")
+_MINUTE_SECOND = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
+_UTC = frozenset({"Z", "+00:00"})
+
+
+@lru_cache(maxsize=65536)
+def _utc_hour(text: str) -> int | None:
+    """The day of a UTC date-time's first 13 characters, None if they are not "YYYY-MM-DDTHH"."""
+    return _day(text[:10]) if _UTC_HOUR.fullmatch(text) else None
 
 
 def _moment(text: str) -> tuple[str, int] | None:
     """(as entries record it, its day in its own offset) of an RFC 3339 date-time, or None."""
-    if _UTC_SECOND.fullmatch(text):  # nearly every timestamp, each a new one: no cache would keep it
-        day = _day(text[:10])
-        return None if day is None else (text[:19] + "Z", day)
+    if text[19:] in _UTC and text[13:14] == ":" and text[14:19] in _MINUTE_SECOND:
+        day = _utc_hour(text[:13])
+        if day is not None:
+            return text[:19] + "Z", day
     return _other_moment(text)
 
 
@@ -143,6 +160,7 @@ def _hundredths(value: int | float) -> int | None:
 # regular expressions, the SIRET's check digit and `intern` cost 1.5 of fast_sheet's ~4 µs when
 # each timesheet ran them again. Bounded: a hostile variety is forgotten, never refused.
 _VALID: dict[str, dict[str, str]] = {"contract": {}, "key": {}, "siret": {}}
+_CONTRACTS, _KEYS = _VALID["contract"], _VALID["key"]
 _MAX_VALID = 200_000
 
 
@@ -185,7 +203,11 @@ def fast_sheet(raw: bytes, obj: dict, keys_unique: bool = False) -> Sheet | None
         return None
     if type(version) is not int or version != 1:
         return None
-    contract_id, key = _valid("contract", contract_id), _valid("key", key)
+    if type(contract_id) is not str or type(key) is not str:
+        return None
+    # Found among those seen before without a call, nearly always (valid identifiers are never empty).
+    contract_id = _CONTRACTS.get(contract_id) or _valid("contract", contract_id)
+    key = _KEYS.get(key) or _valid("key", key)
     if contract_id is None or key is None:
         return None
     day = _day(work_date) if type(work_date) is str else None
@@ -211,5 +233,5 @@ def fast_sheet(raw: bytes, obj: dict, keys_unique: bool = False) -> Sheet | None
         return None
     # Interned (contract, key and SIRET by _remember): a claim keeps them for good, and a
     # programme's millions name a few thousand.
-    return Sheet(event_id, "timesheet.submitted", contract_id, key, day, hundredths, _INTERNED[mode],
-                 partner, hire_type and _INTERNED[hire_type], hired, moment[0])
+    return _new(Sheet, (event_id, "timesheet.submitted", contract_id, key, day, hundredths, _INTERNED[mode],
+                        partner, hire_type and _INTERNED[hire_type], hired, moment[0]))
