@@ -188,15 +188,18 @@ def peek_head(raw: bytes) -> tuple[str | None, str | None]:
 def digest_of(obj) -> str:
     """The content of an event (its parsed JSON), for telling a duplicate from an id reused for other
     content: its JSON values with keys sorted, so other spacing or key order is the same content."""
-    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=10).hexdigest()
+    return _digest(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
 
 
-def _event_of(raw: bytes, obj, keys_unique: bool = False) -> Sheet | object:
-    """The event `raw` holds: a Sheet for a timesheet of the usual shape (`obj` is raw parsed, None
-    if orjson could not), else the event contract's own validation (InvalidEvent if refused).
-    `keys_unique`: as `fast_sheet` takes it."""
-    sheet = fast_sheet(raw, obj, keys_unique) if type(obj) is dict else None
-    return sheet if sheet is not None else parse_event(raw)
+def _digest(sorted_json: bytes) -> str:
+    return hashlib.blake2b(sorted_json, digest_size=10).hexdigest()
+
+
+def _event_of(raw: bytes) -> Sheet | object:
+    """The event `raw` holds: a Sheet for a timesheet of the usual shape, else the event contract's
+    own validation (InvalidEvent if refused)."""
+    fast = fast_sheet(raw)
+    return fast[0] if fast is not None else parse_event(raw)
 
 
 def _parsed(raw: bytes):
@@ -324,19 +327,23 @@ class Desk:
                            f"the event is {posted} bytes long, more than {MAX_EVENT_BYTES}", event_id, event_type)
             out.rejection["payload_truncated"] = True
             return out
-        obj = _parsed(raw)
-        try:
-            event = _event_of(raw, obj, keys_unique)
-        except InvalidEvent as invalid:
-            event_id, event_type = invalid.event_id, invalid.event_type
-            if event_id is None:
-                event_id, event_type = peek_identity(raw)
-            return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
-        if obj is None:  # valid, but past what orjson reads (it has no such limit but 64-bit integers)
-            obj = json.loads(raw)
+        fast = fast_sheet(raw, keys_unique)
+        if fast is not None:  # nearly every event: a timesheet of the usual shape
+            event, digest = fast[0], _digest(fast[1])
+        else:
+            try:
+                event = parse_event(raw)
+            except InvalidEvent as invalid:
+                event_id, event_type = invalid.event_id, invalid.event_type
+                if event_id is None:
+                    event_id, event_type = peek_identity(raw)
+                return rejected(origin, raw, Reason(invalid.reason), invalid.detail, event_id, event_type)
+            # Valid: its JSON read again for its digest (json when past what orjson reads: it has no
+            # such limit but 64-bit integers).
+            obj = _parsed(raw)
+            digest = digest_of(obj if obj is not None else json.loads(raw))
         event_id = str(event.event_id)
         self._cause = (event_id, _submitted(event))
-        digest = digest_of(obj)
         memo = self.book.memos.get(event_id)
         memo = None if memo is None else Memo(memo)
         if memo is not None and memo.origin != origin and memo.retryable:
@@ -956,7 +963,7 @@ class Desk:
         # A late enrolment releases its person's parked days at once (~50,000 in the Grand Paris
         # bench): the common timesheet is read and decided as on arrival, not through the event
         # contract's validation and the general path (120 -> 53 CPU-µs, docs/scaling.md).
-        event = _event_of(raw, _parsed(raw))
+        event = _event_of(raw)
         waiting = self._still_waiting(event)
         if waiting is None:
             self._unpark(parked)
