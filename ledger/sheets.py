@@ -6,9 +6,10 @@ programme. `fast_sheet` accepts a strict subset of the contract with plain check
 (canonical lower-case UUID, ISO days and RFC 3339 date-times, numbers as JSON numbers, no repeated
 key) and nothing else. It reads the JSON with msgspec into a struct of the timesheet's fields,
 which checks their JSON types in C and builds no dict (0.54 against orjson's 0.95 µs a timesheet,
-and the dict's reads and type checks after it). Whatever it does not accept goes to pydantic, which accepts or names the
-error as before. So the contract stays pydantic's: the fast path can only say "valid, with these
-values" where pydantic says the same, which tests/unit/ledger/test_sheets.py checks on generated input.
+and the dict's reads and type checks after it). Whatever it does not accept goes to pydantic,
+which accepts or names the error as before. So the contract stays pydantic's: the fast path can
+only say "valid, with these values" where pydantic says the same, which
+tests/unit/ledger/test_sheets.py checks on generated input.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _day(text: str) -> int | None:
 # A UTC date-time to the second, as most senders write one ("2026-03-02T07:41:09Z" or with
 # "+00:00"): its stamp is its own text, Z-ended. Each is a new one, but its hour is not: the hour
 # ("2026-03-02T07", its day) is checked once and cached, the minute and second looked up among the
-# 3,600 there are (a regular expression over the whole text was a quarter of fast_sheet's time).
+# 3,600 there are (with a regular expression over the whole text, 0.94 µs a call; 0.75 now, timeit).
 _UTC_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3])")
 _MINUTE_SECOND = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 _UTC = frozenset({"Z", "+00:00"})
@@ -211,7 +212,7 @@ _read_usual = msgspec.json.Decoder(_Usual).decode
 # strings are plain ASCII, their numbers written the shortest way by both), which is what the
 # desk's content digest reads (ledger.desk.digest_of; tests/unit/ledger/test_sheets.py holds it).
 _sorted_json = msgspec.json.Encoder(order="sorted").encode
-_REQUIRED_KEYS = 9
+_REQUIRED_KEYS = len(_Usual.__struct_fields__) - len(_Usual.__struct_defaults__)
 
 
 def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | None:
@@ -260,7 +261,7 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
             return None
     elif hire_type == "permanent":
         return None
-# Interned (contract, key and SIRET by _remember): a claim keeps them for good, and a
+    # Interned (contract, key and SIRET by _remember): a claim keeps them for good, and a
     # programme's millions name a few thousand.
     return _new(Sheet, (event_id, "timesheet.submitted", contract_id, key, day, hundredths, _INTERNED[mode],
                         partner, hire_type and _INTERNED[hire_type], hired, moment[0])), _sorted_json(usual)
