@@ -14,7 +14,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.events import InvalidEvent, parse_event
+from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.sheets import fast_sheet, key_marks, sheet_of
 from tests.support.builders import PARTNER_SIRET, timesheet
 
@@ -110,3 +110,16 @@ def test_a_repeated_key_is_declined_in_a_compact_text_as_in_a_spaced_one():
             assert fast is not None and fast[0] == sheet_of(parse_event(raw))
         else:
             assert fast is None, text
+
+
+def test_a_json_bomb_in_a_timesheet_is_declined_without_reading_it_through():
+    """msgspec stops at the first field it cannot take (an unknown name, an array or an object where a
+    string or a number is due): nesting as deep as an event may be long is declined, and pydantic
+    says why."""
+    head = json.dumps(timesheet())[:-1]
+    for field in ("note", "hours", "contract_id"):
+        for open_, close in (("[", "]"), ('{"a":', "}")):
+            depth = (MAX_EVENT_BYTES - len(head) - 40) // (len(open_) + len(close))
+            raw = f'{head}, "{field}": {open_ * depth}0{close * depth}}}'.encode()
+            assert len(raw) <= MAX_EVENT_BYTES  # whole and well formed: each bracket closed
+            assert fast_sheet(raw) is None and fast_sheet(raw, keys_unique=True) is None
