@@ -230,6 +230,10 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     if not keys_unique and key_marks(raw) != _REQUIRED_KEYS + (siret is not UNSET) + (hire_type is not UNSET) + (
             hire_date is not UNSET):  # a repeated key (msgspec keeps the last), or `":` in a value
         return None
+    # A field left out and a null one are alike to the contract (not to the digest): None from here on.
+    siret = None if siret is UNSET else siret
+    hire_type = None if hire_type is UNSET else hire_type
+    hire_date = None if hire_date is UNSET else hire_date
     event_id = usual.event_id
     if usual.schema_version != 1 or not _UUID.fullmatch(event_id):
         return None
@@ -245,17 +249,13 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     moment = _moment(usual.submitted_at)
     if day is None or hundredths is None or mode not in _MODES or moment is None or moment[1] < day:
         return None
-    if siret is UNSET:
-        siret = None
     partner = _valid("siret", siret) if siret is not None else None
     if (mode in _PARTNER_MODES) != (siret is not None) or (siret is not None and partner is None):
         return None
-    if hire_type is UNSET:
-        hire_type = None
     if hire_type is not None and (mode != "direct_hire" or hire_type not in _HIRE_TYPES):
         return None
     hired = None
-    if hire_date is not UNSET and hire_date is not None:
+    if hire_date is not None:
         hired = _day(hire_date)
         if hired is None or hired > day:
             return None
