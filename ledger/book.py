@@ -497,7 +497,10 @@ class Book:
         self.parked: dict[str, Parked] = {}
         self.clock: dict[str, float] = {}  # "now": stream time
         self.dirty: dict[str, set[str]] = {name: set() for name in MAPS}
-        self._days_put: dict[str, Any] = {}  # the days of dirty["days"] put by put_day: their ids
+        self._dirty_memos, self._dirty_claims = self.dirty["memos"], self.dirty["claims"]
+        # The days put by put_day since the last delta, with their ids: changed days too, kept apart
+        # from dirty["days"] (a key in both is this one's) so that a timesheet's day is noted once.
+        self._days_put: dict[str, Any] = {}
         self._widths: dict[str, int] = {}  # bytes per changed key of each map's last delta record
 
     def put(self, name: str, key: str, value: Any) -> None:
@@ -506,16 +509,37 @@ class Book:
         if name == "days":
             self._days_put.pop(key, None)
 
-    def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
-        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
-        self.records.hold(name, event_id, value)
-        self.dirty[name].add(event_id)
+    # What every event decided does, as book.memos.get and put("memos" or "claims", ...) would,
+    # without the mapping's Python layer and a map's name to look up (Records.hold's, inlined).
+    def memo(self, event_id: str) -> str | None:
+        """The memo of an event id (book.memos.get)."""
+        records = self.records
+        memo = records.memos.get(event_id)
+        if memo is None:
+            record = records.cold.get(event_id)
+            if record is not None:
+                memo = records.memo_of(record)
+        return memo
+
+    def put_memo(self, event_id: str, memo: str) -> None:
+        records = self.records
+        held = records.memos
+        held[event_id] = memo
+        self._dirty_memos.add(event_id)
+        if len(held) >= records.HOT_LIMIT:
+            records.pack()
+
+    def put_claim(self, event_id: str, claim: Claim) -> None:
+        records = self.records
+        held = records.claims
+        held[event_id] = claim
+        self._dirty_claims.add(event_id)
+        if len(held) >= records.HOT_LIMIT:
+            records.pack()
 
     def put_day(self, person: str, day: int, ids) -> None:
         self.days.put(person, day, ids)
-        key = f"{person}|{day}"
-        self.dirty["days"].add(key)
-        self._days_put[key] = ids  # so that the delta need not read each key back (Days.changes)
+        self._days_put[f"{person}|{day}"] = ids  # so that the delta need not read each key back (Days.changes)
 
     def drop(self, name: str, key: str) -> None:
         getattr(self, name).pop(key, None)
@@ -525,7 +549,7 @@ class Book:
 
     @property
     def changed(self) -> bool:
-        return any(self.dirty.values())
+        return bool(self._days_put) or any(self.dirty.values())
 
     def take_delta(self) -> bytes | None:
         """The changes since the last call, as one JSON record (None when nothing changed)."""
@@ -539,12 +563,15 @@ class Book:
         order they give what one delta would."""
         limit = _fragment_limit(max_bytes)
         fragments = []
+        days_put = self._days_put
         for name, keys in self.dirty.items():
-            if keys:
+            if name == "days" and days_put:
+                changes = days_put if not keys else {**self.days.changes(keys - days_put.keys()), **days_put}
+                keys.clear()
+                fragments += [(name, blob) for blob in self._fragments(name, changes, limit)]
+            elif keys:
                 values = getattr(self, name)
-                if name == "days" and len(keys) == len(self._days_put) and keys == self._days_put.keys():
-                    changes = self._days_put
-                elif name in _PACKED_MAPS:
+                if name in _PACKED_MAPS:
                     changes = values.changes(keys)
                 else:
                     changes = {k: values.get(k) for k in keys}

@@ -320,7 +320,8 @@ class Desk:
         return _opened(self.release()) if self._arrived else []
 
     def _decide(self, raw: bytes, origin: str, keys_unique: bool = False) -> Outcome:
-        posted = getattr(raw, "posted", None)  # an event cut on its way for its size: refused for it
+        # An event cut on its way for its size (bytes of another type, with the length posted): refused for it.
+        posted = getattr(raw, "posted", None) if type(raw) is not bytes else None
         if posted is not None and posted > MAX_EVENT_BYTES:
             event_id, event_type = peek_head(raw)
             out = rejected(origin, raw, Reason.INVALID_EVENT,
@@ -330,6 +331,8 @@ class Desk:
         fast = fast_sheet(raw, keys_unique)
         if fast is not None:  # nearly every event: a timesheet of the usual shape
             event, digest = fast[0], _digest(fast[1])
+            event_id = event.event_id
+            self._cause = (event_id, event.submitted_at)
         else:
             try:
                 event = parse_event(raw)
@@ -342,27 +345,34 @@ class Desk:
             # such limit but 64-bit integers).
             obj = _parsed(raw)
             digest = digest_of(obj if obj is not None else json.loads(raw))
-        event_id = str(event.event_id)
-        self._cause = (event_id, _submitted(event))
-        memo = self.book.memos.get(event_id)
-        memo = None if memo is None else Memo(memo)
-        if memo is not None and memo.origin != origin and memo.retryable:
-            memo = None  # posted again, as the rejection asked: decided afresh
+            event_id = str(event.event_id)
+            self._cause = (event_id, _submitted(event))
+        book = self.book
+        memo = book.memo(event_id)
         if memo is not None:
-            if memo.origin == origin:  # the same delivery again (routed twice): decided already
-                return Outcome(origin, event_id, event.type, "repeated")
-            if memo.digest != digest:
-                return rejected(origin, raw, Reason.EVENT_ID_CONFLICT,
-                                f"event_id already used at {memo.origin} for other content: post this event "
-                                f"under a new event_id", event_id, event.type)
-            return rejected(origin, raw, Reason.DUPLICATE_EVENT, f"event_id already delivered at {memo.origin}",
-                            event_id, event.type)
+            seen = self._seen(Memo(memo), event, raw, origin, digest)
+            if seen is not None:
+                return seen
         outcome = self._first_of_its_day(event, origin) if type(event) is Sheet else None
         if outcome is None:
             outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
-        retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put_record("memos", event_id, Memo.of(origin, digest, retryable))
+        rejection = outcome.rejection
+        book.put_memo(event_id, Memo.of(origin, digest, rejection is not None and rejection["reason"] in RETRYABLE))
         return outcome
+
+    def _seen(self, memo: Memo, event, raw: bytes, origin: str, digest: str) -> Outcome | None:
+        """The outcome of an event id delivered before, None when it is decided afresh."""
+        if memo.origin != origin and memo.retryable:
+            return None  # posted again, as the rejection asked: decided afresh
+        event_id = str(event.event_id)
+        if memo.origin == origin:  # the same delivery again (routed twice): decided already
+            return Outcome(origin, event_id, event.type, "repeated")
+        if memo.digest != digest:
+            return rejected(origin, raw, Reason.EVENT_ID_CONFLICT,
+                            f"event_id already used at {memo.origin} for other content: post this event "
+                            f"under a new event_id", event_id, event.type)
+        return rejected(origin, raw, Reason.DUPLICATE_EVENT, f"event_id already delivered at {memo.origin}",
+                        event_id, event.type)
 
     def _accepted(self, event, origin: str, entries: list[dict] | None = None, reference: dict | None = None,
                   learned: str | None = None) -> Outcome:
@@ -501,30 +511,34 @@ class Desk:
         over all its person's: 79-109 µs, docs/scaling.md); None for any other, which takes the
         general path."""
         book = self.book
-        contract = book.contracts.get(sheet.contract_id)
-        enrolment = book.enrolments.get(sheet.beneficiary_id)
+        event_id, event_type, contract_id, person, day, hours, mode, siret, hire_type, hired, submitted = sheet
+        contract = book.contracts.get(contract_id)
+        enrolment = book.enrolments.get(person)
         if contract is None or enrolment is None:
             return None
-        event_id, person, day, hours = sheet.event_id, sheet.beneficiary_id, sheet.work_date, sheet.hours
-        training = sheet.mode == TRAINING
+        training = mode == TRAINING
         if training:
             used = self._training_used.get(person)
             if used is None:  # its person's cap not shared out yet
                 return None
         if book.days.of(person, day):
             return None
-        withheld = self._withheld(sheet, contract, enrolment)
+        if (contract.start <= day <= contract.end and enrolment.eligible_from <= day <= enrolment.eligible_until
+                and hire_type != "permanent"):
+            withheld = None  # inside both windows, no hire cap: what withheld_on says without the call
+        else:
+            withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
             if training:
                 return None
             parts = self._share(((hours, NOT_COUNTED, *withheld),))
-        elif hours <= self._param("daily_max_hours", sheet.contract_id, day):
+        elif hours <= self._param("daily_max_hours", contract_id, day):
             if training:
                 # Counted whole and no other claim changed (share_training_cap): last in work-day
                 # order, within what its own cap leaves; or anywhere, when the total stays within
                 # the lowest of their caps (then every claim counts whole: one cut short by its cap
                 # leaves the total at least at that cap).
-                cap = self._param("training_cap_hours", sheet.contract_id, day)
+                cap = self._param("training_cap_hours", contract_id, day)
                 last, taken, lowest = used
                 if hours > cap - taken or (day < last and taken + hours > lowest):
                     return None
@@ -532,19 +546,18 @@ class Desk:
         else:
             return None  # flagged by the daily maximum: _settle's
         under = self._credited_under(contract)
-        claim = _new(Claim, (event_id, person, sheet.contract_id, day, sheet.mode, hours, sheet.siae_siret,
-                             sheet.hire_type, sheet.hire_date, sheet.submitted_at, withheld, parts, event_id, under,
-                             None, None))
+        claim = _new(Claim, (event_id, person, contract_id, day, mode, hours, siret, hire_type, hired, submitted,
+                             withheld, parts, event_id, under, None, None))
         _, status, rule, reason = parts[0]
-        credit = self._entry(claim, entry_id(event_id, "credit"), "credit", hours, status, reason, rule, event_id,
-                             sheet.type, under, None)
+        credit = self._entry(claim, uuid5(f"entry:{event_id}:credit"), "credit", hours, status, reason, rule,
+                             event_id, event_type, under, None)  # entry_id(event_id, "credit")
         book.put_day(person, day, event_id)  # a day's only claim: its id alone (see _on_day)
         self._worked_on(person, day)
         if training:
             book.put("training", person, (*book.training.get(person, ()), event_id))
             self._training_used[person] = (max(last, day), taken + hours, min(lowest, cap))
-        book.put_record("claims", event_id, claim)
-        return Outcome(origin, event_id, sheet.type, "accepted", [credit])
+        book.put_claim(event_id, claim)
+        return Outcome(origin, event_id, event_type, "accepted", [credit])
 
     def _claim(self, sheet: Sheet) -> Claim:
         claim = Claim(sheet.event_id, sheet.beneficiary_id, sheet.contract_id, sheet.work_date, sheet.mode,
@@ -584,8 +597,12 @@ class Desk:
         span = self.book.people.get(person)
         if span is None:
             self.book.put("people", person, (day, day))
-        elif len(span) != 2 or not span[0] <= day <= span[1]:
+        elif len(span) != 2:
             self.book.put("people", person, (min(*span, day), max(*span, day)))
+        elif day > span[1]:  # nearly always: a later day than any before
+            self.book.put("people", person, (span[0], day))
+        elif day < span[0]:
+            self.book.put("people", person, (day, span[1]))
 
     def _on_day(self, person: str, day: int) -> tuple[str, ...]:
         """The claims of a person's day. The book keeps a day's only claim as its id alone: nearly
@@ -689,7 +706,7 @@ class Desk:
     def _stand(self, claim: Claim, parts: tuple, credited_by: str | None) -> None:
         """The claim as the credits of `credited_by` (None: no credit) leave it on the ledger."""
         # Built whole rather than by _replace, which costs as much again on the hot path.
-        self.book.put_record("claims", claim.event_id, Claim(
+        self.book.put_claim(claim.event_id, Claim(
             *claim[:11], self._share(parts), credited_by, self._credited_under(self.book.contracts[claim.contract_id]),
             claim.superseded_by, claim.resolution))
 
@@ -763,7 +780,7 @@ class Desk:
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
-        self.book.put_record("claims", claim.event_id,
+        self.book.put_claim(claim.event_id,
                              claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
         return reversals
 
@@ -825,7 +842,7 @@ class Desk:
                 return self._park(event, raw, origin, Reason.NOTHING_TO_RESOLVE, f"event:{waiting}")
             return self._refuse(event, raw, origin, Reason.NOTHING_TO_RESOLVE,
                                 f"timesheet {event.flagged_event_id} is not flagged")
-        self.book.put_record("claims", claim.event_id, claim._replace(resolution=event.decision.value))
+        self.book.put_claim(claim.event_id, claim._replace(resolution=event.decision.value))
         entries = self._settle(claim.beneficiary_id, str(event.event_id), event.type, {claim.work_date},
                                claim.mode == TRAINING, first=claim.event_id)
         # The decision is stored as a record of its own: one that changes no verdict (its conflict
@@ -856,7 +873,7 @@ class Desk:
                 days.add(claim.work_date)
                 now = self._withheld(claim)
                 if now != claim.withheld:
-                    self.book.put_record("claims", claim.event_id, claim._replace(withheld=now))
+                    self.book.put_claim(claim.event_id, claim._replace(withheld=now))
         if not days:
             return []
         return self._settle(enrolment.beneficiary_id, str(enrolment.event_id), enrolment.type, days, training=True)
@@ -917,7 +934,7 @@ class Desk:
 
     def _due(self) -> bool:
         deadlines = self._deadlines
-        now = self.now if deadlines else None
+        now = self.book.clock.get("now", EPOCH) if deadlines else None  # self.now
         while deadlines:
             expires_at, event_id = deadlines[0]
             if expires_at > now:  # the earliest deadline, standing or not: nothing expires yet
@@ -997,7 +1014,7 @@ class Desk:
             return []
         outcome.pending = record
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put_record("memos", parked.event_id,
+        self.book.put_memo(parked.event_id,
                       Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
         return [outcome]
 
