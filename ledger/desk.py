@@ -300,7 +300,11 @@ class Desk:
         except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
             self._training_used.clear()  # the book may have changed half-way: shared out again when needed
             outcome = failed(raw, origin, error)
-        return _opened([outcome, *self.release()] if self._arrived or self._due() else [outcome])
+        if self._arrived or self._due():
+            return _opened([outcome, *self.release()])
+        if outcome.entries:  # _opened's, for the one outcome
+            outcome.entries[0]["opens_source"] = True
+        return [outcome]
 
     def tick(self, stream_time: float) -> list[Outcome]:
         """Time passes with no event: release or expire what waits."""

@@ -88,12 +88,12 @@ _KEYED = {k.type: (k.key_field, f"{k.scope.value}:") for k in KINDS.values()}
 def key_of(item: dict) -> str | None:
     """The key an event (as parsed JSON) is decided under, or None when it cannot be told (the event
     is then decided where it was read, and rejected there for what is wrong with it)."""
-    event_type = item.get("type") if isinstance(item, dict) else None
-    keyed = _KEYED.get(event_type) if isinstance(event_type, str) else None
-    if keyed is None:
+    try:  # not a dict, no type or no key field, an unknown or unhashable type: no key
+        field, prefix = _KEYED[item["type"]]
+        value = item[field]
+    except (KeyError, TypeError):
         return None
-    value = item.get(keyed[0])
-    return keyed[1] + value if isinstance(value, str) and value else None
+    return prefix + value if type(value) is str and value else None
 
 
 def subject_of(event) -> str:

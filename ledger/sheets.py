@@ -77,10 +77,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 _KEY = re.compile(BENEFICIARY_KEY_PATTERN.strip("^$"))
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
-_MODES = frozenset(m.value for m in Mode)
-_INTERNED = {value: intern(value) for value in (*_MODES, *(h.value for h in HireType))}
 _PARTNER_MODES = frozenset(m.value for m in PARTNER_MODES)
-_HIRE_TYPES = frozenset(h.value for h in HireType)
 _FIRST, _LAST = FIRST_DAY.toordinal(), LAST_DAY.toordinal()
 _WHITESPACE = b" \t\n\r"
 
@@ -186,23 +183,25 @@ _CHECKS = {"contract": _IDENTIFIER.fullmatch,
            "siret": is_valid_siret}
 
 
-class _Usual(msgspec.Struct, forbid_unknown_fields=True):
+class _Usual(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The JSON of a `timesheet.submitted` of the usual shape, its fields' JSON types checked as
     msgspec reads it (in C, without a dict): a string where a string is due, a number for the hours
-    (never a boolean), an integer for the version, no field the contract does not name."""
+    (never a boolean), the version 1, a mode and a hire type among the contract's (each read as the
+    one string of its Literal, not a new one per timesheet), no field the contract does not name.
+    Never tracked by the garbage collector: it holds strings and numbers only."""
 
     type: Literal["timesheet.submitted"]
     event_id: str
-    schema_version: int
+    schema_version: Literal[1]
     contract_id: str
     beneficiary_id: str
     work_date: str
     hours: int | float
-    mode: str
+    mode: Literal[tuple(m.value for m in Mode)]  # type: ignore[valid-type]
     submitted_at: str
     # Left out (UNSET) or null (None): the contract treats both as absent, the digest does not.
     siae_siret: str | None | UnsetType = UNSET
-    hire_type: str | None | UnsetType = UNSET
+    hire_type: Literal[tuple(h.value for h in HireType)] | None | UnsetType = UNSET  # type: ignore[valid-type]
     hire_date: str | None | UnsetType = UNSET
 
 
@@ -235,7 +234,7 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     hire_type = None if hire_type is UNSET else hire_type
     hire_date = None if hire_date is UNSET else hire_date
     event_id = usual.event_id
-    if usual.schema_version != 1 or not _UUID.fullmatch(event_id):
+    if not _UUID.fullmatch(event_id):
         return None
     contract_id, key = usual.contract_id, usual.beneficiary_id
     # Found among those seen before without a call, nearly always (valid identifiers are never empty).
@@ -247,12 +246,12 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     hundredths = _hundredths(usual.hours)
     mode = usual.mode
     moment = _moment(usual.submitted_at)
-    if day is None or hundredths is None or mode not in _MODES or moment is None or moment[1] < day:
+    if day is None or hundredths is None or moment is None or moment[1] < day:
         return None
     partner = (_SIRETS.get(siret) or _valid("siret", siret)) if siret is not None else None
     if (mode in _PARTNER_MODES) != (siret is not None) or (siret is not None and partner is None):
         return None
-    if hire_type is not None and (mode != "direct_hire" or hire_type not in _HIRE_TYPES):
+    if hire_type is not None and mode != "direct_hire":
         return None
     hired = None
     if hire_date is not None:
@@ -263,5 +262,5 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
         return None
     # Interned (contract, key and SIRET by _remember): a claim keeps them for good, and a
     # programme's millions name a few thousand.
-    return _new(Sheet, (event_id, "timesheet.submitted", contract_id, key, day, hundredths, _INTERNED[mode],
-                        partner, hire_type and _INTERNED[hire_type], hired, moment[0])), _sorted_json(usual)
+    return _new(Sheet, (event_id, "timesheet.submitted", contract_id, key, day, hundredths, mode,
+                        partner, hire_type, hired, moment[0])), _sorted_json(usual)
