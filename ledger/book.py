@@ -510,7 +510,7 @@ class Book:
             self._days_put.pop(key, None)
 
     # What every event decided does, as book.memos.get and put("memos" or "claims", ...) would,
-    # without the mapping's Python layer and a map's name to look up (Records.hold's, inlined).
+    # without the mapping's Python layer.
     def memo(self, event_id: str) -> str | None:
         """The memo of an event id (book.memos.get)."""
         records = self.records
@@ -522,20 +522,12 @@ class Book:
         return memo
 
     def put_memo(self, event_id: str, memo: str) -> None:
-        records = self.records
-        held = records.memos
-        held[event_id] = memo
+        self.records.hold("memos", event_id, memo)
         self._dirty_memos.add(event_id)
-        if len(held) >= records.HOT_LIMIT:
-            records.pack()
 
     def put_claim(self, event_id: str, claim: Claim) -> None:
-        records = self.records
-        held = records.claims
-        held[event_id] = claim
+        self.records.hold("claims", event_id, claim)
         self._dirty_claims.add(event_id)
-        if len(held) >= records.HOT_LIMIT:
-            records.pack()
 
     def put_day(self, person: str, day: int, ids) -> None:
         self.days.put(person, day, ids)

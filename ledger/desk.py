@@ -300,11 +300,7 @@ class Desk:
         except Exception as error:  # a defect on this event costs it a visible rejection, not the worker
             self._training_used.clear()  # the book may have changed half-way: shared out again when needed
             outcome = failed(raw, origin, error)
-        if self._arrived or self._due():
-            return _opened([outcome, *self.release()])
-        if outcome.entries:  # _opened's, for the one outcome
-            outcome.entries[0]["opens_source"] = True
-        return [outcome]
+        return _opened([outcome, *self.release()] if self._arrived or self._due() else [outcome])
 
     def tick(self, stream_time: float) -> list[Outcome]:
         """Time passes with no event: release or expire what waits."""
@@ -527,11 +523,7 @@ class Desk:
                 return None
         if book.days.of(person, day):
             return None
-        if (contract.start <= day <= contract.end and enrolment.eligible_from <= day <= enrolment.eligible_until
-                and hire_type != "permanent"):
-            withheld = None  # inside both windows, no hire cap: what withheld_on says without the call
-        else:
-            withheld = self._withheld(sheet, contract, enrolment)
+        withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
             if training:
                 return None

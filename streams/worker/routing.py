@@ -205,7 +205,6 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
     known = _PARTITION_OF.get(partitions)
     if known is None or len(known) > _MAX_KNOWN:  # bounded: a hostile variety of keys is forgotten
         known = _PARTITION_OF[partitions] = {}
-    pack_head = _RECORD.pack
     for index, (item, raw) in enumerate(found[0]):
         key = key_of(item if type(item) is not _Pairs else dict(item))
         if key is None:
@@ -214,12 +213,7 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
             decider = known.get(key)
             if decider is None:
                 decider = known[key] = partition_of(key, partitions)
-        where = head + b"%d" % index
-        posted = len(raw)
-        if posted <= MAX_EVENT_BYTES:  # _record's, without its call
-            out[decider] += pack_head(len(where), stamp, posted, posted) + where + raw
-        else:
-            out[decider] += _record(where, stamp, raw)
+        out[decider] += _record(head + b"%d" % index, stamp, raw)
     return out
 
 
