@@ -149,7 +149,7 @@ def _events(value: bytes) -> tuple[list[tuple[object, bytes]], bool, bool] | Non
             return [(parsed, value.strip(b" \t\r\n"))], False, False
         if encode is _orjson_or_json:
             try:  # nearly every message: each item written by orjson, without a call of ours per item
-                return [(item, _dumps(item)) for item in parsed], True, True
+                return list(zip(parsed, map(_dumps, parsed))), True, True
             except TypeError:  # an item nested past what orjson writes: json writes it
                 pass
         return [(item, encode(item)) for item in parsed], True, encode is not _pairs
