@@ -547,8 +547,8 @@ class Desk:
         claim = _new(Claim, (event_id, person, contract_id, day, mode, hours, siret, hire_type, hired, submitted,
                              withheld, parts, event_id, under, None, None))
         _, status, rule, reason = parts[0]
-        credit = self._entry(claim, uuid5(f"entry:{event_id}:credit"), "credit", hours, status, reason, rule,
-                             event_id, event_type, under, None)  # entry_id(event_id, "credit")
+        credit = self._entry(claim, entry_id(event_id, "credit"), "credit", hours, status, reason, rule, event_id,
+                             event_type, under, None)
         book.put_day(person, day, event_id)  # a day's only claim: its id alone (see _on_day)
         self._worked_on(person, day)
         if training:
@@ -778,8 +778,7 @@ class Desk:
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
-        self.book.put_claim(claim.event_id,
-                             claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
+        self.book.put_claim(claim.event_id, claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
         return reversals
 
     def _original(self, event, raw: bytes, origin: str, original_id: str) -> Claim | Outcome:
@@ -932,7 +931,7 @@ class Desk:
 
     def _due(self) -> bool:
         deadlines = self._deadlines
-        now = self.book.clock.get("now", EPOCH) if deadlines else None  # self.now
+        now = self.now if deadlines else None
         while deadlines:
             expires_at, event_id = deadlines[0]
             if expires_at > now:  # the earliest deadline, standing or not: nothing expires yet
@@ -1013,7 +1012,7 @@ class Desk:
         outcome.pending = record
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
         self.book.put_memo(parked.event_id,
-                      Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
+                           Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
         return [outcome]
 
 
