@@ -108,7 +108,7 @@ def _day(text: str) -> int | None:
 # ("2026-03-02T07", its day) is checked once and cached, the minute and second looked up among the
 # 3,600 there are (with a regular expression over the whole text, 0.94 µs a call; 0.75 now, timeit).
 _UTC_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3])")
-_MINUTE_SECOND = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
+_MINUTE_SECOND = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 _UTC = frozenset({"Z", "+00:00"})
 
 
@@ -120,7 +120,7 @@ def _utc_hour(text: str) -> int | None:
 
 def _moment(text: str) -> tuple[str, int] | None:
     """(as entries record it, its day in its own offset) of an RFC 3339 date-time, or None."""
-    if text[19:] in _UTC and text[13:14] == ":" and text[14:19] in _MINUTE_SECOND:
+    if text[19:] in _UTC and text[13:19] in _MINUTE_SECOND:
         day = _utc_hour(text[:13])
         if day is not None:
             return text[:19] + "Z", day

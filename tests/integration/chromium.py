@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+INSTALLED = Path(CHROMIUM).exists()
+MISSING = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio"]
 
