@@ -400,7 +400,9 @@ def allow_settling(cfg) -> None:
 
 def replay(msgs, cfg, workdir: Path, timeout: float) -> dict:
     """A new loader group into a fresh store rebuilds the projection from the topics' history."""
-    replay_dir = workdir / "replay"
+    # Named after the run it replays, as the run's own directory is: a --workdir used before still
+    # holds the last run's replay, and finding it stopped a run after its pipeline phase.
+    replay_dir = workdir / f"{cfg.topic_prefix}-replay"
     replay_dir.mkdir()
     cfg = cfg.model_copy(update={"loader_group": cfg.loader_group + "-replay",
                                  "clickhouse_dsn": f"chdb://{replay_dir / 'store'}",
