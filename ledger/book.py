@@ -497,7 +497,6 @@ class Book:
         self.parked: dict[str, Parked] = {}
         self.clock: dict[str, float] = {}  # "now": stream time
         self.dirty: dict[str, set[str]] = {name: set() for name in MAPS}
-        self._dirty_memos, self._dirty_claims = self.dirty["memos"], self.dirty["claims"]
         # The days put by put_day since the last delta, with their ids: changed days too, kept apart
         # from dirty["days"] (a key in both is this one's) so that a timesheet's day is noted once.
         self._days_put: dict[str, Any] = {}
@@ -509,25 +508,10 @@ class Book:
         if name == "days":
             self._days_put.pop(key, None)
 
-    # What every event decided does, as book.memos.get and put("memos" or "claims", ...) would,
-    # without the mapping's Python layer.
-    def memo(self, event_id: str) -> str | None:
-        """The memo of an event id (book.memos.get)."""
-        records = self.records
-        memo = records.memos.get(event_id)
-        if memo is None:
-            record = records.cold.get(event_id)
-            if record is not None:
-                memo = records.memo_of(record)
-        return memo
-
-    def put_memo(self, event_id: str, memo: str) -> None:
-        self.records.hold("memos", event_id, memo)
-        self._dirty_memos.add(event_id)
-
-    def put_claim(self, event_id: str, claim: Claim) -> None:
-        self.records.hold("claims", event_id, claim)
-        self._dirty_claims.add(event_id)
+    def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
+        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
+        self.records.hold(name, event_id, value)
+        self.dirty[name].add(event_id)
 
     def put_day(self, person: str, day: int, ids) -> None:
         self.days.put(person, day, ids)
@@ -557,18 +541,17 @@ class Book:
         fragments = []
         days_put = self._days_put
         for name, keys in self.dirty.items():
-            if name == "days" and days_put:
+            if name == "days" and days_put:  # a key also in `keys` is days_put's: the latest
                 changes = days_put if not keys else {**self.days.changes(keys - days_put.keys()), **days_put}
-                keys.clear()
-                fragments += [(name, blob) for blob in self._fragments(name, changes, limit)]
-            elif keys:
+            elif not keys:
+                continue
+            elif name in _PACKED_MAPS:
+                changes = getattr(self, name).changes(keys)
+            else:
                 values = getattr(self, name)
-                if name in _PACKED_MAPS:
-                    changes = values.changes(keys)
-                else:
-                    changes = {k: values.get(k) for k in keys}
-                fragments += [(name, blob) for blob in self._fragments(name, changes, limit)]
-                keys.clear()
+                changes = {k: values.get(k) for k in keys}
+            fragments += [(name, blob) for blob in self._fragments(name, changes, limit)]
+            keys.clear()
         self._days_put = {}
         self.records.pack()
         # Joined into records as they fit: a record's members are fragments of distinct maps.

@@ -32,7 +32,7 @@ from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason, Withheld
 from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
-from ledger.sheets import Sheet, fast_sheet, sheet_of, stamp
+from ledger.sheets import Sheet, _new, fast_sheet, sheet_of, stamp  # _new: a NamedTuple in one C call
 from ledger.rulebook import add_months
 from ledger.rules import (
     ELIGIBLE_ON_CONTRACT,
@@ -69,7 +69,6 @@ def uuid5(name: str) -> str:
 
 
 _NS_SHA1 = hashlib.sha1(_NS)
-_new = tuple.__new__  # a NamedTuple from its values in one C call, as ledger.sheets builds a Sheet
 _VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
@@ -350,7 +349,7 @@ class Desk:
             event_id = str(event.event_id)
             self._cause = (event_id, _submitted(event))
         book = self.book
-        memo = book.memo(event_id)
+        memo = book.memos.get(event_id)
         if memo is not None:
             seen = self._seen(Memo(memo), event, raw, origin, digest)
             if seen is not None:
@@ -358,8 +357,8 @@ class Desk:
         outcome = self._first_of_its_day(event, origin) if type(event) is Sheet else None
         if outcome is None:
             outcome = getattr(self, kind_of(event.type).handler)(event, raw, origin)
-        rejection = outcome.rejection
-        book.put_memo(event_id, Memo.of(origin, digest, rejection is not None and rejection["reason"] in RETRYABLE))
+        retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
+        book.put_record("memos", event_id, Memo.of(origin, digest, retryable))
         return outcome
 
     def _seen(self, memo: Memo, event, raw: bytes, origin: str, digest: str) -> Outcome | None:
@@ -554,7 +553,7 @@ class Desk:
         if training:
             book.put("training", person, (*book.training.get(person, ()), event_id))
             self._training_used[person] = (max(last, day), taken + hours, min(lowest, cap))
-        book.put_claim(event_id, claim)
+        book.put_record("claims", event_id, claim)
         return Outcome(origin, event_id, event_type, "accepted", [credit])
 
     def _claim(self, sheet: Sheet) -> Claim:
@@ -704,7 +703,7 @@ class Desk:
     def _stand(self, claim: Claim, parts: tuple, credited_by: str | None) -> None:
         """The claim as the credits of `credited_by` (None: no credit) leave it on the ledger."""
         # Built whole rather than by _replace, which costs as much again on the hot path.
-        self.book.put_claim(claim.event_id, Claim(
+        self.book.put_record("claims", claim.event_id, Claim(
             *claim[:11], self._share(parts), credited_by, self._credited_under(self.book.contracts[claim.contract_id]),
             claim.superseded_by, claim.resolution))
 
@@ -778,7 +777,8 @@ class Desk:
         if claim.mode == TRAINING:
             self.book.put("training", claim.beneficiary_id,
                           tuple(i for i in self.book.training.get(claim.beneficiary_id, ()) if i != claim.event_id))
-        self.book.put_claim(claim.event_id, claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
+        self.book.put_record("claims", claim.event_id,
+                             claim._replace(parts=(), credited_by=None, superseded_by=cause_id))
         return reversals
 
     def _original(self, event, raw: bytes, origin: str, original_id: str) -> Claim | Outcome:
@@ -839,7 +839,7 @@ class Desk:
                 return self._park(event, raw, origin, Reason.NOTHING_TO_RESOLVE, f"event:{waiting}")
             return self._refuse(event, raw, origin, Reason.NOTHING_TO_RESOLVE,
                                 f"timesheet {event.flagged_event_id} is not flagged")
-        self.book.put_claim(claim.event_id, claim._replace(resolution=event.decision.value))
+        self.book.put_record("claims", claim.event_id, claim._replace(resolution=event.decision.value))
         entries = self._settle(claim.beneficiary_id, str(event.event_id), event.type, {claim.work_date},
                                claim.mode == TRAINING, first=claim.event_id)
         # The decision is stored as a record of its own: one that changes no verdict (its conflict
@@ -870,7 +870,7 @@ class Desk:
                 days.add(claim.work_date)
                 now = self._withheld(claim)
                 if now != claim.withheld:
-                    self.book.put_claim(claim.event_id, claim._replace(withheld=now))
+                    self.book.put_record("claims", claim.event_id, claim._replace(withheld=now))
         if not days:
             return []
         return self._settle(enrolment.beneficiary_id, str(enrolment.event_id), enrolment.type, days, training=True)
@@ -1011,8 +1011,8 @@ class Desk:
             return []
         outcome.pending = record
         retryable = outcome.rejection is not None and outcome.rejection["reason"] in RETRYABLE
-        self.book.put_memo(parked.event_id,
-                           Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
+        self.book.put_record("memos", parked.event_id,
+                             Memo.of(parked.origin, Memo(self.book.memos[parked.event_id]).digest, retryable))
         return [outcome]
 
 

@@ -25,6 +25,7 @@ import json
 import re
 import struct
 from collections import defaultdict
+from functools import lru_cache
 
 import orjson
 from kafka.partitioner.default import murmur2
@@ -91,6 +92,7 @@ def _keys_differ(parsed, value: bytes) -> bool:
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
 
 
+@lru_cache(maxsize=262144)
 def partition_of(key: str, partitions: int) -> int:
     """Kafka's own default partitioner (murmur2), so a producer keying by the same key agrees."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
@@ -202,25 +204,10 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
     out.keys_unique = found[2]
     # Each event's origin is the message's own and its index: its head formatted once per message.
     head = origin(topic, partition, offset, 0)[:-1].encode()
-    known = _PARTITION_OF.get(partitions)
-    if known is None or len(known) > _MAX_KNOWN:  # bounded: a hostile variety of keys is forgotten
-        known = _PARTITION_OF[partitions] = {}
     for index, (item, raw) in enumerate(found[0]):
         key = key_of(item if type(item) is not _Pairs else dict(item))
-        if key is None:
-            decider = here
-        else:
-            decider = known.get(key)
-            if decider is None:
-                decider = known[key] = partition_of(key, partitions)
-        out[decider] += _record(head + b"%d" % index, stamp, raw)
+        out[partition_of(key, partitions) if key is not None else here] += _record(head + b"%d" % index, stamp, raw)
     return out
-
-
-# Each key's partition, per count of partitions (partition_of's cache, without its call and the
-# tuple of its two arguments for every event routed).
-_PARTITION_OF: dict[int, dict[str, int]] = {}
-_MAX_KNOWN = 262_144
 
 
 def pack(where: str, stamp_ms: int | None, raw: bytes) -> bytes:

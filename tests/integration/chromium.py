@@ -16,9 +16,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-INSTALLED = Path(CHROMIUM).exists()
-MISSING = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # None: not installed
+MISSING = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)"  # the tests' skip
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio"]
 

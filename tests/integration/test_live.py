@@ -16,7 +16,7 @@ import pytest
 from streams.live.server import LiveConfigError, LiveServer
 from streams.audit.report import progress_tables
 from streams.audit.report_html import fmt
-from tests.integration.chromium import INSTALLED as CHROMIUM_INSTALLED, MISSING as CHROMIUM_MISSING, Browser
+from tests.integration.chromium import CHROMIUM, MISSING as CHROMIUM_MISSING, Browser
 from tests.integration.conftest import run_cli
 from tests.integration.events import contract, enrolment, programme, timesheet
 
@@ -70,7 +70,7 @@ def _store_figures(pipeline) -> dict:
 
 @pytest.mark.slow
 def test_the_live_page_moves_in_a_browser_while_events_flow_and_ends_equal_to_clickhouse(pipeline, tmp_path):
-    if not CHROMIUM_INSTALLED:  # as test_report's: said, not failed with FileNotFoundError
+    if CHROMIUM is None:  # said, as test_report says it, not failed with FileNotFoundError
         pytest.skip(CHROMIUM_MISSING)
     contracts = [f"c-live-{n}" for n in range(4)]
     people = [f"b-{n:010x}" for n in range(0xA0, 0xA0 + 8)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import shutil
 import subprocess
 from collections import defaultdict
 from decimal import Decimal
@@ -17,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from streams.audit.report_html import fmt
+from tests.integration.chromium import CHROMIUM, MISSING
 from tests.integration.test_audit import ledger_cli, load_dataset, running  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 AS_OF = dt.date(2025, 6, 30)
@@ -83,7 +82,7 @@ KINDS = {"target_hours": "hours", "hours_done": "hours", "expected_to_date": "ho
 def test_html_report_in_headless_chromium_shows_the_figures_of_clickhouse(running, monkeypatch, tmp_path):
     pipeline = running
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium): cannot render the HTML report")
+        pytest.skip(f"{MISSING}: cannot render the HTML report")
     data = load_dataset(pipeline)
     trajectories = "contract_trajectory" in {
         r["name"] for r in pipeline.rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
