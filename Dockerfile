@@ -32,6 +32,18 @@ COPY ledger/ ledger/
 COPY streams/ streams/
 COPY deploy/ deploy/
 
+# The worker's hot modules compiled from their sources by Cython (setup.py: 8-12 % less CPU per
+# event, docs/scaling.md), with a compiler installed for this step only.
+COPY setup.py ./
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends gcc libc6-dev \
+    && pip install --editable ".[compile]" \
+    && python setup.py --quiet build_ext --inplace \
+    && python -c "import streams, ledger.desk; from streams.compiled import compiled; assert 'ledger.desk' in compiled()" \
+    && pip uninstall --yes Cython \
+    && apt-get purge --yes --auto-remove gcc libc6-dev \
+    && rm -rf build /var/lib/apt/lists/*
+
 # The worker's Faust data directory (LEDGER_WORKER_DATADIR defaults to .ledger/worker, under
 # /app) is the only place the process writes; the code and SQL stay owned by root.
 RUN mkdir -p /app/.ledger \

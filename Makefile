@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+COMPILED := $(VENV)/.compiled
 
 .PHONY: demo test unit integration setup check-tools clean
 
@@ -27,7 +28,7 @@ unit: setup
 integration: setup
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/integration
 
-setup: check-tools $(STAMP)
+setup: check-tools $(STAMP) $(COMPILED)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +37,20 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m streams.kafka.localkafka
 	touch $(STAMP)
 
+# The worker's hot modules compiled by Cython (setup.py), and again once a source has changed: an
+# extension older than its source is not imported (streams/compiled.py), the source would run,
+# slower. No C compiler: a warning, and the sources run. A changed setup.py drops the generated C:
+# Cython translates a source again when it changes, not when only its directives do.
+$(COMPILED): $(STAMP) setup.py $(wildcard ledger/*.py streams/worker/*.py streams/kafka/codec.py)
+	$(if $(filter setup.py,$?),rm -rf build/cython)
+	$(VENV)/bin/python -W "ignore:Support for" setup.py --quiet build_ext --inplace
+	touch $(COMPILED)
+
 check-tools:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed")'
 	@command -v java >/dev/null || { echo "Java >= 17 is needed to run the local Kafka broker (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || [ -d "$$HOME/.cache/insertion-ledger" ] || { echo "Maven is needed once to fetch Kafka's jars (apt-get install maven)"; exit 1; }
 
 clean:
-	rm -rf $(VENV) .ledger
+	rm -rf $(VENV) .ledger build
+	find ledger streams -name '*.so' -delete

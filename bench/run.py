@@ -59,6 +59,7 @@ from bench.harness import (SIZES, settle_pending, StoreProcess, check_alive, com
 from streams.demo import stop_process  # noqa: E402
 from bench.storeproc import peak_rss_mb  # noqa: E402
 from bench.filesystem import describe, filesystem_of  # noqa: E402
+from streams.compiled import compiled  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -479,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"generated {args.size}: {results['generation']}")
 
     results["parse"] = parse_attribute_rate(msgs, args.parse_limit)
+    # The modules of the worker's path that ran compiled (setup.py): the workers import the same.
+    results["machine"]["compiled_modules"] = compiled()
     say(f"parse/attribute: {results['parse']}")
 
     # The freshness phase sends the programme's last timesheets, paced; the rest goes at full speed.
@@ -545,6 +548,8 @@ def table(results: dict) -> str:
             ("producer batch", f"{results['producer_batch_events']} events per Kafka message"),
             ("broker and stores on", describe(fs) if fs else "(not recorded)"),
             ("generation", f"{g['seconds']} s, peak RSS {g['peak_rss_mb']} MiB"),
+            ("compiled by Cython", ", ".join(results["machine"].get("compiled_modules", [])) or
+             "none: the Python sources (python setup.py build_ext --inplace)"),
             ("parse_attribute_rate", f"{p['parse_attribute_rate']:,} events/s (with output encoding "
                                      f"{p['with_output_encoding_rate']:,}/s; {p['events']:,} events; "
                                      f"{p.get('decide_cpu_us_per_event')} CPU-us/event)")]

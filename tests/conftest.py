@@ -14,6 +14,8 @@ from collections import Counter
 
 import pytest
 
+import streams  # noqa: F401  before the domain's modules: an extension older than its source is not imported (streams/compiled.py)
+
 
 def pytest_collection_modifyitems(session, config, items) -> None:
     for item in items:

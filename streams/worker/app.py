@@ -30,6 +30,7 @@ import faust
 
 from ledger.desk import BooksUnavailable
 from streams import metrics
+from streams.compiled import compiled
 from streams.kafka import codec, produce
 from streams.kafka.offsets import Admission, IntakeOffsets
 from streams.settings import Settings, load_rulebook
@@ -460,6 +461,7 @@ def tune_collector() -> None:
 
 def build_worker(cfg: Settings, rulebook=None) -> Worker:
     tune_collector()
+    log.info("compiled by Cython: %s", ", ".join(compiled()) or "none, the Python sources run (setup.py)")
     # Its produce requests carry every routed and ledger byte the worker writes: one copy of them,
     # not aiokafka's eight (streams/kafka/produce.py).
     produce.install()

@@ -550,10 +550,10 @@ def test_dockerfile_builds_a_non_root_ledger_image():
     user_line = dockerfile_instruction("USER")
     assert user_line not in ("root", "0") and not user_line.startswith(("root:", "0:"))
     text = DOCKERFILE.read_text()
-    for source in ("pyproject.toml", "README.md", "ledger/", "streams/", "deploy/"):
+    for source in ("pyproject.toml", "README.md", "setup.py", "ledger/", "streams/", "deploy/"):
         assert re.search(rf"^COPY\b.*\s{re.escape(source)}", text, re.MULTILINE), f"Dockerfile does not copy {source}"
     allowed = (ROOT / ".dockerignore").read_text()
-    for source in ("pyproject.toml", "README.md", "ledger/", "streams/", "deploy/"):
+    for source in ("pyproject.toml", "README.md", "setup.py", "ledger/", "streams/", "deploy/"):
         assert f"!{source}" in allowed, f".dockerignore keeps {source} out of the build context"
 
 

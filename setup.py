@@ -1,0 +1,47 @@
+"""The worker's hot modules compiled by Cython, from their own Python sources, unchanged.
+
+pyproject.toml says everything else; this file exists for the extension modules, which setuptools
+only takes from setup.py. They are built in place, beside their sources, by
+
+    python setup.py build_ext --inplace      # make setup does it, again whenever a source changed
+
+with the Cython of the dev dependencies (a `pip install` builds none: its isolated build has no
+Cython, and the project stays pure Python). Each is optional: without a C compiler (or with
+LEDGER_NO_EXTENSIONS=1) the sources run as they are, slower by what docs/scaling.md measures
+("Compiled"). An extension older than its source is never imported (streams/compiled.py).
+"""
+
+import os
+
+from setuptools import setup
+
+# The modules every timesheet goes through in the worker: routing, deciding, the book, encoding.
+COMPILED = [
+    "ledger/sheets.py",
+    "ledger/desk.py",
+    "ledger/book.py",
+    "ledger/rules.py",
+    "ledger/registry.py",
+    "streams/worker/routing.py",
+    "streams/worker/processor.py",
+    "streams/kafka/codec.py",
+]
+
+
+def extensions() -> list:
+    if os.environ.get("LEDGER_NO_EXTENSIONS", "") not in ("", "0"):
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:  # pip's isolated build: pure Python
+        return []
+    # The generated C stays out of the source tree (build/ is ignored by git). annotation_typing off:
+    # the annotations stay documentation, as in Python (on, `key_of(item: dict)` refused a list).
+    modules = cythonize(COMPILED, build_dir="build/cython", quiet=True,
+                        compiler_directives={"language_level": 3, "annotation_typing": False})
+    for module in modules:
+        module.optional = True  # a failed compile leaves the source to run, with a warning
+    return modules
+
+
+setup(ext_modules=extensions(), options={"build_ext": {"parallel": os.cpu_count() or 1}})
