@@ -25,6 +25,8 @@ Faust are not counted):
 Instructions are not time (cache misses, branches), but for interpreted code they follow it
 closely: what the interpreter does less, it does faster. Check a change by its instructions, then
 confirm it on the pipeline (`bench/run.py`). Writes bench/results/instructions.json (or --out).
+The modules `setup.py` compiles are counted as they run, compiled where built (the results name
+them); `LEDGER_NO_EXTENSIONS=1` counts their Python sources.
 """
 
 from __future__ import annotations
@@ -135,8 +137,12 @@ def main() -> None:
     events = sum(value.count(b'"event_id"') for value in activity)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip()
+    # The children import what this process does: the modules that run compiled (setup.py) are these.
+    import streams.kafka.codec, streams.worker.processor  # noqa: E401, F401
+    from streams.compiled import compiled
     results = {"command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit,
-               "size": args.size, "messages": len(activity), "events": events, "paths": {}}
+               "size": args.size, "messages": len(activity), "events": events, "compiled_modules": compiled(),
+               "paths": {}}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "messages.pickle"
         data.write_bytes(pickle.dumps((reference, activity)))
