@@ -50,7 +50,7 @@ class SourcesWhenStale(MetaPathFinder):
         if stale:
             self.sources[name] = "compiled before its source last changed"
             warnings.warn(f"{spec.origin} is older than {source}: the source runs, slower, until it is compiled "
-                          f"again (make setup, or pip install -e .)", RuntimeWarning, stacklevel=2)
+                          f"again (make setup, or python setup.py build_ext --inplace)", RuntimeWarning, stacklevel=2)
         else:
             self.sources[name] = "LEDGER_NO_EXTENSIONS"
         return spec_from_file_location(name, source)
