@@ -351,7 +351,7 @@ class Desk:
         book = self.book
         memo = book.memos.get(event_id)
         if memo is not None:
-            seen = self._seen(Memo(memo), event, raw, origin, digest)
+            seen = self._seen(Memo(memo), event_id, event.type, raw, origin, digest)
             if seen is not None:
                 return seen
         outcome = self._first_of_its_day(event, origin) if type(event) is Sheet else None
@@ -361,19 +361,19 @@ class Desk:
         book.put_record("memos", event_id, Memo.of(origin, digest, retryable))
         return outcome
 
-    def _seen(self, memo: Memo, event, raw: bytes, origin: str, digest: str) -> Outcome | None:
+    def _seen(self, memo: Memo, event_id: str, event_type: str, raw: bytes, origin: str,
+              digest: str) -> Outcome | None:
         """The outcome of an event id delivered before, None when it is decided afresh."""
         if memo.origin != origin and memo.retryable:
             return None  # posted again, as the rejection asked: decided afresh
-        event_id = str(event.event_id)
         if memo.origin == origin:  # the same delivery again (routed twice): decided already
-            return Outcome(origin, event_id, event.type, "repeated")
+            return Outcome(origin, event_id, event_type, "repeated")
         if memo.digest != digest:
             return rejected(origin, raw, Reason.EVENT_ID_CONFLICT,
                             f"event_id already used at {memo.origin} for other content: post this event "
-                            f"under a new event_id", event_id, event.type)
+                            f"under a new event_id", event_id, event_type)
         return rejected(origin, raw, Reason.DUPLICATE_EVENT, f"event_id already delivered at {memo.origin}",
-                        event_id, event.type)
+                        event_id, event_type)
 
     def _accepted(self, event, origin: str, entries: list[dict] | None = None, reference: dict | None = None,
                   learned: str | None = None) -> Outcome:
