@@ -1,4 +1,13 @@
-"""The worker's hot modules compiled by Cython, from their own Python sources, unchanged.
+"""The worker's hot modules compiled by Cython, from their own Python sources.
+
+Each `.py` stays plain Python, run as it is where nothing is compiled. Beside some of them a `.pxd`
+declares, for the compiled module only, what Cython cannot tell from the source: which classes are
+extension types and the types of their attributes (`Desk`, `Book`, `Records`, `Outcome`,
+`PartitionProcessor`, `Outputs`), which methods and functions other compiled code calls in C
+(`cpdef`), and the `str`, `bytes` and `dict` of a few hot locals. An attribute read becomes a struct
+read and such a call a C call, where untyped compiled code looked each up by name at every use
+(docs/scaling.md, "Typed by .pxd files"). The price: an extension type's methods cannot be patched
+(tests override them in subclasses), and a `.pxd` must follow its class's attributes.
 
 pyproject.toml says everything else; this file exists for the extension modules, which setuptools
 only takes from setup.py. They are built in place, beside their sources, by
@@ -8,7 +17,8 @@ only takes from setup.py. They are built in place, beside their sources, by
 with the Cython of the `compile` extra (a `pip install` builds none: its isolated build has no
 Cython, and the project stays pure Python). Each is optional: without a C compiler (or with
 LEDGER_NO_EXTENSIONS=1) the sources run as they are, slower by what docs/scaling.md measures
-("Compiled by Cython"). An extension older than its source is never imported (streams/compiled.py).
+("Compiled by Cython"). While any extension is older than its source or its `.pxd`, none is
+imported (streams/compiled.py): the sources run, with a warning.
 """
 
 import os

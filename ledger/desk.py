@@ -21,7 +21,6 @@ import hashlib
 import heapq
 import json
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -61,9 +60,9 @@ _FIELD = {name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*"([^"\\]{1,100})"'
 
 def uuid5(name: str) -> str:
     """`str(uuid.uuid5(LEDGER_NAMESPACE, name))` without building UUID objects (a third of the cost)."""
-    h = _NS_SHA1.copy()  # the namespace's bytes hashed once: a copy costs less than hashing them again
-    h.update(name.encode())
-    h = h.hexdigest()
+    sha1 = _NS_SHA1.copy()  # the namespace's bytes hashed once: a copy costs less than hashing them again
+    sha1.update(name.encode())
+    h = sha1.hexdigest()
     # The version nibble is 5; the variant's two high bits are 10.
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
@@ -111,20 +110,41 @@ def _months_after(ordinal: int, months: int) -> int:
     return add_months(dt.date.fromordinal(ordinal), months).toordinal()
 
 
-@dataclass(slots=True)
 class Outcome:
     """What became of one delivery: its entries, its rejection, its pending record, its reference
-    record. `state` is the delivery's standing for the accounting: accepted, rejected or pending."""
+    record. `state` is the delivery's standing for the accounting: accepted, rejected or pending.
 
-    origin: str
-    event_id: str | None
-    event_type: str | None
-    state: str
-    entries: list[dict] = field(default_factory=list)
-    rejection: dict | None = None
-    pending: dict | None = None  # parked, resolved or expired
-    reference: dict | None = None  # the event's own record to store: reference data, a facilitator's decision
-    learned: str | None = None  # reference data every person's state must learn (raw event JSON)
+    Not a dataclass: compiled (setup.py, desk.pxd), an extension type, whose attributes are read in
+    C and whose constructor is compiled (a dataclass's generated `__init__` ran as Python bytecode,
+    once for each of the millions of outcomes)."""
+
+    __slots__ = ("origin", "event_id", "event_type", "state", "entries", "rejection", "pending", "reference",
+                 "learned")
+
+    def __init__(self, origin: str, event_id: str | None, event_type: str | None, state: str,
+                 entries: list[dict] | None = None, rejection: dict | None = None, pending: dict | None = None,
+                 reference: dict | None = None, learned: str | None = None) -> None:
+        self.origin = origin
+        self.event_id = event_id
+        self.event_type = event_type
+        self.state = state
+        self.entries = [] if entries is None else entries
+        self.rejection = rejection
+        self.pending = pending  # parked, resolved or expired
+        self.reference = reference  # the event's own record to store: reference data, a facilitator's decision
+        self.learned = learned  # reference data every person's state must learn (raw event JSON)
+
+    def _fields(self) -> tuple:
+        return (self.origin, self.event_id, self.event_type, self.state, self.entries, self.rejection, self.pending,
+                self.reference, self.learned)
+
+    def __eq__(self, other) -> bool:
+        return self._fields() == other._fields() if isinstance(other, Outcome) else NotImplemented
+
+    __hash__ = None  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return "Outcome(" + ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self._fields())) + ")"
 
     @property
     def accepted(self) -> bool:

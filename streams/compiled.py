@@ -2,8 +2,11 @@
 
 setup.py compiles a few modules (its COMPILED) with Cython into extension modules placed beside
 their sources. Python imports an extension before a source of the same name, so an extension built
-before its source last changed would run the old code: `SourcesWhenStale`, installed by `import
-streams` and by the tests' conftest, imports the source instead and warns (`make` compiles again).
+before its source (or the `.pxd` declaring its classes' attributes) last changed would run the old
+code: `SourcesWhenStale`, installed by `import streams` and by the tests' conftest, then imports the
+sources of every compiled module instead, and warns (`make` compiles again). Every one, not only the
+stale: the desk's, the book's and the processor's classes are extension types that know each other's
+layout (their `.pxd` files cimport one another), so a compiled desk cannot run on a source book.
 LEDGER_NO_EXTENSIONS=1 imports every source, for a py-spy profile of their lines or to compare:
 read here, at import, before any setting can be (the same variable stops setup.py compiling).
 
@@ -28,11 +31,13 @@ def extensions_wanted() -> bool:
 
 
 class SourcesWhenStale(MetaPathFinder):
-    """Finds the project's modules as Python would, but for an extension module that is older than
-    its source, or unwanted: then the source. `sources` says which, and why."""
+    """Finds the project's modules as Python would, but for an extension module when any of the
+    project's extensions is older than its source, or when extensions are unwanted: then the
+    source. `sources` says which, and why."""
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}
+        self._stale: dict[str, list[str]] = {}  # project root -> its stale extensions, found once
 
     def find_spec(self, name, path=None, target=None):
         if not name.startswith(PACKAGES):
@@ -41,19 +46,47 @@ class SourcesWhenStale(MetaPathFinder):
         if spec is None or not isinstance(spec.loader, ExtensionFileLoader):
             return spec
         source = os.path.join(os.path.dirname(spec.origin), name.rpartition(".")[2] + ".py")
-        try:
-            stale = os.stat(spec.origin).st_mtime_ns < os.stat(source).st_mtime_ns
-        except FileNotFoundError:  # an extension without its source (an installed wheel): as built
+        if not os.path.exists(source):  # an extension without its source (an installed wheel): as built
             return spec
-        if extensions_wanted() and not stale:
-            return spec
-        if stale:
-            self.sources[name] = "compiled before its source last changed"
-            warnings.warn(f"{spec.origin} is older than {source}: the source runs, slower, until it is compiled "
-                          f"again (make setup, or python setup.py build_ext --inplace)", RuntimeWarning, stacklevel=2)
-        else:
+        if not extensions_wanted():
             self.sources[name] = "LEDGER_NO_EXTENSIONS"
+        else:
+            stale = self.stale_extensions(spec.origin, name)
+            if not stale:
+                return spec
+            self.sources[name] = ("compiled before its source last changed" if spec.origin in stale
+                                  else "another extension is stale: " + ", ".join(map(os.path.basename, stale)))
+            if spec.origin in stale:
+                warnings.warn(f"{spec.origin} is older than {source}: the sources run, slower, until it is compiled "
+                              f"again (make setup, or python setup.py build_ext --inplace)", RuntimeWarning,
+                              stacklevel=2)
         return spec_from_file_location(name, source)
+
+    def stale_extensions(self, origin: str, name: str) -> list[str]:
+        """The project's extensions older than their source or `.pxd` (the project found from one of
+        them: `origin`, the file of module `name`)."""
+        root = os.path.dirname(origin)
+        for _ in range(name.count(".")):
+            root = os.path.dirname(root)
+        if root not in self._stale:
+            self._stale[root] = sorted(found for package in PACKAGES
+                                       for found in _extensions(os.path.join(root, package.rstrip("."))) if _older(found))
+        return self._stale[root]
+
+
+def _extensions(top: str):
+    for folder, subfolders, files in os.walk(top):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+        for file in files:
+            if file.endswith(tuple(EXTENSION_SUFFIXES)):
+                yield os.path.join(folder, file)
+
+
+def _older(extension: str) -> bool:
+    """Built before its source or its declarations last changed (no source: as built)."""
+    stem = os.path.join(os.path.dirname(extension), os.path.basename(extension).split(".")[0])
+    built = os.stat(extension).st_mtime_ns
+    return any(os.path.exists(f) and os.stat(f).st_mtime_ns > built for f in (stem + ".py", stem + ".pxd"))
 
 
 def install() -> SourcesWhenStale:

@@ -8,20 +8,23 @@ checkpointing are the caller's, so the same decisions come out however it is dri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ledger.book import Book
 from ledger.desk import Desk, Outcome
 from ledger.rulebook import Rulebook
 from streams.worker.routing import EVENTS, LEARN, TICK, lines, pack, parse_origin
 
 
-@dataclass
 class Outputs:
-    outcomes: list[Outcome] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)  # for the ledger topic: entries, pending, reference
-    rejections: list[dict] = field(default_factory=list)
-    learned: bytearray = field(default_factory=bytearray)  # reference data for the other partitions
+    """What a routed message makes the worker send. A plain class (processor.pxd makes it an
+    extension type when compiled): `add` runs for every event."""
+
+    __slots__ = ("outcomes", "records", "rejections", "learned")
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+        self.records: list[dict] = []  # for the ledger topic: entries, pending, reference
+        self.rejections: list[dict] = []
+        self.learned = bytearray()  # reference data for the other partitions
 
     def extend(self, other: Outputs) -> None:
         self.outcomes += other.outcomes
@@ -75,7 +78,7 @@ class PartitionProcessor:
         repeats a key (routing.Routed.keys_unique)."""
         out = Outputs()
         if kind == EVENTS:
-            decide, time_of = self.desk.decide, self._time
+            desk = self.desk
             # A routed message's events are most often one intake message's: the same source and
             # time, which the watermark has just taken (_time again would be None).
             last_stamp, last_source = _NEVER, ""
@@ -84,8 +87,8 @@ class PartitionProcessor:
                     now = None
                 else:
                     last_stamp, last_source = stamp, _source_head(where)
-                    now = time_of(source_of(where), stamp)
-                out.add(decide(raw, where, now, stamp, keys_unique))
+                    now = self._time(source_of(where), stamp)
+                out.add(desk.decide(raw, where, now, stamp, keys_unique))
         elif kind == LEARN:
             for _, _, raw in lines(value):
                 out.add(self.desk.learn(raw))

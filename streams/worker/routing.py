@@ -225,16 +225,15 @@ def _record(where: bytes, stamp_ms: int, raw: bytes) -> bytes:
 def lines(value: bytes) -> list[tuple[str, float | None, bytes]]:
     """A routed batch's events: (origin, stream time in seconds, event bytes). An event cut for its
     size comes back as an `Oversized` (bytes, with the length that was posted)."""
-    if type(value) is not bytes:
-        value = bytes(value)
-    out, at, size = [], 0, len(value)
+    data = value if type(value) is bytes else bytes(value)
+    out, at, size = [], 0, len(data)
     head = _RECORD.size
     while at < size:
-        length, stamp, raw_length, posted = _RECORD.unpack_from(value, at)
+        length, stamp, raw_length, posted = _RECORD.unpack_from(data, at)
         at += head
-        where = value[at:at + length].decode()
+        where = data[at:at + length].decode()
         at += length
-        raw = value[at:at + raw_length]
+        raw = data[at:at + raw_length]
         out.append((where, stamp / 1000 if stamp else None, Oversized(raw, posted) if posted > raw_length else raw))
         at += raw_length
     return out

@@ -63,9 +63,14 @@ class Decision:
         (reference data, a decision) or an entry it is the source of."""
         return self.record is not None or any(str(e.source_event_id) == self.event_id for e in self.entries)
 
-    # the outcome's own reading of its state
-    accepted = Outcome.accepted
-    parked = Outcome.parked
+    # As Outcome reads its state (whose properties, compiled, apply to Outcomes only).
+    @property
+    def accepted(self) -> bool:
+        return self.state == "accepted"
+
+    @property
+    def parked(self) -> bool:
+        return self.state == "pending"
 
 
 def _position(origin: str) -> dict:

@@ -52,9 +52,33 @@ def position(offset: int, partition: int = 0, index: int = 0) -> Position:
     return Position(topic="intake", partition=partition, offset=offset, index=index)
 
 
-def loaded_desk(contract_changes=None, enrolment_changes=None) -> Desk:
+class GeneralPathOnly(Desk):
+    """A desk whose every timesheet takes the general path. Methods are overridden in subclasses,
+    not patched: compiled (setup.py), Desk is an extension type, whose methods cannot be replaced."""
+
+    def _first_of_its_day(self, sheet, origin):
+        return None
+
+
+class Failing(Desk):
+    """A desk whose timesheet handlers raise `failure` while it is set."""
+
+    failure: Exception | None = None
+
+    def _timesheet(self, event, raw, origin):
+        if self.failure is not None:
+            raise self.failure
+        return Desk._timesheet(self, event, raw, origin)
+
+    def _first_of_its_day(self, sheet, origin):  # the common timesheet's own path
+        if self.failure is not None:
+            raise self.failure
+        return Desk._first_of_its_day(self, sheet, origin)
+
+
+def loaded_desk(contract_changes=None, enrolment_changes=None, desk_class=Desk) -> Desk:
     """A desk holding one programme, one contract (2024) and one beneficiary (from 2024-03-15)."""
-    desk = Desk(Book(), RULEBOOK)
+    desk = desk_class(Book(), RULEBOOK)
     for offset, event in enumerate([programme(), contract(**(contract_changes or {})),
                                     enrolment(**(enrolment_changes or {}))]):
         (outcome,) = desk.decide(raw(event), at(offset, partition=9), NOW)
@@ -656,7 +680,7 @@ def test_an_array_item_repeating_a_key_is_refused():
 
 # ------------------------------------------------------------------------------------- the common timesheet's path
 
-def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch):
+def test_the_common_timesheets_own_path_decides_as_the_general_path():
     """`Desk._first_of_its_day` decides nearly every timesheet without the general path's calls: the
     same sequence through both gives the same outcomes, the same ids and the same book."""
     from tests.support.builders import PARTNER_SIRET
@@ -680,24 +704,23 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
 
     reference = [programme(), contract(), enrolment()]
 
-    def run():
-        desk = Desk(Book(), RULEBOOK)
+    def run(desk_class):
+        desk = desk_class(Book(), RULEBOOK)
         outcomes = [desk.decide(raw(s), at(100 + n), NOW) for n, s in enumerate(reference + sheets)]
         return [[(o.state, o.entries, o.rejection, o.pending, o.origin) for o in out] for out in outcomes[3:]], desk.book.snapshot()
 
-    own_path, taken = Desk._first_of_its_day, []
+    taken = []
 
-    def counted(self, sheet, origin):
-        outcome = own_path(self, sheet, origin)
-        taken.append(outcome is not None)
-        return outcome
+    class Counted(Desk):
+        def _first_of_its_day(self, sheet, origin):
+            outcome = Desk._first_of_its_day(self, sheet, origin)
+            taken.append(outcome is not None)
+            return outcome
 
-    monkeypatch.setattr(Desk, "_first_of_its_day", counted)
-    fast = run()
+    fast = run(Counted)
     # Taken by the first claims of a day, outside training, within the maximum, whose person is known.
     assert taken == [True, True, False, True, True, True, True, False, False, False, True, True]
-    monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
-    general = run()
+    general = run(GeneralPathOnly)
     assert fast == general
     states = [out[0][0] for out in fast[0]]
     assert states == ["accepted"] * 9 + ["pending", "rejected", "accepted", "accepted"]
@@ -710,7 +733,7 @@ def test_the_common_timesheets_own_path_decides_as_the_general_path(monkeypatch)
     assert reasons == ["not_eligible_on_work_date", "permanent_hire_cap_reached", "outside_contract_period"]
 
 
-def test_training_claims_take_the_one_step_path_when_last_and_within_the_cap_and_decide_as_the_general_path(monkeypatch):
+def test_training_claims_take_the_one_step_path_when_last_and_within_the_cap_and_decide_as_the_general_path():
     """A training claim dated after its person's other training claims, within what the cap leaves,
     changes no other claim: `_first_of_its_day` decides it in one step (its person's cap shared out
     once by the general path). The same sequence through the general path alone gives the same
@@ -732,30 +755,29 @@ def test_training_claims_take_the_one_step_path_when_last_and_within_the_cap_and
     events += [training(60 + n) for n in range(6)]  # past the cap: split, then nothing counted
     reference = [programme(), contract(), enrolment()]
 
-    def run(book=None):
-        desk = Desk(book or Book(), RULEBOOK)
+    def run(desk_class):
+        desk = desk_class(Book(), RULEBOOK)
         restarted = None
         outcomes = []
         for n, event in enumerate(reference + events):
             if n == len(reference) + 20:  # a restart: a new desk on the same book
-                restarted = Desk(desk.book, RULEBOOK)
+                restarted = desk_class(desk.book, RULEBOOK)
                 desk = restarted
             outcomes.append(desk.decide(raw(event), at(100 + n), NOW))
         decided = [[(o.state, o.entries, o.rejection, o.pending) for o in out] for out in outcomes[3:]]
         return decided, desk.book.snapshot()
 
-    own_path, taken = Desk._first_of_its_day, []
+    taken = []
 
-    def counted(self, sheet, origin):
-        outcome = own_path(self, sheet, origin)
-        if sheet.mode == "training":
-            taken.append(outcome is not None)
-        return outcome
+    class Counted(Desk):
+        def _first_of_its_day(self, sheet, origin):
+            outcome = Desk._first_of_its_day(self, sheet, origin)
+            if sheet.mode == "training":
+                taken.append(outcome is not None)
+            return outcome
 
-    monkeypatch.setattr(Desk, "_first_of_its_day", counted)
-    fast = run()
-    monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
-    general = run()
+    fast = run(Counted)
+    general = run(GeneralPathOnly)
     assert fast == general
     # The first of the person's training claims, the one dated before, the second of a day, the
     # one after the restart and those past the cap take the general path; the others one step.
@@ -769,7 +791,7 @@ def test_training_claims_take_the_one_step_path_when_last_and_within_the_cap_and
     assert hours["counted"] == 150 and hours["not_counted"] > 0
 
 
-def test_a_training_claim_dated_before_its_persons_others_takes_the_general_path_even_within_its_cap(monkeypatch):
+def test_a_training_claim_dated_before_its_persons_others_takes_the_general_path_even_within_its_cap():
     """The cap of a claim is its own day's (a rulebook may lower it from a date). A claim dated
     before the others can fit under its own cap and still push a later claim over that claim's
     lower cap: only the general path, sharing the cap out by work date again, sees it."""
@@ -786,16 +808,15 @@ def test_a_training_claim_dated_before_its_persons_others_takes_the_general_path
     within = [*(training(f"2024-06-0{n}") for n in range(3, 6)), training("2024-07-15"),
               *(training(f"2024-06-0{n}") for n in range(6, 9)), training("2024-06-09")]
 
-    def run(events):
-        desk = Desk(Book(), lowered)
+    def run(events, desk_class=Desk):
+        desk = desk_class(Book(), lowered)
         return [desk.decide(raw(e), at(100 + n), NOW) for n, e in enumerate([programme(), contract(), enrolment(), *events])]
 
     def seen(outcomes):
         return [[(o.state, o.entries) for o in out] for out in outcomes]
 
     fast = [run(cut_short), run(within)]
-    monkeypatch.setattr(Desk, "_first_of_its_day", lambda self, sheet, origin: None)
-    assert [seen(f) for f in fast] == [seen(run(cut_short)), seen(run(within))]
+    assert [seen(f) for f in fast] == [seen(run(cut_short, GeneralPathOnly)), seen(run(within, GeneralPathOnly))]
     # June 10 counts 8 h; July 15's 4 counted hours are reversed: none left under 60. June 9 counts
     # 8 h; July 15 is cut to 4.
     for outcomes, reversed_, credited in ((fast[0], [("counted", "-4.00"), ("not_counted", "-4.00")],
@@ -821,33 +842,23 @@ def test_a_failure_of_the_desk_is_a_rejection_that_keeps_the_event():
         records.rejection_id(Position(topic="t", partition=1, offset=7)))
 
 
-def test_a_handler_failing_costs_its_event_a_visible_rejection_not_the_worker(monkeypatch):
-    desk = loaded_desk()
+def test_a_handler_failing_costs_its_event_a_visible_rejection_not_the_worker():
+    desk = loaded_desk(desk_class=Failing)
     sheet = timesheet()
-
-    def broken(self, event, *where):
-        raise ZeroDivisionError("division by zero")
-
-    monkeypatch.setattr(Desk, "_timesheet", broken)
-    monkeypatch.setattr(Desk, "_first_of_its_day", broken)  # the common timesheet's own path
+    desk.failure = ZeroDivisionError("division by zero")
     failure = decide1(desk, sheet, at(10))
     assert failure.rejection.reason is Reason.PROCESSING_ERROR
     assert failure.rejection.detail == "ZeroDivisionError: division by zero"
     assert json.loads(failure.rejection.payload) == sheet and failure.rejection.event_id == sheet["event_id"]
     assert sheet["event_id"] not in desk.book.memos  # its id is not spent: it can be posted again once fixed
-    monkeypatch.undo()
+    desk.failure = None
     assert decide1(desk, sheet, at(11)).accepted
     assert decide1(desk, timesheet(work_date="2024-06-04"), at(12)).accepted  # and the desk goes on
 
 
-def test_the_books_failing_is_not_a_rejection(monkeypatch):
-    desk = loaded_desk()
-
-    def unavailable(self, event, *where):
-        raise BooksUnavailable("store down")
-
-    monkeypatch.setattr(Desk, "_timesheet", unavailable)
-    monkeypatch.setattr(Desk, "_first_of_its_day", unavailable)
+def test_the_books_failing_is_not_a_rejection():
+    desk = loaded_desk(desk_class=Failing)
+    desk.failure = BooksUnavailable("store down")
     with pytest.raises(BooksUnavailable):
         desk.decide(raw(timesheet()), at(10), NOW)
 

@@ -74,22 +74,32 @@ def test_no_extension_runs_with_ledger_no_extensions():
     assert sources == {m: "LEDGER_NO_EXTENSIONS" for m in modules}
 
 
-@needs_build
-def test_an_extension_older_than_its_source_is_not_imported(tmp_path):
-    """A copy of the domain with one source edited after its compile: that source runs, with a
-    warning naming it; the others stay compiled."""
+def stale_copy(tmp_path: Path, changed: str) -> Path:
+    """A copy of the domain whose file `changed` was edited after its compile."""
     shutil.copytree(ROOT / "ledger", tmp_path / "ledger", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "streams").mkdir()
     for name in ("__init__.py", "compiled.py"):
         shutil.copy(ROOT / "streams" / name, tmp_path / "streams" / name)
-    rules = tmp_path / "ledger" / "rules.py"
-    later = (tmp_path / "ledger" / f"rules{SUFFIX}").stat().st_mtime_ns + 1_000_000_000
-    os.utime(rules, ns=(later, later))
-    done = run(IMPORT_ALL.format(modules=["ledger.desk", "ledger.rules"]), cwd=tmp_path)
+    edited = tmp_path / "ledger" / changed
+    later = (tmp_path / "ledger" / f"{edited.stem}{SUFFIX}").stat().st_mtime_ns + 1_000_000_000
+    os.utime(edited, ns=(later, later))
+    return edited
+
+
+@needs_build
+@pytest.mark.parametrize("changed", ["rules.py", "book.pxd"])
+def test_no_extension_is_imported_while_one_is_older_than_its_source(tmp_path, changed):
+    """One source (or the .pxd declaring its classes) edited after its compile: every module runs
+    from its source (the desk's extension types know the book's layout), and a warning names it."""
+    edited = stale_copy(tmp_path, changed)
+    done = run(IMPORT_ALL.format(modules=["ledger.desk", "ledger.book", "ledger.rules"]), cwd=tmp_path)
     found, sources = json.loads(done.stdout)
-    assert "ledger.desk" in found and "ledger.rules" not in found
-    assert sources == {"ledger.rules": "compiled before its source last changed"}
-    assert f"rules{SUFFIX} is older than {rules}" in done.stderr
+    assert found == []
+    stale = f"{edited.stem}{SUFFIX}"
+    assert sources[f"ledger.{edited.stem}"] == "compiled before its source last changed"
+    assert sources["ledger.desk"] == f"another extension is stale: {stale}"
+    assert {"ledger.desk", "ledger.book", "ledger.rules"} <= set(sources)
+    assert f"{stale} is older than" in done.stderr
 
 
 DECIDE_TINY = """
@@ -131,3 +141,46 @@ def test_compiled_and_source_modules_decide_a_programme_alike():
     assert "ledger.desk" in compiled_run[2] and source_run[2] == []
     assert compiled_run[1]["records"] > 10_000 and compiled_run[1]["rejections"] > 0
     assert compiled_run[:2] == source_run[:2]
+
+
+def declared_attributes(pxd: Path) -> dict[str, set[str]]:
+    """The attributes each `cdef class` of a .pxd declares (`cdef [public] TYPE a, b`)."""
+    classes: dict[str, set[str]] = {}
+    current = None
+    for line in pxd.read_text().splitlines():
+        if line.startswith("cdef class "):
+            current = classes.setdefault(line.removeprefix("cdef class ").rstrip(":").strip(), set())
+        elif not line.startswith((" ", "\t")) and line.strip():
+            current = None
+        elif current is not None and line.strip().startswith("cdef "):
+            words = line.strip().removeprefix("cdef ").removeprefix("public ").split(None, 1)[1]
+            current.update(name.strip() for name in words.split(","))
+    return classes
+
+
+def assigned_attributes(source: Path, name: str) -> set[str]:
+    """The attributes the methods of class `name` assign on `self`."""
+    (cls,) = [n for n in ast.parse(source.read_text()).body if isinstance(n, ast.ClassDef) and n.name == name]
+    found = set()
+    for node in ast.walk(cls):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            for item in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if isinstance(item, ast.Attribute) and isinstance(item.value, ast.Name) and item.value.id == "self":
+                    found.add(item.attr)
+    return found
+
+
+def test_every_attribute_an_extension_type_sets_is_declared_in_its_pxd():
+    """Compiled, a class a .pxd makes an extension type has only the attributes declared there (an
+    undeclared one raises AttributeError where the source would run): each one its methods set."""
+    pxds = sorted(p for s in compiled_sources() if (p := (ROOT / s).with_suffix(".pxd")).exists())
+    assert pxds, "no .pxd beside the compiled modules"
+    checked = 0
+    for pxd in pxds:
+        for name, declared in declared_attributes(pxd).items():
+            assigned = assigned_attributes(pxd.with_suffix(".py"), name)
+            assert assigned <= declared, f"{pxd.name}: {name} sets {sorted(assigned - declared)} undeclared"
+            checked += 1
+    assert checked >= 6

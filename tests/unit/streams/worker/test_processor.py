@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.desk import Desk
 from ledger.rulebook import Rulebook
 from streams.worker.processor import PartitionProcessor, source_of
 from streams.worker.routing import EVENTS, origin, pack
@@ -38,13 +39,13 @@ def test_each_event_is_decided_at_the_watermark_of_the_events_before_it(messages
     the watermark's, event by event, and the book's clock holds every source's latest time."""
     processor = PartitionProcessor(Rulebook(), sources=sources)
     seen = []
-    decide = processor.desk.decide
 
-    def spy(raw, where, stream_time=None, posted_at=None, keys_unique=False):
-        seen.append(stream_time)
-        return decide(raw, where, stream_time, posted_at, keys_unique)
+    class Spied(Desk):  # a subclass, not a patch: compiled (setup.py), Desk's methods cannot be replaced
+        def decide(self, raw, where, stream_time=None, posted_at=None, keys_unique=False):
+            seen.append(stream_time)
+            return Desk.decide(self, raw, where, stream_time, posted_at, keys_unique)
 
-    processor.desk.decide = spy
+    processor.desk = Spied(processor.book, processor.desk.rulebook)
     expected = []
     for records in messages:
         value = b"".join(pack(origin(topic, partition, offset, index), stamp, b"{}")

@@ -1,0 +1,15 @@
+cdef class Records:
+    cdef public dict memos, claims, cold, counts
+    cdef public list values
+    cdef public object index
+
+    cpdef hold(self, str name, key, value)
+
+cdef class Book:
+    cdef public Records records
+    cdef public object memos, claims, days
+    cdef public dict contracts, enrolments, programmes, training, people, parked, clock, dirty, _days_put, _widths
+
+    cpdef put(self, name, key, value)
+    cpdef put_record(self, name, event_id, value)
+    cpdef put_day(self, person, day, ids)

@@ -1,0 +1,4 @@
+cpdef _moment(str text)
+cpdef fast_sheet(raw, keys_unique=*)
+
+cdef dict _CONTRACTS, _KEYS, _SIRETS
