@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
-from ledger.sheets import fast_sheet, key_marks, sheet_of
+from ledger.sheets import _moment, _other_moment, fast_sheet, key_marks, sheet_of
 from tests.support.builders import PARTNER_SIRET, timesheet
 
 # Each field's usual values and the near misses a sender writes by mistake.
@@ -123,3 +123,28 @@ def test_a_json_bomb_in_a_timesheet_is_declined_without_reading_it_through():
             raw = f'{head}, "{field}": {open_ * depth}0{close * depth}}}'.encode()
             assert len(raw) <= MAX_EVENT_BYTES  # whole and well formed: each bracket closed
             assert fast_sheet(raw) is None and fast_sheet(raw, keys_unique=True) is None
+
+
+def _near(text: str, alphabet: str):
+    """`text` with a few characters changed, dropped or added."""
+    edits = st.lists(st.tuples(st.integers(0, len(text)), st.sampled_from(["set", "drop", "add"]),
+                               st.sampled_from(alphabet)), max_size=3)
+    def apply(changes):
+        out = text
+        for at, how, char in changes:
+            at = min(at, len(out))
+            out = (out[:at] + char + out[at + 1:] if how == "set" else out[:at] + out[at + 1:] if how == "drop"
+                   else out[:at] + char + out[at:])
+        return out
+    return edits.map(apply)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_near("2024-06-03T18:07:09Z", "0123456789TZ:+-. \u0663"),
+                 _near("2024-06-03T23:59:59+00:00", "0123456789TZ:+-"),
+                 st.sampled_from(["2024-06-03T24:00:00Z", "2024-06-03T18:60:00Z", "2024-02-30T10:00:00Z",
+                                  "2099-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "1999-12-31T23:59:59Z"])))
+def test_a_utc_second_read_in_one_step_reads_as_the_general_parse_reads_it(text):
+    """`_moment`'s step for the usual UTC second (its day cached, its hour, minute and second looked
+    up) gives what `datetime.fromisoformat` does, for near misses too."""
+    assert _moment(text) == _other_moment(text)
