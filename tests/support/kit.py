@@ -63,14 +63,9 @@ class Decision:
         (reference data, a decision) or an entry it is the source of."""
         return self.record is not None or any(str(e.source_event_id) == self.event_id for e in self.entries)
 
-    # As Outcome reads its state (whose properties, compiled, apply to Outcomes only).
-    @property
-    def accepted(self) -> bool:
-        return self.state == "accepted"
-
-    @property
-    def parked(self) -> bool:
-        return self.state == "pending"
+    # As Outcome reads its state (Outcome's own properties, compiled, apply to Outcomes only).
+    accepted = property(lambda self: self.state == "accepted")
+    parked = property(lambda self: self.state == "pending")
 
 
 def _position(origin: str) -> dict:
