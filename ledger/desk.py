@@ -64,7 +64,7 @@ def uuid5(name: str) -> str:
     sha1.update(name.encode())
     h = sha1.hexdigest()
     # The version nibble is 5; the variant's two high bits are 10.
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16:17]]}{h[17:20]}-{h[20:32]}"
 
 
 _NS_SHA1 = hashlib.sha1(_NS)
