@@ -32,8 +32,8 @@ COPY ledger/ ledger/
 COPY streams/ streams/
 COPY deploy/ deploy/
 
-# The worker's hot modules compiled from their sources by Cython (setup.py: ~10 % fewer instructions
-# per event, docs/scaling.md), with a compiler installed for this step only.
+# The worker's hot modules compiled from their sources by Cython (setup.py; the instructions per
+# event they save: docs/scaling.md), with a compiler installed for this step only.
 COPY setup.py ./
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends gcc libc6-dev \

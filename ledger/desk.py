@@ -135,8 +135,7 @@ class Outcome:
         self.learned = learned  # reference data every person's state must learn (raw event JSON)
 
     def _fields(self) -> tuple:
-        return (self.origin, self.event_id, self.event_type, self.state, self.entries, self.rejection, self.pending,
-                self.reference, self.learned)
+        return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other) -> bool:
         return self._fields() == other._fields() if isinstance(other, Outcome) else NotImplemented

@@ -56,21 +56,24 @@ class SourcesWhenStale(MetaPathFinder):
                 return spec
             self.sources[name] = ("compiled before its source last changed" if spec.origin in stale
                                   else "another extension is stale: " + ", ".join(map(os.path.basename, stale)))
-            if spec.origin in stale:
-                warnings.warn(f"{spec.origin} is older than {source}: the sources run, slower, until it is compiled "
-                              f"again (make setup, or python setup.py build_ext --inplace)", RuntimeWarning,
-                              stacklevel=2)
         return spec_from_file_location(name, source)
 
     def stale_extensions(self, origin: str, name: str) -> list[str]:
         """The project's extensions older than their source or `.pxd` (the project found from one of
-        them: `origin`, the file of module `name`)."""
+        them: `origin`, the file of module `name`), each named in a warning once: every module runs
+        from its source then, whichever is imported."""
         root = os.path.dirname(origin)
         for _ in range(name.count(".")):
             root = os.path.dirname(root)
         if root not in self._stale:
-            self._stale[root] = sorted(found for package in PACKAGES
-                                       for found in _extensions(os.path.join(root, package.rstrip("."))) if _older(found))
+            newer = {found: edited for package in PACKAGES
+                     for found in _extensions(os.path.join(root, package.rstrip(".")))
+                     if (edited := _edited_since(found)) is not None}
+            for extension, edited in sorted(newer.items()):
+                warnings.warn(f"{extension} is older than {edited}: the sources run, slower, until it is compiled "
+                              f"again (make setup, or python setup.py build_ext --inplace)", RuntimeWarning,
+                              stacklevel=3)
+            self._stale[root] = sorted(newer)
         return self._stale[root]
 
 
@@ -82,11 +85,12 @@ def _extensions(top: str):
                 yield os.path.join(folder, file)
 
 
-def _older(extension: str) -> bool:
-    """Built before its source or its declarations last changed (no source: as built)."""
+def _edited_since(extension: str) -> str | None:
+    """Its source or its declarations (`.pxd`), if changed after it was built (no source: as built)."""
     stem = os.path.join(os.path.dirname(extension), os.path.basename(extension).split(".")[0])
     built = os.stat(extension).st_mtime_ns
-    return any(os.path.exists(f) and os.stat(f).st_mtime_ns > built for f in (stem + ".py", stem + ".pxd"))
+    return next((f for f in (stem + ".py", stem + ".pxd") if os.path.exists(f) and os.stat(f).st_mtime_ns > built),
+                None)
 
 
 def install() -> SourcesWhenStale:
