@@ -37,12 +37,12 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m streams.kafka.localkafka
 	touch $(STAMP)
 
-# The worker's hot modules compiled by Cython (setup.py), and again once a source or a .pxd (the
+# The worker's hot modules compiled by Cython (setup.py), and again once a source (.py, .pyx) or a .pxd (the
 # types of their classes' attributes, setup.py) has changed: while an extension is older than its
 # source, none is imported (streams/compiled.py), the sources would run, slower. No C compiler: a warning, and
 # the sources run. A changed setup.py drops the generated C: Cython translates a source again when
 # it changes, not when only its directives do.
-$(COMPILED): $(STAMP) setup.py $(wildcard ledger/*.py ledger/*.pxd streams/worker/*.py streams/worker/*.pxd streams/kafka/codec.py)
+$(COMPILED): $(STAMP) setup.py $(wildcard ledger/*.py ledger/*.pyx ledger/*.pxd streams/worker/*.py streams/worker/*.pxd streams/kafka/codec.py)
 	$(if $(filter setup.py,$?),rm -rf build/cython)
 	$(VENV)/bin/python -W "ignore:Support for" setup.py --quiet build_ext --inplace
 	touch $(COMPILED)

@@ -4,11 +4,11 @@ from ledger.rules cimport withheld_on
 from ledger.sheets cimport fast_sheet
 
 
-@cython.locals(h=str)
-cpdef str uuid5(str name)
 cpdef str entry_id(source_event_id, kind, subject=*)
 cpdef list _opened(list outcomes)
-cpdef str _digest(bytes sorted_json)
+cpdef str hours_text(hundredths)
+cpdef str _date_text(ordinal)
+cdef dict _HOURS_TEXT, _DATE_TEXT
 
 cdef class Outcome:
     cdef public object origin, event_id, event_type, state, learned
@@ -26,7 +26,7 @@ cdef class Desk:
     cpdef advance(self, stream_time)
     cpdef decide(self, raw, origin, stream_time=*, posted_at=*, keys_unique=*)
     cpdef _decide(self, raw, origin, keys_unique=*)
-    cpdef _seen(self, memo, event_id, event_type, raw, origin, digest)
+    cpdef _seen(self, memo, event_id, event_type, raw, origin, digest, content)
     cpdef _param(self, name, contract_id, day)
     cpdef _first_of_its_day(self, sheet, origin)
     cpdef _withheld(self, claim, contract=*, enrolment=*)

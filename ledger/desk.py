@@ -27,8 +27,9 @@ from functools import lru_cache
 import orjson
 
 from ledger.book import Book, Claim, Contract, Enrolment, Memo, Parked
-from ledger.entries import LEDGER_NAMESPACE, RETRYABLE, Reason, Withheld
+from ledger.entries import RETRYABLE, Reason, Withheld
 from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
+from ledger.hashes import DIGEST_HEX, content_digest, uuid5
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
 from ledger.sheets import Sheet, _new, fast_sheet, sheet_of, stamp  # _new: a NamedTuple in one C call
@@ -54,21 +55,7 @@ COUNTED, NOT_COUNTED, FLAGGED = "counted", "not_counted", "flagged"
 TRAINING = "training"
 EPOCH = 0.0
 
-_NS = LEDGER_NAMESPACE.bytes
 _FIELD = {name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*"([^"\\]{1,100})"') for name in ("event_id", "type")}
-
-
-def uuid5(name: str) -> str:
-    """`str(uuid.uuid5(LEDGER_NAMESPACE, name))` without building UUID objects (a third of the cost)."""
-    sha1 = _NS_SHA1.copy()  # the namespace's bytes hashed once: a copy costs less than hashing them again
-    sha1.update(name.encode())
-    h = sha1.hexdigest()
-    # The version nibble is 5; the variant's two high bits are 10.
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16:17]]}{h[17:20]}-{h[20:32]}"
-
-
-_NS_SHA1 = hashlib.sha1(_NS)
-_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def entry_id(source_event_id: str, kind: str, subject: str = "") -> str:
@@ -79,10 +66,21 @@ def rejection_id(origin: str) -> str:
     return uuid5(f"rejection:{origin}")
 
 
-@lru_cache(maxsize=8192)  # a programme's timesheets declare a few hundred distinct hours: 2 % of the desk's CPU
 def hours_text(hundredths: int) -> str:
+    """Hundredths as the decimal text entries carry. An entry reads it `_HOURS_TEXT.get(h) or
+    hours_text(h)`: a programme's timesheets declare a few hundred distinct hours, and a dict's
+    lookup costs a fifth of an lru_cache's call (ledger.sheets._DAYS)."""
     sign, n = ("-", -hundredths) if hundredths < 0 else ("", hundredths)
-    return f"{sign}{n // 100}.{n % 100:02d}"
+    text = f"{sign}{n // 100}.{n % 100:02d}"
+    if len(_HOURS_TEXT) >= _MAX_CACHED:
+        _HOURS_TEXT.clear()
+    _HOURS_TEXT[hundredths] = text
+    return text
+
+
+_HOURS_TEXT: dict[int, str] = {}
+_DATE_TEXT: dict[int, str] = {}
+_MAX_CACHED = 65536
 
 
 def hundredths(value: Decimal) -> int:
@@ -100,9 +98,13 @@ def _submitted(event) -> str | None:
     return at if at is None or type(at) is str else stamp(at)
 
 
-@lru_cache(maxsize=65536)
 def _date_text(ordinal: int) -> str:
-    return dt.date.fromordinal(ordinal).isoformat()
+    """A day's ISO text, read `_DATE_TEXT.get(d) or _date_text(d)` as hours_text's."""
+    text = dt.date.fromordinal(ordinal).isoformat()
+    if len(_DATE_TEXT) >= _MAX_CACHED:
+        _DATE_TEXT.clear()
+    _DATE_TEXT[ordinal] = text
+    return text
 
 
 @lru_cache(maxsize=65536)
@@ -205,14 +207,21 @@ def peek_head(raw: bytes) -> tuple[str | None, str | None]:
     return tuple(m.group(1).decode("utf-8", "replace") if m else None for m in found)  # type: ignore[return-value]
 
 
-def digest_of(obj) -> str:
+def content_of(obj) -> bytes:
     """The content of an event (its parsed JSON), for telling a duplicate from an id reused for other
-    content: its JSON values with keys sorted, so other spacing or key order is the same content."""
-    return _digest(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
+    content: its JSON values with keys sorted, so other spacing or key order is the same content.
+    Its digest (ledger.hashes.content_digest) is what a memo keeps."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
-def _digest(sorted_json: bytes) -> str:
-    return hashlib.blake2b(sorted_json, digest_size=10).hexdigest()
+def digest_of(obj) -> str:
+    return content_digest(content_of(obj))
+
+
+def _same_content(kept: str, digest: str, content: bytes) -> bool:
+    """Whether a memo's digest is that of this content: the digest of today, or BLAKE2b's for a
+    memo written before 2026-12-06 (ledger/hashes.py says why it changed)."""
+    return kept == digest or kept == hashlib.blake2b(content, digest_size=DIGEST_HEX // 2).hexdigest()
 
 
 def _event_of(raw: bytes) -> Sheet | object:
@@ -350,7 +359,8 @@ class Desk:
             return out
         fast = fast_sheet(raw, keys_unique)
         if fast is not None:  # nearly every event: a timesheet of the usual shape
-            event, digest = fast[0], _digest(fast[1])
+            event, content = fast
+            digest = content_digest(content)
             event_id = event.event_id
             self._cause = (event_id, event.submitted_at)
         else:
@@ -364,13 +374,14 @@ class Desk:
             # Valid: its JSON read again for its digest (json when past what orjson reads: it has no
             # such limit but 64-bit integers).
             obj = _parsed(raw)
-            digest = digest_of(obj if obj is not None else json.loads(raw))
+            content = content_of(obj if obj is not None else json.loads(raw))
+            digest = content_digest(content)
             event_id = str(event.event_id)
             self._cause = (event_id, _submitted(event))
         book = self.book
         memo = book.memos.get(event_id)
         if memo is not None:
-            seen = self._seen(Memo(memo), event_id, event.type, raw, origin, digest)
+            seen = self._seen(Memo(memo), event_id, event.type, raw, origin, digest, content)
             if seen is not None:
                 return seen
         outcome = self._first_of_its_day(event, origin) if type(event) is Sheet else None
@@ -381,13 +392,13 @@ class Desk:
         return outcome
 
     def _seen(self, memo: Memo, event_id: str, event_type: str, raw: bytes, origin: str,
-              digest: str) -> Outcome | None:
+              digest: str, content: bytes) -> Outcome | None:
         """The outcome of an event id delivered before, None when it is decided afresh."""
         if memo.origin != origin and memo.retryable:
             return None  # posted again, as the rejection asked: decided afresh
         if memo.origin == origin:  # the same delivery again (routed twice): decided already
             return Outcome(origin, event_id, event_type, "repeated")
-        if memo.digest != digest:
+        if not _same_content(memo.digest, digest, content):
             return rejected(origin, raw, Reason.EVENT_ID_CONFLICT,
                             f"event_id already used at {memo.origin} for other content: post this event "
                             f"under a new event_id", event_id, event_type)
@@ -758,8 +769,8 @@ class Desk:
                 "source_event_id": cause_id, "source_event_type": cause_type, "reverses_entry_id": reverses,
                 "programme_id": under[0], "operation_id": under[1], "contract_id": claim.contract_id,
                 "lot": under[2], "contractor_siret": under[3], "beneficiary_id": claim.beneficiary_id,
-                "siae_siret": claim.siae_siret, "mode": claim.mode, "work_date": _date_text(claim.work_date),
-                "hours": hours_text(hours), "rule": rule, "rulebook_version": self.version,
+                "siae_siret": claim.siae_siret, "mode": claim.mode, "work_date": _DATE_TEXT.get(claim.work_date) or _date_text(claim.work_date),
+                "hours": _HOURS_TEXT.get(hours) or hours_text(hours), "rule": rule, "rulebook_version": self.version,
                 "submitted_at": at if at is not None and cause_id == cause else claim.submitted_at,
                 "opens_source": False}
 

@@ -92,15 +92,28 @@ def key_marks(raw: bytes) -> int:
     return raw.count(b'":')
 
 
-@lru_cache(maxsize=65536)
+# The valid days, hours and identifiers seen, each found again by one dict lookup where the caller
+# reads it (`_DAYS.get(text) or _day(text)`): an lru_cache's call cost ~450 instructions a hit, five
+# hits a timesheet (docs/scaling.md). Bounded: a hostile variety is forgotten, never refused.
+_DAYS: dict[str, int] = {}
+_HUNDREDTHS: dict[int | float, int] = {}
+_MAX_CACHED = 65536
+
+
 def _day(text: str) -> int | None:
+    """The ordinal of an ISO day within the ledger's range, else None (kept in _DAYS when valid)."""
     if not _DAY.fullmatch(text):
         return None
     try:
         ordinal = dt.date.fromisoformat(text).toordinal()
     except ValueError:
         return None
-    return ordinal if _FIRST <= ordinal <= _LAST else None
+    if not _FIRST <= ordinal <= _LAST:
+        return None
+    if len(_DAYS) >= _MAX_CACHED:
+        _DAYS.clear()
+    _DAYS[text] = ordinal
+    return ordinal
 
 
 # A UTC date-time to the second, as most senders write one ("2026-03-02T07:41:09Z" or with
@@ -117,7 +130,7 @@ _UTC = frozenset({"Z", "+00:00"})
 def _moment(text: str) -> tuple[str, int] | None:
     """(as entries record it, its day in its own offset) of an RFC 3339 date-time, or None."""
     if text[19:] in _UTC and text[13:19] in _MINUTE_SECOND and text[10:13] in _HOUR:
-        day = _day(text[:10])
+        day = _DAYS.get(text[:10]) or _day(text[:10])
         if day is not None:
             return text[:19] + "Z", day
     return _other_moment(text)
@@ -135,8 +148,8 @@ def _other_moment(text: str) -> tuple[str, int] | None:
     return (stamp(moment), day) if _FIRST <= day <= _LAST else None
 
 
-@lru_cache(maxsize=4096)
 def _hundredths(value: int | float) -> int | None:
+    """Hours as integer hundredths when exact and within (0, 24], else None (kept in _HUNDREDTHS when valid)."""
     try:
         exact = Decimal(repr(value))
     except InvalidOperation:
@@ -144,7 +157,12 @@ def _hundredths(value: int | float) -> int | None:
     if not 0 < exact <= 24:
         return None
     scaled = exact * 100
-    return int(scaled) if scaled == scaled.to_integral_value() else None
+    if scaled != scaled.to_integral_value():
+        return None
+    if len(_HUNDREDTHS) >= _MAX_CACHED:
+        _HUNDREDTHS.clear()
+    found = _HUNDREDTHS[value] = int(scaled)
+    return found
 
 
 # The identifiers found valid, each as its one interned string: a programme's millions of
@@ -238,8 +256,8 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     key = _KEYS.get(key) or _valid("key", key)
     if contract_id is None or key is None:
         return None
-    day = _day(usual.work_date)
-    hundredths = _hundredths(usual.hours)
+    day = _DAYS.get(usual.work_date) or _day(usual.work_date)
+    hundredths = _HUNDREDTHS.get(usual.hours) or _hundredths(usual.hours)
     mode = usual.mode
     moment = _moment(usual.submitted_at)
     if day is None or hundredths is None or moment is None or moment[1] < day:
@@ -251,7 +269,7 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
         return None
     hired = None
     if hire_date is not None:
-        hired = _day(hire_date)
+        hired = _DAYS.get(hire_date) or _day(hire_date)
         if hired is None or hired > day:
             return None
     elif hire_type == "permanent":

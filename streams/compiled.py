@@ -86,10 +86,11 @@ def _extensions(top: str):
 
 
 def _edited_since(extension: str) -> str | None:
-    """Its source or its declarations (`.pxd`), if changed after it was built (no source: as built)."""
+    """Its source (`.py`, or `.pyx` for a module written for Cython) or its declarations (`.pxd`), if
+    changed after it was built (no source: as built)."""
     stem = os.path.join(os.path.dirname(extension), os.path.basename(extension).split(".")[0])
     built = os.stat(extension).st_mtime_ns
-    return next((f for f in (stem + ".py", stem + ".pxd") if os.path.exists(f) and os.stat(f).st_mtime_ns > built),
+    return next((f for f in (stem + ".py", stem + ".pyx", stem + ".pxd") if os.path.exists(f) and os.stat(f).st_mtime_ns > built),
                 None)
 
 

@@ -5,3 +5,5 @@ cimport cython
                raw_length=Py_ssize_t, posted=Py_ssize_t)
 cpdef list lines(value)
 cpdef bytes _record(bytes where, stamp_ms, raw)
+cpdef partition_of(str key, partitions)
+cdef dict _PARTITIONS

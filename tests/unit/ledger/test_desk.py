@@ -9,6 +9,7 @@ its Book, a restart) call `Desk.decide` directly with opaque origins.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from decimal import Decimal
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from ledger import entries as model
 from ledger.book import Book, Memo
-from ledger.desk import MAX_KEPT_PAYLOAD, BooksUnavailable, Desk, Outcome, failed, rejection_id
+from ledger.desk import MAX_KEPT_PAYLOAD, BooksUnavailable, Desk, Outcome, content_of, digest_of, failed, rejection_id
 from ledger.entries import RETRYABLE, EntryKind, EntryStatus, PendingState, Reason
 from streams.worker import records
 from streams.worker.records import Position
@@ -266,6 +267,20 @@ def test_an_event_id_reused_for_other_content_is_a_conflict_that_shadows_nothing
     assert Memo(ledger.book.memos[sheet["event_id"]]).origin == "intake/0@3#0"
     assert ledger.one(sheet).rejection.reason is Reason.DUPLICATE_EVENT
     assert ledger.counted() == Decimal(7) and [e.hours for e in ledger.entries] == [Decimal(7)]
+
+
+def test_a_memo_written_with_the_digest_of_before_2026_12_06_still_tells_a_duplicate_from_a_conflict():
+    """Memos kept in state before the digest became SHA-256 hold BLAKE2b's (ledger/hashes.py)."""
+    ledger = loaded()
+    sheet = timesheet(hours=7)
+    assert ledger.one(sheet).accepted
+    memo = Memo(ledger.book.memos[sheet["event_id"]])
+    before = hashlib.blake2b(content_of(sheet), digest_size=10).hexdigest()
+    assert memo.digest == digest_of(sheet) != before
+    ledger.book.put("memos", sheet["event_id"], Memo.of(memo.origin, before, memo.retryable))
+    assert ledger.one(sheet).rejection.reason is Reason.DUPLICATE_EVENT
+    assert ledger.one({**sheet, "hours": 8}).rejection.reason is Reason.EVENT_ID_CONFLICT
+    assert ledger.counted() == Decimal(7)
 
 
 def test_duplicate_of_a_parked_event_is_a_duplicate():
