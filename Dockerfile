@@ -33,15 +33,16 @@ COPY streams/ streams/
 COPY deploy/ deploy/
 
 # The worker's hot modules compiled from their sources by Cython (setup.py; the instructions per
-# event they save: docs/scaling.md), with a compiler installed for this step only.
+# event they save: docs/scaling.md), with a compiler installed for this step only, and OpenSSL's
+# headers for ledger/hashes.pyx (it links the libcrypto Python's hashlib already loads).
 COPY setup.py ./
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends gcc libc6-dev \
+    && apt-get install --yes --no-install-recommends gcc libc6-dev libssl-dev \
     && pip install --editable ".[compile]" \
     && python setup.py --quiet build_ext --inplace \
-    && python -c "import streams, ledger.desk; from streams.compiled import compiled; assert 'ledger.desk' in compiled()" \
+    && python -c "import streams, ledger.desk; from streams.compiled import compiled; assert {'ledger.desk', 'ledger.hashes'} <= set(compiled())" \
     && pip uninstall --yes Cython \
-    && apt-get purge --yes --auto-remove gcc libc6-dev \
+    && apt-get purge --yes --auto-remove gcc libc6-dev libssl-dev \
     && rm -rf build /var/lib/apt/lists/*
 
 # The worker's Faust data directory (LEDGER_WORKER_DATADIR defaults to .ledger/worker, under
