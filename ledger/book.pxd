@@ -1,3 +1,6 @@
+cpdef bint _put_day(dict people, person, day, ids)
+
+
 cdef class Records:
     cdef public dict memos, claims, cold, counts
     cdef public list values
@@ -8,8 +11,9 @@ cdef class Records:
 cdef class Book:
     cdef public Records records
     cdef public object memos, claims, days
-    cdef public dict contracts, enrolments, programmes, training, people, parked, clock, dirty, _days_put, _widths
+    cdef public dict contracts, enrolments, programmes, training, people, parked, clock, dirty, _days_put, _widths, _day_map
 
     cpdef put(self, name, key, value)
     cpdef put_record(self, name, event_id, value)
+    cpdef day_of(self, person, day, default=*)
     cpdef put_day(self, person, day, ids)

@@ -8,7 +8,8 @@ cpdef str entry_id(source_event_id, kind, subject=*)
 cpdef list _opened(list outcomes)
 cpdef str hours_text(hundredths)
 cpdef str _date_text(ordinal)
-cdef dict _HOURS_TEXT, _DATE_TEXT
+cdef dict _HOURS_TEXT, _DATE_TEXT, _STAMPS
+cpdef str _stamp_at(at)
 
 cdef class Outcome:
     cdef public object origin, event_id, event_type, state, learned
@@ -19,7 +20,7 @@ cdef class Outcome:
 cdef class Desk:
     cdef public Book book
     cdef public object rulebook, version, _posted_at, _cause
-    cdef public dict _awaiting, _param_cache, _shared, _counted, _under, _training_used
+    cdef public dict _awaiting, _param_cache, _timeouts, _shared, _counted, _under, _training_used
     cdef public list _deadlines
     cdef public set _arrived
 

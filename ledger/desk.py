@@ -107,6 +107,20 @@ def _date_text(ordinal: int) -> str:
     return text
 
 
+def _stamp_at(at: float) -> str:
+    """A stream time as entries and pending records write it (UTC, Z), read `_STAMPS.get(t) or
+    _stamp_at(t)`: a message's timesheets parked together share their time (~12,000 instructions
+    for a datetime and its text, twice a pending record)."""
+    text = stamp(dt.datetime.fromtimestamp(at, dt.timezone.utc))
+    if len(_STAMPS) >= _MAX_CACHED:
+        _STAMPS.clear()
+    _STAMPS[at] = text
+    return text
+
+
+_STAMPS: dict[float, str] = {}
+
+
 @lru_cache(maxsize=65536)
 def _months_after(ordinal: int, months: int) -> int:
     return add_months(dt.date.fromordinal(ordinal), months).toordinal()
@@ -250,6 +264,7 @@ class Desk:
         self._deadlines: list[tuple[float, str]] = []
         self._arrived: set[str] = set()  # references that became known since the last release
         self._param_cache: dict[tuple, list] = {}
+        self._timeouts: dict[tuple, Decimal] = {}  # (programme, contract, day) -> pending_timeout_hours
         # Equal verdict parts and credit parties, held once by every claim that has them.
         self._shared: dict[tuple, tuple] = {}
         self._counted: dict[int, tuple] = {}  # hours -> the shared verdict of hours counted whole
@@ -552,7 +567,7 @@ class Desk:
             used = self._training_used.get(person)
             if used is None:  # its person's cap not shared out yet
                 return None
-        if book.days.of(person, day):
+        if book.day_of(person, day):
             return None
         withheld = self._withheld(sheet, contract, enrolment)
         if withheld is not None:
@@ -634,7 +649,7 @@ class Desk:
     def _on_day(self, person: str, day: int) -> tuple[str, ...]:
         """The claims of a person's day. The book keeps a day's only claim as its id alone: nearly
         every day has one, and a tuple of one costs 48 bytes more per timesheet."""
-        ids = self.book.days.of(person, day, ())
+        ids = self.book.day_of(person, day, ())
         return (ids,) if type(ids) is str else ids
 
     def _days_worked(self, person: str) -> range:
@@ -939,15 +954,14 @@ class Desk:
         return {"record": "pending", "event_id": parked.event_id, "event_type": parked.event_type, "state": state,
                 "reason": reason or parked.reason, "waiting_for": parked.waiting_for,
                 "beneficiary_id": parked.beneficiary_id, "contract_id": parked.contract_id,
-                "parked_at": stamp(dt.datetime.fromtimestamp(parked.parked_at, dt.timezone.utc)),
-                "expires_at": stamp(dt.datetime.fromtimestamp(parked.expires_at, dt.timezone.utc))}
+                "parked_at": _STAMPS.get(parked.parked_at) or _stamp_at(parked.parked_at),
+                "expires_at": _STAMPS.get(parked.expires_at) or _stamp_at(parked.expires_at)}
 
     def _park(self, event, raw: bytes, origin: str, reason: Reason, waiting_for: str) -> Outcome:
         now = max(self.now, self._posted_at or 0.0)
         contract_id = getattr(event, "contract_id", "") or ""
         contract = self.book.contracts.get(contract_id)
-        timeout = self.rulebook.param("pending_timeout_hours", dt.datetime.fromtimestamp(now, dt.timezone.utc).date(),
-                                      contract.programme_id if contract else None, contract_id)
+        timeout = self._timeout(now, contract.programme_id if contract else None, contract_id)
         seq = int(self.book.clock.get("parked", 0)) + 1
         self.book.put("clock", "parked", seq)
         parked = Parked(origin, raw.decode(), str(event.event_id), event.type, reason.value, waiting_for,
@@ -958,6 +972,19 @@ class Desk:
         if self._known(waiting_for):  # cannot happen today; kept so that a release never misses one
             self._arrived.add(waiting_for)
         return Outcome(origin, parked.event_id, event.type, "pending", pending=self._pending_record(parked, "pending"))
+
+    def _timeout(self, now: float, programme_id: str | None, contract_id: str) -> Decimal:
+        """The rulebook's pending_timeout_hours at stream time `now`, kept per contract and day: the
+        timesheets parked together (a message's, a late enrolment's person's) ask for the same."""
+        day = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+        key = (programme_id, contract_id, day)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            if len(self._timeouts) >= _MAX_CACHED:
+                self._timeouts.clear()
+            timeout = self._timeouts[key] = self.rulebook.param("pending_timeout_hours", day, programme_id,
+                                                                contract_id)
+        return timeout
 
     def _due(self) -> bool:
         deadlines = self._deadlines
