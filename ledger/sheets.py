@@ -132,7 +132,7 @@ def _moment(text: str) -> tuple[str, int] | None:
     if text[19:] in _UTC and text[13:19] in _MINUTE_SECOND and text[10:13] in _HOUR:
         day = _DAYS.get(text[:10]) or _day(text[:10])
         if day is not None:
-            return text[:19] + "Z", day
+            return (text if len(text) == 20 else text[:19] + "Z"), day  # written Z already: itself
     return _other_moment(text)
 
 
