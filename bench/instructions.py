@@ -23,7 +23,11 @@ Faust are not counted):
   (`Book.take_deltas`) every 30 messages (~15,000 events, about a second of the worker's).
 
 Instructions are not time (cache misses, branches), but for interpreted code they follow it
-closely: what the interpreter does less, it does faster. Check a change by its instructions, then
+closely: what the interpreter does less, it does faster. One blind spot: valgrind's virtual CPU has
+no SHA instructions, so libcrypto runs its portable code under it, and the content digest
+(SHA-256, ledger/hashes.py) counts ~10,600 instructions an event where the CPU runs it in less
+than half of BLAKE2b's time (docs/scaling.md, "Hashes in C, caches in dicts"); bench/lockstep.py
+times two trees against each other instead. Check a change by its instructions, then
 confirm it on the pipeline (`bench/run.py`). Writes bench/results/instructions.json (or --out).
 The modules `setup.py` compiles are counted as they run, compiled where built (the results name
 them); `LEDGER_NO_EXTENSIONS=1` counts their Python sources.

@@ -440,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
     parser.add_argument("--workdir", type=Path, default=None, help="broker and stores (default: a temp dir)")
     args = parser.parse_args(argv)
+    if args.profile_seconds and not (Path(sys.executable).parent / "py-spy").exists():
+        parser.error("--profile-seconds needs py-spy beside this Python (the dev extra installs it: make setup)")
 
     import logging
     logging.basicConfig(level=logging.WARNING)
