@@ -3,7 +3,7 @@
 This file is what runs where nothing is compiled. setup.py compiles `hashes.pyx` in its place: the
 same functions, the same values, computed by calling libcrypto (OpenSSL, which Python's hashlib is
 built on) in C, without hashlib's objects: ~300 against ~880 ns an id, ~370 against ~840 ns a
-digest (docs/scaling.md, "Hashes in C"). tests/unit/ledger/test_hashes.py holds the two to the
+digest (docs/scaling.md, "Hashes in C, caches in dicts"). tests/unit/ledger/test_hashes.py holds the two to the
 same values, and both to `uuid.uuid5`.
 
 The content digest is SHA-256, its first 80 bits in hex. Until 2026-12-06 it was BLAKE2b of 80
