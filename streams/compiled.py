@@ -86,12 +86,13 @@ def _extensions(top: str):
 
 
 def _edited_since(extension: str) -> str | None:
-    """Its source (`.py`, or `.pyx` for a module written for Cython) or its declarations (`.pxd`), if
-    changed after it was built (no source: as built)."""
+    """Its source or its declarations (`.pxd`), if changed after it was built (no source: as built).
+    Its source is the `.pyx` of a module written for Cython (ledger/hashes.pyx: the `.py` beside it
+    is what runs where it is not built, not what it is built from), else its `.py`."""
     stem = os.path.join(os.path.dirname(extension), os.path.basename(extension).split(".")[0])
     built = os.stat(extension).st_mtime_ns
-    return next((f for f in (stem + ".py", stem + ".pyx", stem + ".pxd") if os.path.exists(f) and os.stat(f).st_mtime_ns > built),
-                None)
+    source = stem + ".pyx" if os.path.exists(stem + ".pyx") else stem + ".py"
+    return next((f for f in (source, stem + ".pxd") if os.path.exists(f) and os.stat(f).st_mtime_ns > built), None)
 
 
 def install() -> SourcesWhenStale:

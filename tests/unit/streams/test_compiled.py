@@ -104,6 +104,16 @@ def test_no_extension_is_imported_while_one_is_older_than_its_source(tmp_path, c
     assert f"{stale} is older than" in done.stderr
 
 
+@needs_build
+def test_the_python_beside_a_pyx_is_not_what_it_is_built_from(tmp_path):
+    """ledger/hashes.py runs where hashes.pyx is not built: editing it leaves the extensions fresh."""
+    stale_copy(tmp_path, "hashes.py")
+    done = run(IMPORT_ALL.format(modules=["ledger.desk", "ledger.hashes"]), cwd=tmp_path)
+    found, sources = json.loads(done.stdout)
+    assert {"ledger.desk", "ledger.hashes"} <= set(found) and sources == {}
+    assert "older than" not in done.stderr
+
+
 DECIDE_TINY = """
 import hashlib, json, streams
 from bench.harness import SIZES, intake_messages, messages
