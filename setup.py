@@ -9,6 +9,10 @@ read and such a call a C call, where untyped compiled code looked each up by nam
 (docs/scaling.md, "Typed by .pxd files"). The price: an extension type's methods cannot be patched
 (tests override them in subclasses), and a `.pxd` must follow its class's attributes.
 
+One module is written for Cython instead: `ledger/hashes.pyx` calls libcrypto's SHA-1 and
+SHA-256 in C (OpenSSL's headers needed to build it, `libssl-dev`), and `ledger/hashes.py` beside it,
+the same functions in Python, runs where it is not built.
+
 pyproject.toml says everything else; this file exists for the extension modules, which setuptools
 only takes from setup.py. They are built in place, beside their sources, by
 
