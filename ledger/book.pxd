@@ -1,4 +1,5 @@
-cpdef bint _put_day(dict people, person, day, ids)
+cpdef _day_of(dict people, person, day, default=*)
+cpdef _put_day(dict people, person, day, ids)
 
 
 cdef class Records:

@@ -27,6 +27,7 @@ from functools import lru_cache
 import orjson
 
 from ledger.book import Book, Claim, Contract, Enrolment, Memo, Parked
+from ledger.caches import remember
 from ledger.entries import RETRYABLE, Reason, Withheld
 from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.hashes import DIGEST_HEX, content_digest, uuid5
@@ -69,18 +70,13 @@ def rejection_id(origin: str) -> str:
 def hours_text(hundredths: int) -> str:
     """Hundredths as the decimal text entries carry. An entry reads it `_HOURS_TEXT.get(h) or
     hours_text(h)`: a programme's timesheets declare a few hundred distinct hours, and a dict's
-    lookup costs a fifth of an lru_cache's call (ledger.sheets._DAYS)."""
+    lookup costs a fifth of an lru_cache's call (ledger.caches)."""
     sign, n = ("-", -hundredths) if hundredths < 0 else ("", hundredths)
-    text = f"{sign}{n // 100}.{n % 100:02d}"
-    if len(_HOURS_TEXT) >= _MAX_CACHED:
-        _HOURS_TEXT.clear()
-    _HOURS_TEXT[hundredths] = text
-    return text
+    return remember(_HOURS_TEXT, hundredths, f"{sign}{n // 100}.{n % 100:02d}")
 
 
 _HOURS_TEXT: dict[int, str] = {}
 _DATE_TEXT: dict[int, str] = {}
-_MAX_CACHED = 65536
 
 
 def hundredths(value: Decimal) -> int:
@@ -100,22 +96,14 @@ def _submitted(event) -> str | None:
 
 def _date_text(ordinal: int) -> str:
     """A day's ISO text, read `_DATE_TEXT.get(d) or _date_text(d)` as hours_text's."""
-    text = dt.date.fromordinal(ordinal).isoformat()
-    if len(_DATE_TEXT) >= _MAX_CACHED:
-        _DATE_TEXT.clear()
-    _DATE_TEXT[ordinal] = text
-    return text
+    return remember(_DATE_TEXT, ordinal, dt.date.fromordinal(ordinal).isoformat())
 
 
 def _stamp_at(at: float) -> str:
     """A stream time as entries and pending records write it (UTC, Z), read `_STAMPS.get(t) or
     _stamp_at(t)`: a message's timesheets parked together share their time (~12,000 instructions
     for a datetime and its text, twice a pending record)."""
-    text = stamp(dt.datetime.fromtimestamp(at, dt.timezone.utc))
-    if len(_STAMPS) >= _MAX_CACHED:
-        _STAMPS.clear()
-    _STAMPS[at] = text
-    return text
+    return remember(_STAMPS, at, stamp(dt.datetime.fromtimestamp(at, dt.timezone.utc)))
 
 
 _STAMPS: dict[float, str] = {}
@@ -976,14 +964,12 @@ class Desk:
     def _timeout(self, now: float, programme_id: str | None, contract_id: str) -> Decimal:
         """The rulebook's pending_timeout_hours at stream time `now`, kept per contract and day: the
         timesheets parked together (a message's, a late enrolment's person's) ask for the same."""
-        day = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
-        key = (programme_id, contract_id, day)
+        key = (programme_id, contract_id, int(now // 86400))  # the UTC day: its date only on a miss
         timeout = self._timeouts.get(key)
         if timeout is None:
-            if len(self._timeouts) >= _MAX_CACHED:
-                self._timeouts.clear()
-            timeout = self._timeouts[key] = self.rulebook.param("pending_timeout_hours", day, programme_id,
-                                                                contract_id)
+            day = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+            timeout = remember(self._timeouts, key,
+                               self.rulebook.param("pending_timeout_hours", day, programme_id, contract_id))
         return timeout
 
     def _due(self) -> bool:

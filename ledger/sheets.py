@@ -24,6 +24,7 @@ from typing import Literal, NamedTuple
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from ledger.caches import remember
 from ledger.events import (
     BENEFICIARY_KEY_PATTERN,
     FIRST_DAY,
@@ -92,12 +93,9 @@ def key_marks(raw: bytes) -> int:
     return raw.count(b'":')
 
 
-# The valid days, hours and identifiers seen, each found again by one dict lookup where the caller
-# reads it (`_DAYS.get(text) or _day(text)`): an lru_cache's call cost ~450 instructions a hit, five
-# hits a timesheet (docs/scaling.md). Bounded: a hostile variety is forgotten, never refused.
+# The valid days and hours seen, read `_DAYS.get(text) or _day(text)` (ledger.caches).
 _DAYS: dict[str, int] = {}
 _HUNDREDTHS: dict[int | float, int] = {}
-_MAX_CACHED = 65536
 
 
 def _day(text: str) -> int | None:
@@ -108,12 +106,7 @@ def _day(text: str) -> int | None:
         ordinal = dt.date.fromisoformat(text).toordinal()
     except ValueError:
         return None
-    if not _FIRST <= ordinal <= _LAST:
-        return None
-    if len(_DAYS) >= _MAX_CACHED:
-        _DAYS.clear()
-    _DAYS[text] = ordinal
-    return ordinal
+    return remember(_DAYS, text, ordinal) if _FIRST <= ordinal <= _LAST else None
 
 
 # A UTC date-time to the second, as most senders write one ("2026-03-02T07:41:09Z" or with
@@ -157,12 +150,7 @@ def _hundredths(value: int | float) -> int | None:
     if not 0 < exact <= 24:
         return None
     scaled = exact * 100
-    if scaled != scaled.to_integral_value():
-        return None
-    if len(_HUNDREDTHS) >= _MAX_CACHED:
-        _HUNDREDTHS.clear()
-    found = _HUNDREDTHS[value] = int(scaled)
-    return found
+    return remember(_HUNDREDTHS, value, int(scaled)) if scaled == scaled.to_integral_value() else None
 
 
 # The identifiers found valid, each as its one interned string: a programme's millions of
@@ -175,11 +163,7 @@ _MAX_VALID = 200_000
 
 
 def _remember(kind: str, value: str) -> str:
-    known = _VALID[kind]
-    if len(known) >= _MAX_VALID:
-        known.clear()
-    value = known[value] = intern(value)
-    return value
+    return remember(_VALID[kind], value, intern(value), _MAX_VALID)
 
 
 def _valid(kind: str, value) -> str | None:

@@ -29,6 +29,7 @@ from collections import defaultdict
 import orjson
 from kafka.partitioner.default import murmur2
 
+from ledger.caches import remember
 from ledger.desk import MAX_KEPT_PAYLOAD
 from ledger.events import MAX_EVENT_BYTES
 from ledger.registry import key_of
@@ -93,16 +94,13 @@ EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
 
 def partition_of(key: str, partitions: int) -> int:
     """Kafka's own default partitioner (murmur2), so a producer keying by the same key agrees. Kept
-    per key in a dict (an lru_cache's call cost ~450 instructions a hit, ledger.sheets._DAYS);
-    bounded: a hostile variety of keys is forgotten, never refused."""
+    per key (ledger.caches)."""
     known = _PARTITIONS.get(partitions)
     if known is None:
         known = _PARTITIONS[partitions] = {}
     found = known.get(key)
     if found is None:
-        if len(known) >= _MAX_KEYS:
-            known.clear()
-        found = known[key] = (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+        found = remember(known, key, (murmur2(key.encode()) & 0x7FFFFFFF) % partitions, _MAX_KEYS)
     return found
 
 
