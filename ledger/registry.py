@@ -85,6 +85,10 @@ def kind_of(event_type: str) -> EventKind:
 _KEYED = {k.type: (k.key_field, f"{k.scope.value}:") for k in KINDS.values()}
 
 
+# Every field some type is keyed by: what a reader needs of an event to route it (key_from).
+KEY_FIELDS = tuple(sorted({field for field, _ in _KEYED.values()}))
+
+
 def key_of(item: dict) -> str | None:
     """The key an event (as parsed JSON) is decided under, or None when it cannot be told (the event
     is then decided where it was read, and rejected there for what is wrong with it)."""
@@ -93,6 +97,17 @@ def key_of(item: dict) -> str | None:
         value = item[field]
     except (KeyError, TypeError):
         return None
+    return prefix + value if type(value) is str and value else None
+
+
+def key_from(event_type, fields) -> str | None:
+    """`key_of` for an event read as an object with its type and the KEY_FIELDS as attributes (None
+    where the event had no such field), as routing reads an array's items without the rest."""
+    try:
+        field, prefix = _KEYED[event_type]
+    except (KeyError, TypeError):
+        return None
+    value = getattr(fields, field)
     return prefix + value if type(value) is str and value else None
 
 

@@ -7,3 +7,4 @@ cpdef list lines(value)
 cpdef bytes _record(bytes where, stamp_ms, raw)
 cpdef partition_of(str key, partitions)
 cdef dict _PARTITIONS
+cpdef _append(bytearray batch, bytes where, stamp_ms, raw)

@@ -15,6 +15,7 @@ from ledger.desk import Desk
 from ledger.registry import key_of
 from ledger.rulebook import Rulebook
 from streams.worker.routing import (
+    _split,
     events_of,
     has_duplicate_keys,
     lines,
@@ -196,21 +197,77 @@ def test_the_routing_vouches_for_the_keys_of_items_it_wrote_back_and_for_nothing
     sheet = raw(timesheet(hours=1))
     repeated = sheet.replace(b'"hours": 1', b'"hours": 1, "hours": 24')
     compact = json.dumps([timesheet(), enrolment()], separators=(",", ":")).encode()
-    vouched = [b"[" + sheet + b"]", raw([timesheet(), enrolment(), contract()]), compact, b"[1, {}, []]",
-               b'[{"a": {"b": 1}}]', b'[{"n": 123456789012345678901234567890}]']
+    vouched = [b"[" + sheet + b"]", raw([timesheet(), enrolment(), contract()]), b"[1, {}, []]",
+               b'[{"a": {"b": 1}}]', b'[{"n": 123456789012345678901234567890}]', compact.replace(b",", b", ", 1)]
     for value in vouched:
         assert route(value, "intake", 0, 0, None, 4).keys_unique, value
-    for value in [sheet, repeated, b"[" + repeated + b"]", b'[{"a": 1}, {"a": {"b": 1, "b": 2}}]',
+    # A compact array is cut as it was posted (_split), never written back: its items may repeat a key.
+    for value in [sheet, repeated, b"[" + repeated + b"]", b'[{"a": 1}, {"a": {"b": 1, "b": 2}}]', compact,
                   compact.replace(b'"hours":', b'"hours":1,"hours":'), b"not json", b"[", b"[]" * 2, b"42"]:
         assert not route(value, "intake", 0, 0, None, 4).keys_unique, value
-    # The batches it vouches for are those the desk decides as if it counted the keys itself.
-    for value in vouched + [b"[" + repeated + b"]"]:
+    # Those it vouches for, and those it does not, are decided as if the desk counted the keys itself.
+    for value in vouched + [b"[" + repeated + b"]", compact, compact.replace(b'"hours":', b'"hours":1,"hours":')]:
         batches = route(value, "intake", 0, 0, None, 1)
         for where, _, event in lines(bytes(batches.get(0, b""))):
             checked = Desk(Book(), Rulebook()).decide(event, where)
             trusted = Desk(Book(), Rulebook()).decide(event, where, keys_unique=batches.keys_unique)
             assert [(o.state, o.rejection, o.entries) for o in trusted] == \
                 [(o.state, o.rejection, o.entries) for o in checked]
+
+
+# ------------------------------------------------------------------------------ compact arrays, cut as posted
+
+def test_a_compact_array_is_cut_into_its_items_as_they_were_posted():
+    items = [timesheet(hours=7.5), enrolment(), contract()]
+    value = json.dumps(items, separators=(",", ":")).encode().replace(b'"hours":7.5', b'"hours":7.50')
+    assert _split(value) is not None
+    records = routed(value, partitions=8)
+    cut = [r[3] for r in records]
+    assert b"[" + b",".join(cut) + b"]" == value  # each item's bytes exactly as posted, 7.50 and all
+    assert b'"hours":7.50' in cut[0]
+    assert [json.loads(r) for r in cut] == items
+    assert [r[0] for r in records] == [partition_of(key_of(i), 8) for i in items]
+    assert events_of(value) == cut
+
+
+@pytest.mark.parametrize("value", [
+    b'[{"type":"timesheet.submitted", "beneficiary_id":"b-3f9a1c2e7d"}]',  # whitespace
+    b'[{"type":"timesheet.submitted",\n"beneficiary_id":"b-3f9a1c2e7d"}]',
+    '[{"type":"timesheet.submitted","beneficiary_id":"b-3f9a1c2e7d","note":"\u00e9t\u00e9"}]'.encode(),  # not ASCII
+    b'[{"type":"timesheet.submitted","beneficiary_id":"b-3f9a1c2e7d","note":"\\u00e9"}]',  # an escape
+    b'[{"type":"timesheet.submitted","beneficiary_id":"b-3f9a1c2e7d"},42]',  # an item that is no object
+    b'[{"x":NaN}]', b'{"type":"timesheet.submitted"}', b'[{"a":1},', b"[" * 2000 + b"]" * 2000,
+])
+def test_any_other_message_is_parsed_and_its_items_written_back(value):
+    assert _split(value) is None
+
+
+# JSON values written compact in ASCII without a backslash or whitespace: what _split cuts. (Integers
+# within 64 bits: orjson reads one below -2**63 as a float, which the item written back then holds;
+# cut as posted, it keeps its digits.)
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='"\\'), max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["a", "b", "type"]), inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.dictionaries(st.sampled_from(["type", "beneficiary_id", "contract_id", "programme_id",
+                                                 "agreement_id", "hours", "x"]),
+                                plain_values | st.sampled_from(["timesheet.submitted", "contract.registered",
+                                                                "programme.defined", "pooling.agreed",
+                                                                "b-3f9a1c2e7d", ""])), max_size=6),
+       st.integers(0, 15), st.integers(1, 16))
+def test_cut_as_posted_or_written_back_an_arrays_items_go_to_the_same_partitions(items, partition, partitions):
+    """The two ways of reading an array agree: the same items (once parsed), in order, each routed
+    to the partition of the key `key_of` reads in it."""
+    value = json.dumps(items, separators=(",", ":")).encode()
+    assert _split(value) is not None  # cut as posted; with a space after it, parsed and written back
+    written_back = [(target, json.loads(raw)) for target, _, _, raw in routed(value + b" ", partition, partitions)]
+    cut = [(target, json.loads(raw)) for target, _, _, raw in routed(value, partition, partitions)]
+    assert cut == written_back
+    assert [item for _, item in cut] == items
 
 
 # ---------------------------------------------------------------------------------------- duplicate keys
