@@ -1,13 +1,19 @@
+cimport cython
+
 cpdef _day_of(dict people, person, day, default=*)
 cpdef _put_day(dict people, person, day, ids)
+cpdef Py_ssize_t _at(dict index, list values, value) except -1
 
 
 cdef class Records:
     cdef public dict memos, claims, cold, counts
     cdef public list values
-    cdef public object index
+    cdef public dict index
 
     cpdef hold(self, str name, key, value)
+    @cython.locals(cold=dict, memos=dict, claims=dict, of=dict, v=list, memo=str, prefix=str, rest=bytes, stamp=bytes,
+                   cut=Py_ssize_t, new_memos=Py_ssize_t, new_claims=Py_ssize_t)
+    cpdef pack(self)
 
 cdef class Book:
     cdef public Records records
