@@ -19,7 +19,7 @@ import re
 from sys import intern
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args, get_origin, get_type_hints
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -210,6 +210,12 @@ _read_usual = msgspec.json.Decoder(_Usual).decode
 # desk's content digest reads (ledger.desk.digest_of; tests/unit/ledger/test_sheets.py holds it).
 _sorted_json = msgspec.json.Encoder(order="sorted").encode
 _REQUIRED_KEYS = len(_Usual.__struct_fields__) - len(_Usual.__struct_defaults__)
+# The quotes of a usual timesheet's text: two for each key and two for each value that is a string
+# (a required field's when its type is text; each optional field's counted as it comes).
+_REQUIRED_QUOTES = 2 * (_REQUIRED_KEYS + sum(
+    hint is str or (get_origin(hint) is Literal and all(type(a) is str for a in get_args(hint)))
+    for hint in list(get_type_hints(_Usual).values())[:_REQUIRED_KEYS]))
+_QUOTE = b'"'
 
 
 def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | None:
@@ -224,8 +230,13 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     siret, hire_type, hire_date = usual.siae_siret, usual.hire_type, usual.hire_date
-    if not keys_unique and key_marks(raw) != _REQUIRED_KEYS + (siret is not UNSET) + (hire_type is not UNSET) + (
-            hire_date is not UNSET):  # a repeated key (msgspec keeps the last), or `":` in a value
+    # A repeated key (msgspec keeps the last, the contract refuses it) adds two quotes to those the
+    # fields read account for: their values are strings or numbers, so no other quote is in the
+    # text but an escaped one, which sends it to pydantic too. One count of one byte, whitespace or
+    # not: counting `":` the way key_marks does took 0.9 CPU-µs a timesheet, 2026-12-06.
+    if not keys_unique and raw.count(_QUOTE) != _REQUIRED_QUOTES + 2 * (
+            (siret is not UNSET) + (hire_type is not UNSET) + (hire_date is not UNSET)
+            + (type(siret) is str) + (type(hire_type) is str) + (type(hire_date) is str)):
         return None
     # A field left out and a null one are alike to the contract (not to the digest): None from here on.
     siret = None if siret is UNSET else siret

@@ -103,7 +103,9 @@ def test_a_repeated_key_is_declined_in_a_compact_text_as_in_a_spaced_one():
     compact = json.dumps(timesheet(), separators=(",", ":"))
     spaced = json.dumps(timesheet())
     for text in (compact, compact[:-1] + ',"hours":9}', compact[:-1] + ',"hours" :9}', compact[:-1] + ',"hours"\n:9}',
-                 spaced[:-1] + ', "hours": 9}'):
+                 spaced[:-1] + ', "hours": 9}', compact[:-1] + ',"ho\\u0075rs":9}',
+                 compact[:-1] + ',"mode":"direct_hire"}', '{"hours":9,' + compact[1:],
+                 compact.replace('"mode":', '"mode":"geiq","mode":')):
         raw = text.encode()
         fast = fast_sheet(raw)
         if text == compact:
