@@ -12,12 +12,13 @@ A routed message is a batch of records, each (origin, timestamp, event bytes) wi
 duplicate check use it), the timestamp the intake message's (stream time). Lengths, not separators,
 so that bytes that are not JSON reach their rejection exactly as they were posted.
 
-An array written compact, in ASCII and without a backslash (as `ledger post`, the gateway and most
-encoders write one) is cut into its items as they were posted, by msgspec, which reads each item's
-type and key fields and skips the rest (`_split`): parsing the whole message into dicts and writing
-every item back took ~60 % of routing's CPU (docs/scaling.md, "Routing without writing back"). Any
-other message is parsed (orjson, else Python's json for what orjson refuses) and its items written
-back compact, a repeated key kept.
+An array written compact, in ASCII and without a backslash (as a client batching compact events
+writes one: `ContractorProducer` with `batch_events` > 1, the benchmark's producer, most generated
+JSON) is cut into its items as they were posted, by msgspec, which reads
+each item's type and key fields and skips the rest (`_split`): parsing the whole message into dicts
+and writing every item back was half of routing's CPU (docs/scaling.md, "Routing without writing
+back, the pack typed"). Any other message is parsed (orjson, else Python's json for what orjson
+refuses) and its items written back compact, a repeated key kept.
 
 A routed batch of events whose every event was written back from its parsed object (an array parsed
 without a repeated key) is sent with the header `ledger-keys: unique`: the deciding side then need
@@ -257,7 +258,7 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
     out.keys_unique = found[2]
     for index, (item, raw) in enumerate(found[0]):
         key = key_of(item if type(item) is not _Pairs else dict(item))
-        out[partition_of(key, partitions) if key is not None else here] += _record(head + b"%d" % index, stamp, raw)
+        _append(out[partition_of(key, partitions) if key is not None else here], head + b"%d" % index, stamp, raw)
     return out
 
 
