@@ -4,7 +4,6 @@ cimport cython
 @cython.locals(data=bytes, out=list, at=Py_ssize_t, size=Py_ssize_t, head=Py_ssize_t, length=Py_ssize_t,
                raw_length=Py_ssize_t, posted=Py_ssize_t)
 cpdef list lines(value)
-cpdef bytes _record(bytes where, stamp_ms, raw)
 cpdef partition_of(str key, partitions)
 cdef dict _PARTITIONS
 cpdef _append(bytearray batch, bytes where, stamp_ms, raw)

@@ -253,7 +253,7 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
         return out
     found = _events(value)
     if found is None:  # decided (rejected) where it was read, as it was posted
-        out[here] += pack(origin(topic, partition, offset), stamp, value)
+        _append(out[here], origin(topic, partition, offset).encode(), stamp, value)
         return out
     out.keys_unique = found[2]
     for index, (item, raw) in enumerate(found[0]):
@@ -263,20 +263,15 @@ def route(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: i
 
 
 def pack(where: str, stamp_ms: int | None, raw: bytes) -> bytes:
-    """One record of a routed batch (an event past MAX_EVENT_BYTES cut to CARRIED bytes)."""
-    return _record(where.encode(), stamp_ms or 0, raw)
-
-
-def _record(where: bytes, stamp_ms: int, raw: bytes) -> bytes:
-    posted = len(raw)
-    if posted > MAX_EVENT_BYTES:
-        raw = raw[:CARRIED]
-    return _RECORD.pack(len(where), stamp_ms, len(raw), posted) + where + raw
+    """One record of a routed batch, as bytes of its own (see `_append`)."""
+    batch = bytearray()
+    _append(batch, where.encode(), stamp_ms or 0, raw)
+    return bytes(batch)
 
 
 def _append(batch: bytearray, where: bytes, stamp_ms: int, raw) -> None:
-    """`_record`'s bytes written at the end of `batch`, without the record as bytes of its own
-    (`raw`: bytes, or a msgspec.Raw, whose buffer is read in place)."""
+    """One record of a routed batch written at its end (`raw`: bytes, or a msgspec.Raw, whose buffer
+    is read in place; an event past MAX_EVENT_BYTES cut to CARRIED bytes)."""
     posted = len(raw)
     if posted > MAX_EVENT_BYTES:
         raw = bytes(raw)[:CARRIED]
