@@ -224,7 +224,7 @@ class Records:
             # before `cold` is asked whether it holds the id, so that it is asked once, putting it
             # there (setdefault): a lookup among millions of ids misses the CPU's caches.
             cut = memo.rfind("/") + 1
-            if prefix is None or cut != len(prefix) or not memo.startswith(prefix):  # the same for nearly every memo
+            if memo[:cut] != prefix:  # an origin's prefix, the same for nearly every memo
                 prefix = memo[:cut]
                 index = _at(of, v, prefix)
             rest = memo[cut:].encode()
