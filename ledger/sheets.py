@@ -86,8 +86,9 @@ _WHITESPACE = b" \t\n\r"
 def key_marks(raw: bytes) -> int:
     """The `":` of a JSON text once its whitespace is gone: one after each key, so never fewer than
     the keys its parsed objects hold; more when a key is repeated (parsing keeps one) or a string
-    holds `":`. Equal counts therefore mean no key was repeated. A text without whitespace (a
-    compact array, as `ledger post` and most encoders write it) is counted in place."""
+    holds `":`. Equal counts therefore mean no key was repeated. A text without whitespace is
+    counted in place. The routing counts a parsed message's keys with it (`_keys_differ`);
+    `fast_sheet` counts quotes instead, cheaper for one event."""
     if b" " in raw or b"\n" in raw or b"\r" in raw or b"\t" in raw:
         return raw.translate(None, _WHITESPACE).count(b'":')
     return raw.count(b'":')

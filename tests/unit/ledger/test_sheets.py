@@ -94,8 +94,8 @@ def test_the_usual_timesheets_take_the_fast_reading():
                  st.lists(st.sampled_from([b'"', b":", b'":', b" ", b"\t", b"\n", b"\r", b"a", b"{", b"}"]),
                           max_size=40).map(b"".join)))
 def test_key_marks_counts_as_if_the_whitespace_were_gone(raw):
-    """The router's events are written back without whitespace, posted ones often with it: either way a
-    key's `":` is found, and a repeated key (`"hours" :9` after `"hours":7.5`) sends the event to pydantic."""
+    """Messages come compact or spaced: either way each key's `":` is found, so the routing's count of
+    a message's keys sees a repeated one (`"hours" :9` after `"hours":7.5`)."""
     assert key_marks(raw) == raw.translate(None, b" \t\n\r").count(b'":')
 
 
