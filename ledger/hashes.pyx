@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, boundscheck=False, wraparound=False
 """ledger.hashes compiled (setup.py): the functions of hashes.py, the same values, computed by
 libcrypto's SHA-1 and SHA-256 called in C. hashlib builds an object for each hash, copies its
 context (a namespace hashed once) through OpenSSL's provider layer and writes the hex digest as a
@@ -79,3 +79,18 @@ cpdef str content_digest(bytes sorted_json):
         raise ValueError("libcrypto's SHA-256 failed")
     _hex(md, DIGEST_BYTES, text)
     return PyUnicode_DecodeASCII(text, _DIGEST_TEXT, NULL)
+
+
+cpdef bint is_canonical_uuid(str text):
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    if len(text) != 36:
+        return False
+    for i in range(36):
+        c = text[i]
+        if i == 8 or i == 13 or i == 18 or i == 23:
+            if c != u"-":
+                return False
+        elif not (u"0" <= c <= u"9" or u"a" <= c <= u"f"):
+            return False
+    return True

@@ -22,9 +22,11 @@ from functools import lru_cache
 from typing import Literal, NamedTuple, get_args, get_origin, get_type_hints
 
 import msgspec
+import msgspec.structs
 from msgspec import UNSET, UnsetType
 
 from ledger.caches import remember
+from ledger.hashes import is_canonical_uuid
 from ledger.events import (
     BENEFICIARY_KEY_PATTERN,
     FIRST_DAY,
@@ -73,7 +75,6 @@ def sheet_of(event) -> Sheet:
                  event.hire_date.toordinal() if event.hire_date is not None else None, stamp(event.submitted_at))
 
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 _KEY = re.compile(BENEFICIARY_KEY_PATTERN.strip("^$"))
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -205,6 +206,9 @@ class _Usual(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _read_usual = msgspec.json.Decoder(_Usual).decode
+_fields = msgspec.structs.astuple
+assert _Usual.__struct_fields__ == ("type", "event_id", "schema_version", "contract_id", "beneficiary_id", "work_date",
+                                    "hours", "mode", "submitted_at", "siae_siret", "hire_type", "hire_date")
 # Written back with its keys sorted, the fields it was posted with and no other: the same bytes as
 # `orjson.dumps(orjson.loads(raw), option=OPT_SORT_KEYS)` for every timesheet fast_sheet accepts (their
 # strings are plain ASCII, their numbers written the shortest way by both), which is what the
@@ -230,7 +234,10 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
         usual = _read_usual(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    siret, hire_type, hire_date = usual.siae_siret, usual.hire_type, usual.hire_date
+    # Its fields at once, in the struct's order (compiled, each attribute read went through the
+    # generic lookup: 2.8 % of the parse path, perf 2026-12-06).
+    (_, event_id, _, contract_id, key, work_date, hours, mode, submitted_at, siret, hire_type,
+     hire_date) = _fields(usual)
     # A repeated key (msgspec keeps the last, the contract refuses it) adds two quotes to those the
     # fields read account for: their values are strings or numbers, so no other quote is in the
     # text but an escaped one, which sends it to pydantic too. One count of one byte, whitespace or
@@ -243,19 +250,16 @@ def fast_sheet(raw: bytes, keys_unique: bool = False) -> tuple[Sheet, bytes] | N
     siret = None if siret is UNSET else siret
     hire_type = None if hire_type is UNSET else hire_type
     hire_date = None if hire_date is UNSET else hire_date
-    event_id = usual.event_id
-    if not _UUID.fullmatch(event_id):
+    if not is_canonical_uuid(event_id):
         return None
-    contract_id, key = usual.contract_id, usual.beneficiary_id
     # Found among those seen before without a call, nearly always (valid identifiers are never empty).
     contract_id = _CONTRACTS.get(contract_id) or _valid("contract", contract_id)
     key = _KEYS.get(key) or _valid("key", key)
     if contract_id is None or key is None:
         return None
-    day = _DAYS.get(usual.work_date) or _day(usual.work_date)
-    hundredths = _HUNDREDTHS.get(usual.hours) or _hundredths(usual.hours)
-    mode = usual.mode
-    moment = _moment(usual.submitted_at)
+    day = _DAYS.get(work_date) or _day(work_date)
+    hundredths = _HUNDREDTHS.get(hours) or _hundredths(hours)
+    moment = _moment(submitted_at)
     if day is None or hundredths is None or moment is None or moment[1] < day:
         return None
     partner = (_SIRETS.get(siret) or _valid("siret", siret)) if siret is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import uuid
 from pathlib import Path
 
@@ -40,3 +41,18 @@ def test_the_content_digest_is_sha256s_first_80_bits_compiled_or_not(content):
 def test_the_source_is_beside_what_runs():
     assert SOURCE.is_file() and (SOURCE.with_suffix(".pyx")).is_file()
     assert source.__file__ == str(SOURCE)
+
+
+# Texts around a canonical UUID: upper case, braces, a digit or hyphen moved, cut, lengthened, not
+# ASCII (a full-width digit is a digit to Python's str methods, not to the check).
+_near_uuids = st.builds(
+    lambda u, at, char: u[:at] + char + u[at + 1:], st.uuids().map(str), st.integers(0, 36),
+    st.sampled_from(["", "A", "F", "g", "-", "0", "9", "a", "f", "\uff10", "\u0660", " ", "{", "x0"]))
+
+
+@given(st.one_of(st.uuids().map(str), _near_uuids, st.text(max_size=40)))
+def test_an_event_id_is_canonical_alike_compiled_or_not(text):
+    expected = bool(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text))
+    assert running.is_canonical_uuid(text) is source.is_canonical_uuid(text) is expected
+    if expected:
+        assert str(uuid.UUID(text)) == text
