@@ -132,7 +132,13 @@ class Records:
 
     HOT_LIMIT = 200_000  # ids kept whole at most when no delta is taken (a replay, a benchmark)
 
-    def __init__(self) -> None:
+    def __init__(self, marks: dict[str, set[str]] | None = None) -> None:
+        # An id held whole is a change the next delta takes (Book.take_deltas), not noted apart: an
+        # id noted in a set at every put cost 4-7 % of the parse path (2026-12-06). `marks` (the
+        # book's `dirty`) is where the ids go when they are packed before their delta is taken
+        # (HOT_LIMIT); None while a delta is being applied, whose values are no change.
+        self.marks = marks
+        self.hot_limit = self.HOT_LIMIT  # per book: a test holds fewer
         self.memos: dict[str, str] = {}
         self.claims: dict[str, Claim] = {}
         self.cold: dict[bytes | str, bytes] = {}
@@ -192,11 +198,19 @@ class Records:
 
     def hold(self, name: str, key: str, value) -> None:
         """An id's memo or claim (`name`), changed: kept whole until the next pack, which comes at
-        the latest when HOT_LIMIT ids are held."""
+        the latest when HOT_LIMIT ids are held (they are marked changed then, in `marks`)."""
         held = getattr(self, name)
         held[key] = value
-        if len(held) >= self.HOT_LIMIT:
-            self.pack()
+        if len(held) >= self.hot_limit:
+            self.spill()
+
+    def spill(self) -> None:
+        """Pack what is held whole, before its delta is taken: marked changed first (in `marks`)."""
+        marks = self.marks
+        if marks is not None:
+            marks["memos"].update(self.memos)
+            marks["claims"].update(self.claims)
+        self.pack()
 
     def store(self, key: str, memo: bytes | None, claim: bytes) -> None:
         """Write the cold record of an id (memo None and claim empty: none), keeping the counts."""
@@ -231,20 +245,23 @@ class Records:
             if claim is None:
                 record = _MEMO_AND_PREFIX.pack(len(rest) + _PREFIX.size, index) + rest
             else:
-                # Read by index: compiled code unpacks a Claim (a tuple's subclass) by iterating it, a
-                # tenth of pack's time, and a copy as a tuple (claim[:]) cost as much.
-                person, contract, day, mode, hours, siae = claim[1], claim[2], claim[3], claim[4], claim[5], claim[6]
-                hire_type, hired, submitted, withheld, parts, by = (claim[7], claim[8], claim[9], claim[10], claim[11],
-                                                                     claim[12])
-                credited, superseded, resolution = claim[13], claim[14], claim[15]
+                # Sliced whole into a plain tuple, which compiled code unpacks in place: a Claim (a
+                # tuple's subclass) it unpacks by iterating it (tuple(claim) too), and reads by index
+                # through an int object each time (1.7 % of the parse path, perf 2026-12-06). Values
+                # that are None (most often the SIAE, hire type, withheld, superseded and resolution)
+                # are at 0 without a lookup.
+                fields = claim[:]
+                (_, person, contract, day, mode, hours, siae, hire_type, hired, submitted, withheld, parts, by,
+                 credited, superseded, resolution) = fields
                 stamp = submitted.encode()
                 shape = len(rest) << 16 | len(stamp)
                 packer = _RECORD_PACKERS.get(shape) or _record_packer(len(rest), len(stamp))
                 record = packer.pack(
                     len(rest) + _PREFIX.size, index, rest, _at(of, v, person), _at(of, v, contract), _at(of, v, mode),
-                    _at(of, v, siae), _at(of, v, hire_type), _at(of, v, withheld), _at(of, v, parts),
-                    _at(of, v, credited), _OWN if by == key else _at(of, v, by), _at(of, v, superseded),
-                    _at(of, v, resolution), day, hours, hired or 0, stamp)
+                    0 if siae is None else _at(of, v, siae), 0 if hire_type is None else _at(of, v, hire_type),
+                    0 if withheld is None else _at(of, v, withheld), _at(of, v, parts), _at(of, v, credited),
+                    _OWN if by == key else _at(of, v, by), 0 if superseded is None else _at(of, v, superseded),
+                    0 if resolution is None else _at(of, v, resolution), day, hours, hired or 0, stamp)
             if cold.setdefault(key, record) is not record:  # an id seen before: posted again, or its claim changed
                 self.store(key, self.packed_memo(memo),
                            self.packed_claim(key, claim) if claim is not None else self.claim_part(cold[key]))
@@ -292,12 +309,15 @@ class _Part(MutableMapping):
         return self._records.has_memo(record) if self._name == "memos" else self._records.has_claim(record)
 
     def changes(self, keys) -> dict:
-        """The values of `keys` (None: removed), for a delta: those changed since the last pack are whole
-        (most often exactly the keys changed, then held as they are)."""
-        hot, get = self._hot, self.get
-        if len(keys) == len(hot) and keys == hot.keys():
+        """For a delta: the values held whole (changed since the last pack), and those of `keys`,
+        changed otherwise (None: removed). Most often `keys` is empty and the held values are the delta."""
+        hot = self._hot
+        if not keys:
             return hot
-        return {k: hot[k] if k in hot else get(k) for k in keys}
+        get = self.get
+        changes = {k: get(k) for k in keys if k not in hot}
+        changes.update(hot)
+        return changes
 
     def get(self, key: str, default=None):
         value = self._hot.get(key)
@@ -491,14 +511,17 @@ _DECODE = {
     "clock": lambda v: v,
 }
 MAPS = tuple(_DECODE)
-_PACKED_MAPS = frozenset({"memos", "claims", "days"})
+_HELD = frozenset({"memos", "claims"})  # the maps of Records
 
 
 class Book:
     """One state's maps (the people one desk decides for, or a whole history in a replay)."""
 
     def __init__(self) -> None:
-        self.records = Records()
+        # The keys changed since the last delta, per map; for memos and claims, those changed but
+        # not held whole in `records` (removed, or packed before their delta: Records.hold).
+        self.dirty: dict[str, set[str]] = {name: set() for name in MAPS}
+        self.records = Records(self.dirty)
         self.memos = _Part(self.records, "memos")  # Memo.of texts
         self.contracts: dict[str, Contract] = {}
         self.enrolments: dict[str, Enrolment] = {}
@@ -512,7 +535,6 @@ class Book:
         self.people: dict[str, tuple[int, ...]] = {}  # beneficiary -> (first, last) day (ordinals) of its claims
         self.parked: dict[str, Parked] = {}
         self.clock: dict[str, float] = {}  # "now": stream time
-        self.dirty: dict[str, set[str]] = {name: set() for name in MAPS}
         # The days put by put_day since the last delta, with their ids: changed days too, kept apart
         # from dirty["days"] (a key in both is this one's) so that a timesheet's day is noted once.
         self._days_put: dict[str, Any] = {}
@@ -525,9 +547,18 @@ class Book:
             self._days_put.pop(key, None)
 
     def put_record(self, name: str, event_id: str, value: str | Claim) -> None:
-        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided."""
+        """put("memos" or "claims", ...) without the mapping's Python layer: for every event decided.
+        Held whole, it is a change for the next delta (no mark in `dirty`: Records)."""
         self.records.hold(name, event_id, value)
-        self.dirty[name].add(event_id)
+
+    def memo(self, event_id: str) -> str | None:
+        """memos.get(event_id) without the mapping's Python layer: for every event decided."""
+        records = self.records
+        memo = records.memos.get(event_id)
+        if memo is not None:
+            return memo
+        record = records.cold.get(event_id)
+        return None if record is None else records.memo_of(record)
 
     def day_of(self, person: str, day: int, default=None):
         """days.of(person, day, default)."""
@@ -545,7 +576,7 @@ class Book:
 
     @property
     def changed(self) -> bool:
-        return bool(self._days_put) or any(self.dirty.values())
+        return bool(self._days_put or self.records.memos or self.records.claims) or any(self.dirty.values())
 
     def take_delta(self) -> bytes | None:
         """The changes since the last call, as one JSON record (None when nothing changed)."""
@@ -563,10 +594,14 @@ class Book:
         for name, keys in self.dirty.items():
             if name == "days" and days_put:  # a key also in `keys` is days_put's: the latest
                 changes = days_put if not keys else {**self.days.changes(keys - days_put.keys()), **days_put}
+            elif name in _HELD:
+                if not keys and not getattr(self.records, name):
+                    continue
+                changes = getattr(self, name).changes(keys)
             elif not keys:
                 continue
-            elif name in _PACKED_MAPS:
-                changes = getattr(self, name).changes(keys)
+            elif name == "days":
+                changes = self.days.changes(keys)
             else:
                 values = getattr(self, name)
                 changes = {k: values.get(k) for k in keys}
@@ -610,14 +645,22 @@ class Book:
         return out
 
     def apply(self, delta: bytes) -> None:
-        for name, changes in orjson.loads(delta).items():
-            values, decode = getattr(self, name), _DECODE[name]
-            for key, value in changes.items():
-                if value is None:
-                    values.pop(key, None)
-                else:
-                    values[key] = decode(value)
-        self.records.pack()
+        """A state record's changes, made as they were: not changes of this book's own (no delta
+        takes them again)."""
+        records = self.records
+        records.spill()  # this book's own changes (none in a restore) stay changes
+        records.marks = None  # what is packed from here on is restored, not changed
+        try:
+            for name, changes in orjson.loads(delta).items():
+                values, decode = getattr(self, name), _DECODE[name]
+                for key, value in changes.items():
+                    if value is None:
+                        values.pop(key, None)
+                    else:
+                        values[key] = decode(value)
+            records.pack()
+        finally:
+            records.marks = self.dirty
 
     def snapshot_parts(self, max_bytes: int) -> Iterator[list[bytes]]:
         """The whole state as records of at most `max_bytes`, cut a part at a time (each part's

@@ -9,6 +9,7 @@ cpdef list _opened(list outcomes)
 cpdef str hours_text(hundredths)
 cpdef str _date_text(ordinal)
 cdef dict _HOURS_TEXT, _DATE_TEXT, _STAMPS
+cdef Py_ssize_t _CONTRACT_START, _CONTRACT_END, _ELIGIBLE_FROM, _ELIGIBLE_UNTIL
 cpdef str _stamp_at(at)
 
 cdef class Outcome:

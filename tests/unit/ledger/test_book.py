@@ -139,6 +139,51 @@ def test_deltas_cut_to_a_size_rebuild_the_book_in_any_order(seed, max_bytes, rng
             assert sum(len(changes) for _, changes in members) == 1
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(1, 40))
+def test_ids_packed_before_their_delta_is_taken_are_in_it(seed, hot_limit, every):
+    """A memo or claim held whole is a change for the next delta, noted nowhere else; when more
+    than `hot_limit` are held before a delta is taken (a busy second, a replay), they are packed and
+    marked changed then. The deltas, taken every `every` messages, rebuild the book; and a book
+    rebuilt from deltas, packing as it applies them, has no change of its own to write."""
+    prog = generate(seed, SMALL)
+    ledger, deltas = Ledger(), []
+    ledger.book.records.hot_limit = hot_limit
+    for n, line in enumerate(prog.lines()):
+        ledger.post(encode(line))
+        if n % every == every - 1:
+            deltas += ledger.book.take_deltas(1 << 20)
+    ledger.tick(ledger.now + TIMEOUT)  # ids removed too
+    deltas += ledger.book.take_deltas(1 << 20)
+    assert not ledger.book.changed and ledger.book.take_deltas(1 << 20) == []
+    rebuilt = Book()
+    rebuilt.records.hot_limit = hot_limit
+    for delta in deltas:
+        rebuilt.apply(delta)
+    assert state(rebuilt) == state(ledger.book)
+    check_types(rebuilt)
+    assert not rebuilt.changed and rebuilt.take_delta() is None
+
+
+def test_a_delta_applied_over_the_books_own_changes_leaves_them_changes():
+    """Applied to a book with changes of its own not yet taken, a delta's values are not changes
+    of that book; its own still are, memos and claims held whole among them."""
+    claim = Claim("e-1", "b-1", "c-1", 739000, "direct_hire", 700, None, None, None, "2026-01-05T17:00:00Z",
+                  None, (), None, None)
+    book, other = Book(), Book()
+    book.put_record("memos", "e-1", "o/1 d1 -")
+    book.put_record("claims", "e-1", claim)
+    other.put_record("memos", "e-2", "o/2 d2 -")
+    other.put("people", "b-2", (739001, 739001))
+    book.apply(other.take_delta())
+    assert book.memos.get("e-2") == "o/2 d2 -" and book.people == {"b-2": (739001, 739001)}
+    assert book.changed
+    own = orjson.loads(book.take_delta())
+    assert own["memos"] == {"e-1": "o/1 d1 -"} and list(own["claims"]) == ["e-1"] and "people" not in own
+    assert Claim(*own["claims"]["e-1"][:11], (), None, None) == claim
+    assert not book.changed
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1), st.integers(300, 6000), st.data())
 def test_a_log_read_from_its_last_snapshot_rebuilds_the_book(seed, max_bytes, data):
