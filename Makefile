@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 # source, none is imported (streams/compiled.py), the sources would run, slower. No C compiler: a warning, and
 # the sources run. A changed setup.py drops the generated C: Cython translates a source again when
 # it changes, not when only its directives do.
-$(COMPILED): $(STAMP) setup.py $(wildcard ledger/*.py ledger/*.pyx ledger/*.pxd streams/worker/*.py streams/worker/*.pxd streams/kafka/codec.py)
+$(COMPILED): $(STAMP) setup.py $(wildcard ledger/*.py ledger/*.pyx ledger/*.pxd streams/worker/*.py streams/worker/*.pxd streams/kafka/codec.py streams/kafka/partitioner.pyx)
 	$(if $(filter setup.py,$?),rm -rf build/cython)
 	$(VENV)/bin/python -W "ignore:Support for" setup.py --quiet build_ext --inplace
 	touch $(COMPILED)

@@ -36,13 +36,12 @@ from collections import defaultdict
 
 import msgspec
 import orjson
-from kafka.partitioner.default import murmur2
 
-from ledger.caches import remember
 from ledger.desk import MAX_KEPT_PAYLOAD
 from ledger.events import MAX_EVENT_BYTES
 from ledger.registry import KEY_FIELDS, key_from, key_of
 from ledger.sheets import key_marks
+from streams.kafka.partitioner import partition_of  # Kafka's default partitioner
 
 KIND_HEADER = "ledger-kind"
 KEYS_HEADER, UNIQUE = "ledger-keys", b"unique"
@@ -101,20 +100,6 @@ def _keys_differ(parsed, value: bytes) -> bool:
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
 
 
-def partition_of(key: str, partitions: int) -> int:
-    """Kafka's own default partitioner (murmur2), so a producer keying by the same key agrees. Kept
-    per key (ledger.caches)."""
-    known = _PARTITIONS.get(partitions)
-    if known is None:
-        known = _PARTITIONS[partitions] = {}
-    found = known.get(key)
-    if found is None:
-        found = remember(known, key, (murmur2(key.encode()) & 0x7FFFFFFF) % partitions, _MAX_KEYS)
-    return found
-
-
-_PARTITIONS: dict[int, dict[str, int]] = {}  # partitions -> key -> its partition
-_MAX_KEYS = 262144
 
 
 def origin(topic: str, partition: int, offset: int, index: int = 0) -> str:
