@@ -9,10 +9,11 @@ read and such a call a C call, where untyped compiled code looked each up by nam
 (docs/scaling.md, "Typed by .pxd files"). The price: an extension type's methods cannot be patched
 (tests override them in subclasses), and a `.pxd` must follow its class's attributes.
 
-Two modules are written for Cython instead: `ledger/hashes.pyx` calls libcrypto's SHA-1 and
+Three modules are written for Cython instead: `ledger/hashes.pyx` calls libcrypto's SHA-1 and
 SHA-256 in C (OpenSSL's headers needed to build it, `libssl-dev`) and checks an id's text in a C
-loop, and `streams/kafka/partitioner.pyx` computes Kafka's murmur2 in C; the `.py` beside each, the
-same functions in Python, runs where it is not built.
+loop, `ledger/tuples.pyx` makes a NamedTuple in C, untracked by the garbage collector, and
+`streams/kafka/partitioner.pyx` computes Kafka's murmur2 in C; the `.py` beside each, the same
+functions in Python, runs where it is not built.
 
 pyproject.toml says everything else; this file exists for the extension modules, which setuptools
 only takes from setup.py. They are built in place, beside their sources, by
@@ -43,6 +44,7 @@ COMPILED = [
     # Not compiled from their .py: each .pyx does in C what its .py does in Python (hashes.py and
     # partitioner.py say why), the .py runs where it is not built.
     "ledger/hashes.pyx",
+    "ledger/tuples.pyx",
     "streams/kafka/partitioner.pyx",
 ]
 

@@ -30,6 +30,7 @@ cdef class Desk:
     cpdef _decide(self, raw, origin, keys_unique=*)
     cpdef _seen(self, memo, event_id, event_type, raw, origin, digest, content)
     cpdef _param(self, name, contract_id, day)
+    @cython.locals(fields=tuple)
     cpdef _first_of_its_day(self, sheet, origin)
     cpdef _withheld(self, claim, contract=*, enrolment=*)
     cpdef _worked_on(self, person, day)
@@ -41,3 +42,7 @@ cdef class Desk:
     cpdef _credited_under(self, contract)
     cpdef _entry(self, claim, entry_id_, kind, hours, status, reason, rule, cause_id, cause_type, under, reverses)
     cpdef _due(self)
+
+
+@cython.locals(out=Outcome)
+cpdef Outcome _accepted_outcome(origin, event_id, event_type, list entries)

@@ -33,7 +33,8 @@ from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.hashes import DIGEST_HEX, content_digest, uuid5
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
-from ledger.sheets import Sheet, _new, fast_sheet, sheet_of, stamp  # _new: a NamedTuple in one C call
+from ledger.tuples import new as _new  # a NamedTuple in one call (ledger.tuples says why)
+from ledger.sheets import Sheet, fast_sheet, sheet_of, stamp
 from ledger.rulebook import add_months
 from ledger.rules import (
     ELIGIBLE_ON_CONTRACT,
@@ -156,6 +157,16 @@ class Outcome:
     @property
     def parked(self) -> bool:
         return self.state == "pending"
+
+
+def _accepted_outcome(origin: str, event_id: str, event_type: str, entries: list) -> Outcome:
+    """Outcome(origin, event_id, event_type, "accepted", entries), its fields set one by one:
+    compiled, without the call of its __init__ and the parsing of its arguments (1 % of the parse
+    path, perf 2026-12-06), for the outcome of nearly every timesheet."""
+    out = Outcome.__new__(Outcome)
+    out.origin, out.event_id, out.event_type, out.state, out.entries = origin, event_id, event_type, "accepted", entries
+    out.rejection = out.pending = out.reference = out.learned = None
+    return out
 
 
 _NO_CAP = 1 << 62  # the lowest cap of no claim
@@ -550,7 +561,10 @@ class Desk:
         over all its person's: 79-109 µs, docs/scaling.md); None for any other, which takes the
         general path."""
         book = self.book
-        event_id, event_type, contract_id, person, day, hours, mode, siret, hire_type, hired, submitted = sheet
+        # Sliced into a plain tuple, unpacked in place when compiled (a Sheet, a tuple's subclass, by
+        # iterating it).
+        fields = sheet[:]
+        event_id, event_type, contract_id, person, day, hours, mode, siret, hire_type, hired, submitted = fields
         contract = book.contracts.get(contract_id)
         enrolment = book.enrolments.get(person)
         if contract is None or enrolment is None:
@@ -599,7 +613,7 @@ class Desk:
             book.put("training", person, (*book.training.get(person, ()), event_id))
             self._training_used[person] = (max(last, day), taken + hours, min(lowest, cap))
         book.put_record("claims", event_id, claim)
-        return Outcome(origin, event_id, event_type, "accepted", [credit])
+        return _accepted_outcome(origin, event_id, event_type, [credit])
 
     def _claim(self, sheet: Sheet) -> Claim:
         claim = Claim(sheet.event_id, sheet.beneficiary_id, sheet.contract_id, sheet.work_date, sheet.mode,

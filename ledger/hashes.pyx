@@ -81,16 +81,23 @@ cpdef str content_digest(bytes sorted_json):
     return PyUnicode_DecodeASCII(text, _DIGEST_TEXT, NULL)
 
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+    const void *PyUnicode_DATA(object text)
+
+
 cpdef bint is_canonical_uuid(str text):
     cdef Py_ssize_t i
-    cdef Py_UCS4 c
-    if len(text) != 36:
+    cdef unsigned char c
+    cdef const unsigned char *data
+    if len(text) != 36 or not PyUnicode_IS_ASCII(text):
         return False
+    data = <const unsigned char *>PyUnicode_DATA(text)
     for i in range(36):
-        c = text[i]
+        c = data[i]
         if i == 8 or i == 13 or i == 18 or i == 23:
-            if c != u"-":
+            if c != b"-":
                 return False
-        elif not (u"0" <= c <= u"9" or u"a" <= c <= u"f"):
+        elif not (b"0" <= c <= b"9" or b"a" <= c <= b"f"):
             return False
     return True
