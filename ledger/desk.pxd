@@ -29,6 +29,7 @@ cdef class Desk:
     cpdef decide(self, raw, origin, stream_time=*, posted_at=*, keys_unique=*)
     cpdef _decide(self, raw, origin, keys_unique=*)
     cpdef _seen(self, memo, event_id, event_type, raw, origin, digest, content)
+    @cython.locals(cached=dict)
     cpdef _param(self, name, contract_id, day)
     @cython.locals(fields=tuple)
     cpdef _first_of_its_day(self, sheet, origin)

@@ -175,6 +175,7 @@ _CONTRACT_START, _CONTRACT_END = Contract._fields.index("start"), Contract._fiel
 _ELIGIBLE_FROM, _ELIGIBLE_UNTIL = Enrolment._fields.index("eligible_from"), Enrolment._fields.index("eligible_until")
 assert Claim._fields[1:5] == ("beneficiary_id", "contract_id", "work_date", "mode")
 assert Claim._fields[6] == "siae_siret" and Claim._fields[9] == "submitted_at"
+assert Contract._fields[0] == "contract_id"
 
 
 def _opened(outcomes: list[Outcome]) -> list[Outcome]:
@@ -267,7 +268,7 @@ class Desk:
         self._awaiting: dict[str, set[str]] = {}
         self._deadlines: list[tuple[float, str]] = []
         self._arrived: set[str] = set()  # references that became known since the last release
-        self._param_cache: dict[tuple, list] = {}
+        self._param_cache: dict[str, dict[str, list]] = {}  # name -> contract -> its periods
         self._timeouts: dict[tuple, Decimal] = {}  # (programme, contract, day) -> pending_timeout_hours
         # Equal verdict parts and credit parties, held once by every claim that has them.
         self._shared: dict[tuple, tuple] = {}
@@ -503,11 +504,14 @@ class Desk:
 
     def _param(self, name: str, contract_id: str, day: int):
         """The rulebook's value for a contract on a day (ordinal), from its periods cached per contract."""
-        key = (name, contract_id)
-        periods = self._param_cache.get(key)
+        # Per name, then per contract: no (name, contract) tuple to build and hash at every timesheet.
+        cached = self._param_cache.get(name)
+        if cached is None:
+            cached = self._param_cache[name] = {}
+        periods = cached.get(contract_id)
         if periods is None:
             contract = self.book.contracts[contract_id]
-            periods = self._param_cache[key] = self._periods(name, contract.programme_id, contract_id)
+            periods = cached[contract_id] = self._periods(name, contract.programme_id, contract_id)
         for start, end, value in periods:
             if start <= day <= end:
                 return value
@@ -781,7 +785,8 @@ class Desk:
 
     def _credited_under(self, contract: Contract) -> tuple[str, str, str, str]:
         # Kept per contract while the book holds that very Contract (a new registration replaces it).
-        kept = self._under.get(contract.contract_id)
+        # Its id read by index, as the hot path's reads (a NamedTuple's attribute is looked up by name).
+        kept = self._under.get(contract[0])
         if kept is not None and kept[0] is contract:
             return kept[1]
         under = self._share((contract.programme_id, contract.operation_id, contract.lot, contract.contractor_siret))
