@@ -33,7 +33,6 @@ from ledger.events import MAX_EVENT_BYTES, InvalidEvent, parse_event
 from ledger.hashes import DIGEST_HEX, content_digest, uuid5
 from ledger.registry import kind_of
 from ledger.rulebook import Rulebook
-from ledger.tuples import new as _new  # a NamedTuple in one call (ledger.tuples says why)
 from ledger.sheets import Sheet, fast_sheet, sheet_of, stamp
 from ledger.rulebook import add_months
 from ledger.rules import (
@@ -48,6 +47,7 @@ from ledger.rules import (
     share_training_cap,
     withheld_on,
 )
+from ledger.tuples import new as _new  # a NamedTuple in one call (ledger.tuples says why)
 
 MAX_KEPT_PAYLOAD = 64 * 1024  # bytes of a rejected payload kept for the sender; the rest is cut
 MAX_ECHOED_ID = 100  # an invalid event's id and type are echoed in its rejection only when this short

@@ -26,8 +26,6 @@ import msgspec.structs
 from msgspec import UNSET, UnsetType
 
 from ledger.caches import remember
-from ledger.hashes import is_canonical_uuid
-from ledger.tuples import new as _new  # a NamedTuple in one call (ledger.tuples says why)
 from ledger.events import (
     BENEFICIARY_KEY_PATTERN,
     FIRST_DAY,
@@ -38,7 +36,9 @@ from ledger.events import (
     Mode,
     _NATIONAL_NUMBER,
 )
+from ledger.hashes import is_canonical_uuid
 from ledger.siret import is_valid_siret
+from ledger.tuples import new as _new  # a NamedTuple in one call (ledger.tuples says why)
 
 
 class Sheet(NamedTuple):
@@ -55,8 +55,6 @@ class Sheet(NamedTuple):
     hire_type: str | None
     hire_date: int | None
     submitted_at: str  # as entries record it (UTC written Z)
-
-
 
 
 def stamp(moment: dt.datetime) -> str:
