@@ -100,8 +100,6 @@ def _keys_differ(parsed, value: bytes) -> bool:
 EVENTS, LEARN, TICK = b"events", b"learn", b"tick"
 
 
-
-
 def origin(topic: str, partition: int, offset: int, index: int = 0) -> str:
     return f"{topic}/{partition}@{offset}#{index}"
 
